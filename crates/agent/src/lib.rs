@@ -1,0 +1,1 @@
+//! umlvnf-agent (placeholder until written).

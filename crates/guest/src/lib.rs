@@ -1,0 +1,1 @@
+//! umlvnf-guest (placeholder until written).

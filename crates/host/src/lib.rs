@@ -1,0 +1,1 @@
+//! umlvnf-host (placeholder until written).

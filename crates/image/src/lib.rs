@@ -1,0 +1,1 @@
+//! umlvnf-image (placeholder until written).

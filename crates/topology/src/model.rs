@@ -1,0 +1,517 @@
+//! The typed model of a topology file: what `load` returns once a file is valid.
+//!
+//! Every type here is plain data. Parsing of scalar fields (memory sizes, MAC addresses,
+//! endpoints, routes) lives in `FromStr` implementations so that the loader can report a bad
+//! value with the file, line and column it came from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A whole lab: nodes and the links between them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Lab name: lower-case letters, digits and `-`, at most 12 characters. It prefixes every
+    /// host object the lab owns.
+    pub name: String,
+    /// Values that apply to every node that does not set them itself.
+    #[serde(default)]
+    pub defaults: NodeDefaults,
+    /// The nodes, by name (lower-case letters, digits and `-`, at most 12 characters).
+    pub nodes: BTreeMap<String, Node>,
+    /// Point-to-point links between node interfaces.
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+/// Defaults for every node of a lab.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDefaults {
+    /// Default node kind (`uml` if unset).
+    pub kind: Option<NodeKind>,
+    /// Default guest image: `minimal`, `debian`, or a path to an ext4 image.
+    pub image: Option<String>,
+    /// Default UML kernel binary (`/usr/bin/linux` if unset).
+    pub kernel: Option<String>,
+    /// Default guest memory, such as `128M` (at least 64M).
+    pub memory: Option<Memory>,
+    /// Default restart policy of guests.
+    pub restart: Option<RestartPolicy>,
+}
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A User Mode Linux guest (a virtual router or firewall).
+    Uml,
+    /// A test host: a network namespace on the host kernel.
+    Host,
+}
+
+/// One node of the lab.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// `uml` (default) or `host`.
+    pub kind: Option<NodeKind>,
+    /// Guest image: `minimal`, `debian`, or a path to an ext4 image (uml only).
+    pub image: Option<String>,
+    /// UML kernel binary (uml only).
+    pub kernel: Option<String>,
+    /// Guest memory (uml only), such as `128M`.
+    pub memory: Option<Memory>,
+    /// Interfaces by name (Linux interface names, at most 15 bytes).
+    #[serde(default)]
+    pub interfaces: BTreeMap<String, Interface>,
+    /// Static routes in iproute2 syntax: `default via 10.1.0.254`, `10.9.0.0/16 via 10.2.0.1`.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// Sysctls applied at boot, such as `net.ipv4.ip_forward: 1`.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, SysctlValue>,
+    /// An nftables ruleset (uml only): inline text, or a path to a file relative to the
+    /// topology file. After loading, this holds the ruleset text.
+    pub nftables: Option<String>,
+    /// Shell commands run in order once the node is configured.
+    #[serde(default)]
+    pub exec: Vec<String>,
+    /// Files copied into the guest at boot (uml only).
+    #[serde(default)]
+    pub files: Vec<FileCopy>,
+    /// What to do when the guest process ends (uml only).
+    pub restart: Option<RestartPolicy>,
+    /// Host CPUs the guest is pinned to (uml only).
+    pub cpus: Option<Vec<u32>>,
+    /// A host directory the guest may mount with hostfs (uml only). Off unless set: without
+    /// it the guest's hostfs is confined to an empty directory.
+    pub hostfs: Option<String>,
+}
+
+/// One interface of a node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Interface {
+    /// IPv4 addresses with prefix length.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ipv4: Vec<Ipv4Net>,
+    /// IPv6 addresses with prefix length.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ipv6: Vec<Ipv6Net>,
+    /// MTU, 576 to 65534 on uml nodes.
+    pub mtu: Option<u32>,
+    /// MAC address, unicast, such as `02:00:00:00:01:01`.
+    pub mac: Option<MacAddr>,
+}
+
+/// A link between two endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Exactly two endpoints, `node:interface`, or `host:IFNAME` for an interface in the
+    /// host's root namespace.
+    pub endpoints: Vec<Endpoint>,
+    /// How guests attach: `raw` (default), `tap` or `hybrid`.
+    pub transport: Option<Transport>,
+    /// Packets per vector read or write, 1 to 2048 (UML's default is 64).
+    pub depth: Option<u32>,
+    /// Let UML accept GSO frames up to 64 KiB (`gro=1`).
+    pub gro: Option<bool>,
+    /// A host bridge that the link's tap interfaces join (`tap` and `hybrid` only). Created and
+    /// owned by the lab if it does not exist.
+    pub bridge: Option<String>,
+}
+
+/// How a UML guest's vector interface attaches to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// AF_PACKET raw socket on a veth end.
+    Raw,
+    /// A tap interface.
+    Tap,
+    /// A tap for transmit and a raw socket for receive.
+    Hybrid,
+}
+
+/// Restart policy of a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never restart.
+    No,
+    /// Restart when the guest ends other than by a halt from inside or by the runtime.
+    OnFailure,
+    /// Always restart unless the runtime stopped it.
+    Always,
+}
+
+/// A file copied into a guest at boot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileCopy {
+    /// Host path, relative to the topology file. After loading, an absolute path.
+    pub src: String,
+    /// Absolute path inside the guest.
+    pub dst: String,
+    /// Octal permission bits, such as `"0644"` (default 0644).
+    pub mode: Option<String>,
+}
+
+/// A sysctl value: YAML integers, booleans and strings are all accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SysctlValue {
+    /// An integer such as `1`.
+    Int(i64),
+    /// A boolean, written as 1 or 0.
+    Bool(bool),
+    /// Any other value.
+    Text(String),
+}
+
+impl fmt::Display for SysctlValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SysctlValue::Int(v) => write!(f, "{v}"),
+            SysctlValue::Bool(b) => write!(f, "{}", u8::from(*b)),
+            SysctlValue::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A memory size in bytes, written `128M`, `1G`, `65536K` or a plain number of MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "MemoryText", into = "String")]
+#[schemars(with = "String")]
+pub struct Memory {
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// A MAC address.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct MacAddr(pub [u8; 6]);
+
+/// One end of a link.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct Endpoint {
+    /// Node name, or `host` for the root namespace.
+    pub node: String,
+    /// Interface name on that node.
+    pub interface: String,
+}
+
+impl Endpoint {
+    /// The node name that stands for the host's root network namespace.
+    pub const ROOT: &'static str = "host";
+
+    /// True for `host:IFNAME`, an interface in the host's root namespace.
+    pub fn is_root(&self) -> bool {
+        self.node == Self::ROOT
+    }
+}
+
+/// A static route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct Route {
+    /// Destination; `None` is the default route.
+    pub dst: Option<IpNet>,
+    /// Gateway.
+    pub via: Option<IpAddr>,
+    /// Output interface.
+    pub dev: Option<String>,
+    /// Route metric.
+    pub metric: Option<u32>,
+    /// For a default route, whether it is the IPv6 one (`default via fe80::1`).
+    pub v6: bool,
+}
+
+/// Memory sizes come from YAML as strings or integers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum MemoryText {
+    Int(u64),
+    Text(String),
+}
+
+/// Why a scalar field could not be parsed; the loader adds the location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValueError {
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl ValueError {
+    fn new(message: impl Into<String>) -> Self {
+        ValueError {
+            message: message.into(),
+        }
+    }
+}
+
+impl TryFrom<MemoryText> for Memory {
+    type Error = ValueError;
+    fn try_from(value: MemoryText) -> Result<Self, ValueError> {
+        match value {
+            MemoryText::Int(mib) => mib
+                .checked_mul(1 << 20)
+                .map(|bytes| Memory { bytes })
+                .ok_or_else(|| ValueError::new(format!("memory size {mib} MiB is too large"))),
+            MemoryText::Text(s) => s.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for Memory {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let bad = || {
+            ValueError::new(format!(
+                "`{s}` is not a memory size: write a whole number with a K, M or G suffix, such as 128M"
+            ))
+        };
+        let t = s.trim();
+        let (num, mult) = match t.char_indices().last() {
+            Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+            Some((i, 'M' | 'm')) => (&t[..i], 1u64 << 20),
+            Some((i, 'G' | 'g')) => (&t[..i], 1u64 << 30),
+            Some(_) => (t, 1u64 << 20),
+            None => return Err(bad()),
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let bytes = n.checked_mul(mult).ok_or_else(bad)?;
+        Ok(Memory { bytes })
+    }
+}
+
+impl Memory {
+    /// The size in MiB, rounded down.
+    pub fn mib(&self) -> u64 {
+        self.bytes >> 20
+    }
+}
+
+impl From<Memory> for String {
+    fn from(m: Memory) -> String {
+        format!("{}M", m.mib())
+    }
+}
+
+impl TryFrom<String> for MacAddr {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for MacAddr {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let bad = || {
+            ValueError::new(format!(
+                "`{s}` is not a MAC address: write six hex bytes separated by `:`, such as 02:00:00:00:01:01"
+            ))
+        };
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in out.iter_mut() {
+            let p = parts.next().ok_or_else(bad)?;
+            if p.len() != 2 {
+                return Err(bad());
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        if out[0] & 1 == 1 {
+            return Err(ValueError::new(format!(
+                "`{s}` is a multicast MAC address: an interface needs a unicast one (even first byte), such as 02:00:00:00:01:01"
+            )));
+        }
+        if out == [0; 6] {
+            return Err(ValueError::new(format!(
+                "`{s}` is the all-zero MAC address: use a unicast one, such as 02:00:00:00:01:01"
+            )));
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl From<MacAddr> for String {
+    fn from(m: MacAddr) -> String {
+        m.to_string()
+    }
+}
+
+impl TryFrom<String> for Endpoint {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for Endpoint {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        match s.split_once(':') {
+            Some((node, interface)) if !node.is_empty() && !interface.is_empty() && !interface.contains(':') => {
+                Ok(Endpoint {
+                    node: node.to_string(),
+                    interface: interface.to_string(),
+                })
+            }
+            _ => Err(ValueError::new(format!(
+                "`{s}` is not an endpoint: write NODE:INTERFACE, such as r1:eth0, or host:IFNAME for the root namespace"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.node, self.interface)
+    }
+}
+
+impl From<Endpoint> for String {
+    fn from(e: Endpoint) -> String {
+        e.to_string()
+    }
+}
+
+impl TryFrom<String> for Route {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for Route {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let usage = "write DEST [via GATEWAY] [dev IFNAME] [metric N], where DEST is `default` or a prefix such as 10.9.0.0/16, for example `default via 10.1.0.254`";
+        let bad = |why: &str| ValueError::new(format!("route `{s}`: {why}; {usage}"));
+        let mut words = s.split_whitespace();
+        let dst_word = words.next().ok_or_else(|| bad("it is empty"))?;
+        let dst = if dst_word == "default" {
+            None
+        } else if dst_word.contains('/') {
+            Some(
+                dst_word
+                    .parse::<IpNet>()
+                    .map_err(|_| bad("the destination is not a prefix"))?,
+            )
+        } else {
+            let a: IpAddr = dst_word
+                .parse()
+                .map_err(|_| bad("the destination is not `default`, an address or a prefix"))?;
+            Some(IpNet::from(a))
+        };
+        let mut route = Route {
+            dst: dst.map(|n| n.trunc()),
+            via: None,
+            dev: None,
+            metric: None,
+            v6: false,
+        };
+        while let Some(key) = words.next() {
+            let value = words
+                .next()
+                .ok_or_else(|| bad(&format!("`{key}` needs a value")))?;
+            match key {
+                "via" if route.via.is_none() => {
+                    route.via = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("the gateway is not an IP address"))?,
+                    )
+                }
+                "dev" if route.dev.is_none() => {
+                    if !crate::names::is_valid_ifname(value) {
+                        return Err(bad("the device is not a valid interface name"));
+                    }
+                    route.dev = Some(value.to_string())
+                }
+                "metric" if route.metric.is_none() => {
+                    route.metric = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("the metric is not a whole number"))?,
+                    )
+                }
+                _ => return Err(bad(&format!("`{key}` is not expected here"))),
+            }
+        }
+        if route.via.is_none() && route.dev.is_none() {
+            return Err(bad("it needs a gateway (`via`) or a device (`dev`)"));
+        }
+        route.v6 = match (route.dst, route.via) {
+            (Some(d), Some(v)) if d.addr().is_ipv6() != v.is_ipv6() => {
+                return Err(bad(
+                    "the destination and the gateway are of different IP versions",
+                ))
+            }
+            (Some(d), _) => d.addr().is_ipv6(),
+            (None, Some(v)) => v.is_ipv6(),
+            (None, None) => false,
+        };
+        Ok(route)
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.dst {
+            Some(d) => write!(f, "{d}")?,
+            None => f.write_str("default")?,
+        }
+        if let Some(v) = self.via {
+            write!(f, " via {v}")?;
+        }
+        if let Some(d) = &self.dev {
+            write!(f, " dev {d}")?;
+        }
+        if let Some(m) = self.metric {
+            write!(f, " metric {m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Route> for String {
+    fn from(r: Route) -> String {
+        r.to_string()
+    }
+}

@@ -1,0 +1,1 @@
+//! umlvnf: User Mode Linux network appliances deployed from topology files.

@@ -1,0 +1,2 @@
+//! The `umlvnf` command.
+fn main() {}
