@@ -1,2 +1,532 @@
-//! The `umlvnf` command.
-fn main() {}
+//! The `umlvnf` command: parse, call the library, print.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use umlvnf::control::{self, Request};
+use umlvnf::graph::GraphFormat;
+use umlvnf::plan::{self, PlanContext};
+use umlvnf::runtime::{self, UpOptions};
+use umlvnf::state::{self, LabState};
+
+/// Deploy User Mode Linux routers and firewalls from topology files.
+#[derive(Parser)]
+#[command(name = "umlvnf", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which lab a command is about.
+#[derive(clap::Args, Clone)]
+struct LabArgs {
+    /// The topology file of the lab.
+    #[arg(short = 't', long = "topology")]
+    topology: Option<PathBuf>,
+    /// The lab name.
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check topology files and print every error with its location.
+    Validate {
+        /// Topology files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of topology files.
+    Schema,
+    /// Print what `up` would create, including every UML command line.
+    Plan {
+        /// Topology file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Draw the topology as Graphviz DOT or Mermaid.
+    Graph {
+        /// Topology file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Deploy a lab and hold it (Ctrl-C tears it down).
+    Up {
+        /// Topology file.
+        file: PathBuf,
+        /// Return once every node is ready; the lab keeps running in the background.
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Tear a lab down, leaving nothing behind.
+    Down {
+        #[command(flatten)]
+        lab: LabArgs,
+    },
+    /// Show the nodes and links of a running lab.
+    Inspect {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+        format: InspectFormat,
+    },
+    /// Run a command on a node; its exit status becomes umlvnf's.
+    Exec {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Node name.
+        node: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Attach to a guest's console (Ctrl-] detaches).
+    Console {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Guest name.
+        node: String,
+    },
+    /// Copy a file into or out of a guest: `cp FILE NODE:PATH` or `cp NODE:PATH FILE`.
+    Cp {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Source.
+        src: String,
+        /// Destination.
+        dst: String,
+    },
+    /// Build or list guest base images.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Build a base image (`minimal` or `debian`) unless it is current.
+    Build {
+        /// Image kind.
+        kind: String,
+        /// Build again even if current.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List built images.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InspectFormat {
+    Table,
+    Json,
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&umlvnf_topology::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { file, format } => {
+            let topo = umlvnf_topology::load(&file)?;
+            let ctx = PlanContext {
+                labs_dir: state::labs_dir(),
+                images: planned_images(&topo),
+            };
+            let p = plan::plan(&topo, &ctx)?;
+            match format {
+                PlanFormat::Text => print!("{}", plan::render_text(&p)),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&p)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { file, format } => {
+            let topo = umlvnf_topology::load(&file)?;
+            print!("{}", umlvnf::graph::render(&topo, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Up { file, detach } => {
+            runtime::up(&UpOptions {
+                topology: file,
+                detach,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Down { lab } => down(&lab),
+        Command::Inspect { lab, format } => inspect(&lab, format),
+        Command::Exec {
+            lab,
+            node,
+            timeout,
+            command,
+        } => exec(&lab, &node, timeout, &command),
+        Command::Console { lab, node } => console(&lab, &node),
+        Command::Cp { lab, src, dst } => copy(&lab, &src, &dst),
+        Command::Image { command } => image(command),
+    }
+}
+
+fn validate(files: &[PathBuf]) -> Result<ExitCode> {
+    let mut ok = true;
+    for f in files {
+        match umlvnf_topology::load(f) {
+            Ok(t) => println!(
+                "{}: valid ({} nodes, {} links)",
+                f.display(),
+                t.nodes.len(),
+                t.links.len()
+            ),
+            Err(e) => {
+                ok = false;
+                eprintln!("{e}");
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Where `plan` shows base images: the image store path of each named kind.
+fn planned_images(topo: &umlvnf_topology::Topology) -> std::collections::BTreeMap<String, PathBuf> {
+    let dir = umlvnf_image::ImageStore::default_dir();
+    topo.nodes
+        .keys()
+        .filter(|n| topo.node_kind(n) == umlvnf_topology::NodeKind::Uml)
+        .map(|n| topo.effective_image(n))
+        .map(|img| {
+            let path = if img.parse::<umlvnf_image::ImageKind>().is_ok() {
+                dir.join(format!("{img}.ext4"))
+            } else {
+                PathBuf::from(&img)
+            };
+            (img, path)
+        })
+        .collect()
+}
+
+/// Finds the lab a command is about.
+fn select_lab(args: &LabArgs) -> Result<String> {
+    if let Some(l) = &args.lab {
+        return Ok(l.clone());
+    }
+    if let Some(t) = &args.topology {
+        return Ok(umlvnf_topology::load(t)?.name);
+    }
+    let labs = state::list_labs();
+    match labs.len() {
+        0 => Err("no lab is up (start one with `umlvnf up FILE`)".into()),
+        1 => Ok(labs[0].clone()),
+        _ => Err(format!(
+            "{} labs are up ({}); choose one with --lab NAME or -t FILE",
+            labs.len(),
+            labs.join(", ")
+        )
+        .into()),
+    }
+}
+
+fn lab_state(lab: &str) -> Result<(PathBuf, LabState)> {
+    let dir = state::labs_dir().join(lab);
+    match LabState::load(&dir) {
+        Ok(st) => Ok((dir, st)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("lab `{lab}` is not up (no {})", dir.display()).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn down(args: &LabArgs) -> Result<ExitCode> {
+    let lab = select_lab(args)?;
+    let (dir, st) = lab_state(&lab)?;
+    if st.supervisor.is_some_and(|p| p.is_alive()) {
+        match control::call(&lab, &st.control, &Request::Down, Some(Duration::from_secs(120))) {
+            Ok((reply, _)) if reply.ok => {
+                println!("lab {lab} is down");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok((reply, _)) => {
+                eprintln!("the runtime reported: {}", reply.error.unwrap_or_default());
+            }
+            Err(e) => eprintln!("{e}; removing the lab from its recorded state"),
+        }
+    }
+    let problems = runtime::down_stale(&lab, &dir);
+    if problems.is_empty() {
+        println!("lab {lab} is down");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!("lab {lab}: some objects could not be removed: {}", problems.join("; ")).into())
+    }
+}
+
+fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
+    let lab = select_lab(args)?;
+    let (_, st) = lab_state(&lab)?;
+    let status = match control::call(&lab, &st.control, &Request::Status, Some(Duration::from_secs(10))) {
+        Ok((reply, _)) if reply.ok && reply.status.is_some() => reply.status.expect("checked"),
+        _ => {
+            let mut s = runtime::status_from_state(&st);
+            s.phase = "stale".into();
+            s
+        }
+    };
+    match format {
+        InspectFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        InspectFormat::Table => {
+            println!(
+                "lab {} ({}), runtime pid {}",
+                status.lab,
+                status.phase,
+                status.supervisor_pid.map(|p| p.to_string()).unwrap_or("-".into())
+            );
+            println!(
+                "{:<12} {:<5} {:<11} {:>8} {:>7} {:>8}  {}",
+                "NODE", "KIND", "STATE", "PID", "BOOT", "RESTARTS", "NETNS/ERROR"
+            );
+            for n in &status.nodes {
+                println!(
+                    "{:<12} {:<5} {:<11} {:>8} {:>7} {:>8}  {}",
+                    n.name,
+                    n.kind,
+                    n.state,
+                    n.pid.map(|p| p.to_string()).unwrap_or("-".into()),
+                    n.boot_seconds.map(|b| format!("{b:.1}s")).unwrap_or("-".into()),
+                    n.restarts,
+                    n.netns
+                        .clone()
+                        .or_else(|| n.error.as_ref().map(|e| e.lines().next().unwrap_or("").to_string()))
+                        .unwrap_or_default()
+                );
+            }
+            println!("\n{:<22} {:<22} {:<9} HOST INTERFACES", "ENDPOINT A", "ENDPOINT B", "TRANSPORT");
+            for l in &status.links {
+                println!(
+                    "{:<22} {:<22} {:<9} {}{}",
+                    l.endpoints[0],
+                    l.endpoints[1],
+                    l.transport,
+                    l.host_interfaces.join(","),
+                    l.bridge.as_ref().map(|b| format!(" (bridge {b})")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exit_code(status: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(status.clamp(0, 255)).unwrap_or(255))
+}
+
+fn exec(args: &LabArgs, node: &str, timeout: u64, command: &[String]) -> Result<ExitCode> {
+    let lab = select_lab(args)?;
+    let (_, st) = lab_state(&lab)?;
+    if let Some(netns) = st.hosts.get(node) {
+        let status = umlvnf_host::command_in_netns(netns, &command[0], &command[1..]).status()?;
+        use std::os::unix::process::ExitStatusExt;
+        return Ok(exit_code(
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        ));
+    }
+    if !st.guests.contains_key(node) {
+        let mut names: Vec<&String> = st.guests.keys().chain(st.hosts.keys()).collect();
+        names.sort();
+        return Err(format!(
+            "lab `{lab}` has no node `{node}`; its nodes are: {}",
+            names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+        .into());
+    }
+    let request = Request::Exec {
+        node: node.to_string(),
+        argv: command.to_vec(),
+        stdin: None,
+        timeout_ms: timeout * 1000,
+    };
+    let (reply, _) = control::call(
+        &lab,
+        &st.control,
+        &request,
+        Some(Duration::from_secs(timeout + 10)),
+    )?;
+    if !reply.ok {
+        return Err(reply.error.unwrap_or_default().into());
+    }
+    let r = reply.exec.ok_or("the runtime sent no result")?;
+    std::io::stdout().write_all(&r.stdout)?;
+    std::io::stderr().write_all(&r.stderr)?;
+    Ok(exit_code(r.status))
+}
+
+fn console(args: &LabArgs, node: &str) -> Result<ExitCode> {
+    let lab = select_lab(args)?;
+    let (_, st) = lab_state(&lab)?;
+    let (reply, stream) = control::call(
+        &lab,
+        &st.control,
+        &Request::Console {
+            node: node.to_string(),
+        },
+        Some(Duration::from_secs(10)),
+    )?;
+    if !reply.ok {
+        return Err(reply.error.unwrap_or_default().into());
+    }
+    eprintln!("connected to {node}'s console; Ctrl-] detaches");
+    let raw = RawTerminal::enter();
+    let mut from_guest = stream.try_clone()?;
+    let out = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut stdout = std::io::stdout();
+        while let Ok(n) = from_guest.read(&mut buf) {
+            if n == 0 || stdout.write_all(&buf[..n]).and_then(|_| stdout.flush()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut to_guest = stream;
+    let mut buf = [0u8; 1024];
+    let mut stdin = std::io::stdin();
+    while let Ok(n) = stdin.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        if let Some(pos) = buf[..n].iter().position(|b| *b == 0x1d) {
+            let _ = to_guest.write_all(&buf[..pos]);
+            break;
+        }
+        if to_guest.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to_guest.shutdown(std::net::Shutdown::Both);
+    let _ = out.join();
+    drop(raw);
+    eprintln!("\ndetached from {node}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Puts the terminal in raw mode while a console is attached, and restores it.
+struct RawTerminal(Option<nix::sys::termios::Termios>);
+
+impl RawTerminal {
+    fn enter() -> RawTerminal {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        match tcgetattr(&stdin) {
+            Ok(saved) => {
+                let mut raw = saved.clone();
+                cfmakeraw(&mut raw);
+                let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+                RawTerminal(Some(saved))
+            }
+            Err(_) => RawTerminal(None),
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                saved,
+            );
+        }
+    }
+}
+
+fn copy(args: &LabArgs, src: &str, dst: &str) -> Result<ExitCode> {
+    let lab = select_lab(args)?;
+    let (_, st) = lab_state(&lab)?;
+    let remote = |s: &str| -> Option<(String, String)> {
+        let (node, path) = s.split_once(':')?;
+        st.guests
+            .contains_key(node)
+            .then(|| (node.to_string(), path.to_string()))
+    };
+    let (request, local) = match (remote(src), remote(dst)) {
+        (None, Some((node, path))) => {
+            let data = std::fs::read(src).map_err(|e| format!("{src}: {e}"))?;
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(src)?.permissions().mode() & 0o7777;
+            (
+                Request::Put {
+                    node,
+                    path,
+                    mode,
+                    data,
+                },
+                None,
+            )
+        }
+        (Some((node, path)), None) => (Request::Get { node, path }, Some(Path::new(dst))),
+        _ => return Err("exactly one of SRC and DST must be NODE:PATH of a guest".into()),
+    };
+    let (reply, _) = control::call(&lab, &st.control, &request, Some(Duration::from_secs(120)))?;
+    if !reply.ok {
+        return Err(reply.error.unwrap_or_default().into());
+    }
+    if let (Some(path), Some(data)) = (local, reply.data) {
+        std::fs::write(path, data).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn image(command: ImageCommand) -> Result<ExitCode> {
+    let store = umlvnf_image::ImageStore::new(umlvnf_image::ImageStore::default_dir());
+    match command {
+        ImageCommand::Build { kind, force } => {
+            let kind: umlvnf_image::ImageKind = kind.parse()?;
+            let inputs = umlvnf_image::ImageInputs {
+                agent: umlvnf::images::agent_binary()?,
+                kernel: PathBuf::from("/usr/bin/linux"),
+            };
+            let path = store.build(kind, &inputs, force, &|m: &str| eprintln!("{m}"))?;
+            println!("{}", path.display());
+        }
+        ImageCommand::List => {
+            println!("{:<8} {:>10}  PATH", "KIND", "SIZE");
+            for i in store.list()? {
+                println!("{:<8} {:>9}M  {}", i.kind.name(), i.size >> 20, i.path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

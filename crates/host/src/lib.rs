@@ -1,1 +1,32 @@
-//! umlvnf-host (placeholder until written).
+//! Host network plumbing for umlvnf, without running `ip`: named network namespaces
+//! compatible with iproute2, links, addresses and routes over synchronous route netlink
+//! ([`Rtnl`]), persistent taps, sysctls, and commands run inside a namespace.
+//!
+//! Objects the runtime creates carry the alias `umlvnf:<lab>` ([`Rtnl::links_with_alias`]
+//! finds them after a crash); namespaces are found by name prefix with [`netns_list`].
+//! Nothing here changes the calling thread's namespace: namespace work happens on short-lived
+//! threads or in forked children.
+
+mod addr;
+mod error;
+mod link;
+mod names;
+mod netns;
+mod route;
+mod rtnl;
+mod socket;
+mod sysctl;
+mod tap;
+
+pub use error::{HostError, Result};
+pub use link::{LinkInfo, LinkStats};
+pub use names::{check_alias, check_ifname, check_netns_name, check_sysctl_key};
+pub use netns::{
+    command_in_netns, netns_add, netns_del, netns_exists, netns_list, netns_path, open_netns,
+    run_in_netns, NETNS_RUN_DIR,
+};
+pub use route::RouteInfo;
+pub use rtnl::Rtnl;
+pub use sysctl::{sysctl_get, sysctl_set};
+
+pub use ipnet::IpNet;

@@ -1,0 +1,36 @@
+# umlvnf: the two commands are `make run` and `make test`.
+CARGO ?= cargo
+TOPOLOGY ?= topologies/quickstart.yaml
+ROOT := $(shell id -u)
+
+.PHONY: run test deps build build-debug lint fmt clean
+
+## run: install what is missing, build in release mode, deploy the quickstart lab (Ctrl-C tears it down)
+run: build
+	./target/release/umlvnf up $(TOPOLOGY)
+
+## test: install what is missing, build, run the whole suite (root tests need root)
+test: deps
+	$(CARGO) build --workspace --bins
+ifeq ($(ROOT),0)
+	$(CARGO) test --workspace -- --test-threads=2
+else
+	@echo "SKIPPED: tests named root_* boot UML guests and need root; run 'make test' as root."
+	$(CARGO) test --workspace -- --skip root_
+endif
+
+deps:
+	bash deploy/install-deps.sh
+
+build: deps
+	$(CARGO) build --release --workspace --bins
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,248 @@
+//! Applying a [`GuestConfig`] in order with the guest's own tools (`modprobe`, `ip`, `nft`,
+//! `sh`), stopping at the first failing step.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use super::exec;
+use super::supervisor::Supervisor;
+use crate::config::{GuestConfig, InterfaceConfig};
+
+/// Where the nftables ruleset is written before `nft -f` loads it.
+pub const NFTABLES_PATH: &str = "/etc/umlvnf/nftables.nft";
+
+/// How long one configuration command may run.
+const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A configuration step that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    /// The step (`hostname`, `modules`, `loopback`, `interfaces`, `sysctls`, `files`,
+    /// `nftables`, `routes`, `exec`).
+    pub step: String,
+    /// The command or action that failed.
+    pub command: String,
+    /// Its stderr and exit status, or the error message.
+    pub error: String,
+}
+
+fn failure(step: &str, command: impl Into<String>, error: impl Into<String>) -> StepFailure {
+    StepFailure {
+        step: step.into(),
+        command: command.into(),
+        error: error.into(),
+    }
+}
+
+/// Quotes argv for a message: words with spaces or quotes are single-quoted.
+pub fn display_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs one command of `step`; a spawn error, a timeout or a non-zero exit is a failure.
+fn run(sup: &mut Supervisor, step: &str, argv: &[String]) -> Result<(), StepFailure> {
+    let shown = display_argv(argv);
+    let r = exec::run(sup, argv, None, STEP_TIMEOUT)
+        .map_err(|e| failure(step, shown.clone(), e.to_string()))?;
+    if r.timed_out {
+        return Err(failure(
+            step,
+            shown,
+            format!(
+                "the command did not finish within {} s and was killed",
+                STEP_TIMEOUT.as_secs()
+            ),
+        ));
+    }
+    if r.status != 0 {
+        let stderr = String::from_utf8_lossy(&r.stderr).trim_end().to_string();
+        let stdout = String::from_utf8_lossy(&r.stdout).trim_end().to_string();
+        let mut msg = format!("exit status {}", r.status);
+        if !stderr.is_empty() {
+            msg.push_str(": ");
+            msg.push_str(&stderr);
+        } else if !stdout.is_empty() {
+            msg.push_str(": ");
+            msg.push_str(&stdout);
+        }
+        return Err(failure(step, shown, msg));
+    }
+    Ok(())
+}
+
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// Sets the kernel hostname.
+pub fn set_hostname(name: &str) -> io::Result<()> {
+    if name.is_empty() || name.len() > 64 || name.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the hostname {name:?} is not valid; give 1 to 64 bytes without NUL"),
+        ));
+    }
+    // SAFETY: the pointer and length describe `name`'s bytes, which outlive the call.
+    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Applies `cfg` (all steps after the hostname) in order; returns the first failure.
+pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure> {
+    for m in &cfg.modules {
+        run(sup, "modules", &args(&["modprobe", m]))?;
+    }
+    run(sup, "loopback", &args(&["ip", "link", "set", "dev", "lo", "up"]))?;
+    interfaces(sup, &cfg.interfaces)?;
+    for (key, value) in &cfg.sysctls {
+        write_sysctl(key, value)
+            .map_err(|e| failure("sysctls", format!("sysctl {key}={value}"), e.to_string()))?;
+    }
+    for f in &cfg.files {
+        write_file(&f.path, f.mode, &f.data)
+            .map_err(|e| failure("files", format!("write {}", f.path), e.to_string()))?;
+    }
+    if let Some(rules) = &cfg.nftables {
+        write_file(NFTABLES_PATH, 0o600, rules.as_bytes()).map_err(|e| {
+            failure("nftables", format!("write {NFTABLES_PATH}"), e.to_string())
+        })?;
+        run(sup, "nftables", &args(&["nft", "-f", NFTABLES_PATH]))?;
+    }
+    for r in &cfg.routes {
+        let mut argv = args(&["ip"]);
+        if r.v6 {
+            argv.push("-6".into());
+        }
+        argv.extend(args(&["route", "add"]));
+        argv.extend(r.route.split_whitespace().map(String::from));
+        run(sup, "routes", &argv)?;
+    }
+    for cmd in &cfg.exec {
+        run(sup, "exec", &args(&["sh", "-c", cmd]))?;
+    }
+    Ok(())
+}
+
+fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), StepFailure> {
+    let step = "interfaces";
+    let renames: Vec<&InterfaceConfig> = ifaces.iter().filter(|i| i.device != i.name).collect();
+    // A target name may be taken by another device still to be renamed (eth0 -> eth1 while
+    // vec1 -> eth0...): move every device to a temporary name first in that case.
+    let clash = renames
+        .iter()
+        .any(|i| Path::new("/sys/class/net").join(&i.name).exists());
+    if clash {
+        for (n, i) in renames.iter().enumerate() {
+            let tmp = format!("umlvnftmp{n}");
+            run(sup, step, &args(&["ip", "link", "set", "dev", &i.device, "name", &tmp]))?;
+        }
+        for (n, i) in renames.iter().enumerate() {
+            let tmp = format!("umlvnftmp{n}");
+            run(sup, step, &args(&["ip", "link", "set", "dev", &tmp, "name", &i.name]))?;
+        }
+    } else {
+        for i in &renames {
+            run(
+                sup,
+                step,
+                &args(&["ip", "link", "set", "dev", &i.device, "name", &i.name]),
+            )?;
+        }
+    }
+    for i in ifaces {
+        let name = i.name.as_str();
+        if let Some(mtu) = i.mtu {
+            let mtu = mtu.to_string();
+            run(sup, step, &args(&["ip", "link", "set", "dev", name, "mtu", &mtu]))?;
+        }
+        if !i.ipv6.is_empty() {
+            // Lab addresses are unique by construction: skip duplicate address detection so
+            // that they (and routes through them) are usable at once.
+            let dad = format!("/proc/sys/net/ipv6/conf/{name}/accept_dad");
+            if Path::new(&dad).exists() {
+                fs::write(&dad, "0").map_err(|e| {
+                    failure(step, format!("sysctl net.ipv6.conf.{name}.accept_dad=0"), e.to_string())
+                })?;
+            }
+        }
+        for a in &i.ipv4 {
+            run(sup, step, &args(&["ip", "addr", "add", a, "dev", name]))?;
+        }
+        for a in &i.ipv6 {
+            run(sup, step, &args(&["ip", "-6", "addr", "add", a, "dev", name]))?;
+        }
+        run(sup, step, &args(&["ip", "link", "set", "dev", name, "up"]))?;
+    }
+    Ok(())
+}
+
+/// Writes `value` to `/proc/sys/` + the key with dots turned into slashes (a key containing
+/// `/` is taken as a path below `/proc/sys` as is).
+pub fn write_sysctl(key: &str, value: &str) -> io::Result<()> {
+    let rel = if key.contains('/') {
+        key.trim_start_matches('/').to_string()
+    } else {
+        key.replace('.', "/")
+    };
+    if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "..") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the sysctl key {key:?} is not valid; give a name like net.ipv4.ip_forward"),
+        ));
+    }
+    fs::write(Path::new("/proc/sys").join(rel), value)
+}
+
+/// Writes a whole file, creating parent directories, with exactly `mode`.
+pub fn write_file(path: &str, mode: u32, data: &[u8]) -> io::Result<()> {
+    let p = super::files::checked_path(path)?;
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(p, data)?;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_display_quotes_when_needed() {
+        let a = args(&["sh", "-c", "echo 'hi' there", "10.0.0.1/24"]);
+        assert_eq!(display_argv(&a), "sh -c 'echo '\\''hi'\\'' there' 10.0.0.1/24");
+    }
+
+    #[test]
+    fn failing_command_reports_step_and_stderr() {
+        let mut sup = Supervisor::new(false);
+        let e = run(&mut sup, "exec", &args(&["sh", "-c", "echo boom >&2; exit 4"])).unwrap_err();
+        assert_eq!(e.step, "exec");
+        assert_eq!(e.command, "sh -c 'echo boom >&2; exit 4'");
+        assert_eq!(e.error, "exit status 4: boom");
+    }
+
+    #[test]
+    fn sysctl_keys_are_checked() {
+        assert!(write_sysctl("net..x", "1").is_err());
+        assert!(write_sysctl("../../etc/passwd", "1").is_err());
+    }
+}

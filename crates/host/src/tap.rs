@@ -1,0 +1,81 @@
+//! Persistent tap devices for UML's `vecN:transport=tap,ifname=NAME`.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::AsRawFd;
+
+use crate::error::{HostError, Result};
+use crate::names::{check_alias, check_ifname};
+use crate::netns::run_in_opt_netns;
+use crate::rtnl::Rtnl;
+
+/// `struct ifreq` as `TUNSETIFF` reads it: the name, then the flags, padded to 40 bytes.
+#[repr(C)]
+struct IfReqFlags {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// Creates persistent tap `name` in the calling thread's namespace and closes the descriptor.
+fn create_tap(name: &str) -> Result<()> {
+    let action = || format!("create tap `{name}`");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .map_err(|e| HostError::os(format!("{} (opening /dev/net/tun)", action()), e))?;
+    let mut req = IfReqFlags {
+        name: [0; libc::IFNAMSIZ],
+        flags: (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short,
+        _pad: [0; 22],
+    };
+    req.name[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: `file` is an open /dev/net/tun descriptor and `req` is a properly sized,
+    // initialised `struct ifreq` that outlives the call.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        // The tun driver answers EBUSY when a non-tap device has the name, and EINVAL when
+        // an existing tap's flags differ; an existing persistent tap of the same flags is
+        // silently attached, which is caught by the caller's existence check.
+        return Err(match e.raw_os_error() {
+            Some(libc::EBUSY) | Some(libc::EEXIST) => HostError::LinkExists(name.to_string()),
+            _ => HostError::os(action(), e),
+        });
+    }
+    // SAFETY: same descriptor; TUNSETPERSIST takes its argument by value.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) };
+    if rc < 0 {
+        return Err(HostError::os(
+            format!("make tap `{name}` persistent"),
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+impl Rtnl {
+    /// Creates persistent tap `name` (`IFF_TAP|IFF_NO_PI|IFF_VNET_HDR`, down, owned by root)
+    /// in this socket's namespace, closes it so a UML guest can attach with
+    /// `transport=tap,ifname=NAME`, and sets `alias` if given. Fails with
+    /// [`HostError::LinkExists`] if any interface has the name. Delete it with
+    /// [`Rtnl::link_del`].
+    pub fn tap_add_persistent(&self, name: &str, alias: Option<&str>) -> Result<()> {
+        check_ifname(name)?;
+        if let Some(a) = alias {
+            check_alias(a)?;
+        }
+        if self.link_exists(name)? {
+            return Err(HostError::LinkExists(name.to_string()));
+        }
+        run_in_opt_netns(self.netns(), || create_tap(name))?;
+        if let Some(a) = alias {
+            if let Err(e) = self.link_set_alias(name, a) {
+                let _ = self.link_del(name);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}

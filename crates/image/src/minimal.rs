@@ -1,0 +1,153 @@
+//! The `minimal` image: busybox, nft, ethtool, tcpdump, the agent and network modules.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::fingerprint::Fingerprint;
+use crate::inputs::{install_libraries, AgentPlan};
+use crate::kernel::KernelInfo;
+use crate::tools;
+use crate::tree::RootTree;
+use crate::ImageError;
+
+/// Host tools copied into the minimal image: (program name, guest path, Debian package).
+const TOOLS: &[(&str, &str, &str)] = &[
+    ("nft", "/usr/sbin/nft", "nftables"),
+    ("ethtool", "/usr/sbin/ethtool", "ethtool"),
+    ("tcpdump", "/usr/bin/tcpdump", "tcpdump"),
+];
+
+/// Host configuration files copied as they are: (path, Debian package).
+const ETC_FILES: &[(&str, &str)] = &[
+    ("/etc/passwd", "base-passwd"),
+    ("/etc/group", "base-passwd"),
+    ("/etc/hosts", "netbase"),
+    ("/etc/protocols", "netbase"),
+    ("/etc/services", "netbase"),
+];
+
+/// Empty directories every guest needs: (path, mode).
+const EMPTY_DIRS: &[(&str, u32)] = &[
+    ("/proc", 0o555),
+    ("/sys", 0o555),
+    ("/dev", 0o755),
+    ("/tmp", 0o1777),
+    ("/run", 0o755),
+    ("/root", 0o700),
+    ("/var", 0o755),
+    ("/var/log", 0o755),
+    ("/var/tmp", 0o1777),
+    ("/mnt", 0o755),
+    ("/etc", 0o755),
+];
+
+const BUSYBOX_HOST: &str = "/bin/busybox";
+const BUSYBOX_GUEST: &str = "/bin/busybox";
+
+/// Everything the minimal image is made of, found on the host.
+#[derive(Debug, Clone)]
+pub(crate) struct MinimalPlan {
+    busybox: PathBuf,
+    applets: Vec<PathBuf>,
+    /// (host path, guest path) of the tools.
+    tools: Vec<(PathBuf, PathBuf)>,
+    /// Libraries of busybox and the tools.
+    libraries: Vec<PathBuf>,
+    etc_files: Vec<PathBuf>,
+}
+
+impl MinimalPlan {
+    /// Locates busybox, the tools and their libraries on the host.
+    pub fn new() -> Result<Self, ImageError> {
+        let busybox = PathBuf::from(BUSYBOX_HOST);
+        if !busybox.is_file() {
+            return Err(ImageError::MissingHostFile {
+                path: busybox,
+                package: "busybox-static",
+            });
+        }
+        let list = tools::run(Command::new(&busybox).arg("--list-full"))?;
+        let applets = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.contains(".."))
+            .map(|l| Path::new("/").join(l))
+            .filter(|p| p != Path::new(BUSYBOX_GUEST))
+            .collect();
+        let mut libraries = tools::shared_libraries(&busybox)?;
+        let mut found = Vec::new();
+        for (name, guest, package) in TOOLS {
+            let host = tools::find_program(name, package).map_err(|_| ImageError::MissingHostFile {
+                path: PathBuf::from(guest),
+                package,
+            })?;
+            libraries.extend(tools::shared_libraries(&host)?);
+            found.push((host, PathBuf::from(guest)));
+        }
+        libraries.sort();
+        libraries.dedup();
+        let mut etc_files = Vec::new();
+        for (path, package) in ETC_FILES {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(ImageError::MissingHostFile { path, package });
+            }
+            etc_files.push(path);
+        }
+        Ok(MinimalPlan {
+            busybox,
+            applets,
+            tools: found,
+            libraries,
+            etc_files,
+        })
+    }
+
+    /// Adds every copied host file's identity.
+    pub fn fingerprint(&self, fp: &mut Fingerprint) -> Result<(), ImageError> {
+        fp.file_identity("busybox", &self.busybox)?;
+        for (host, guest) in &self.tools {
+            fp.file_identity("tool", host)?;
+            fp.text("tool-guest-path", &guest.to_string_lossy());
+        }
+        for lib in &self.libraries {
+            fp.file_identity("library", lib)?;
+        }
+        for file in &self.etc_files {
+            fp.file_contents(&file.to_string_lossy(), file)?;
+        }
+        Ok(())
+    }
+
+    /// Fills an empty tree with the minimal system, the agent and the kernel modules.
+    pub fn assemble(
+        &self,
+        tree: &RootTree,
+        agent: &AgentPlan,
+        kernel: &KernelInfo,
+        progress: &dyn Fn(&str),
+    ) -> Result<(), ImageError> {
+        for (dir, mode) in EMPTY_DIRS {
+            tree.mkdir(Path::new(dir), *mode)?;
+        }
+        progress("minimal: copying busybox and its applets");
+        tree.copy_file(&self.busybox, Path::new(BUSYBOX_GUEST), 0o755)?;
+        for applet in &self.applets {
+            tree.symlink_if_absent(Path::new(BUSYBOX_GUEST), applet)?;
+        }
+        progress("minimal: copying nft, ethtool, tcpdump and their libraries");
+        for (host, guest) in &self.tools {
+            tree.copy_file(host, guest, 0o755)?;
+        }
+        install_libraries(tree, &self.libraries, false)?;
+        for file in &self.etc_files {
+            tree.copy_file(file, file, 0o644)?;
+        }
+        progress("minimal: installing the agent");
+        agent.install(tree, false)?;
+        progress("minimal: installing kernel modules");
+        let n = kernel.install_modules(tree)?;
+        progress(&format!("minimal: {n} kernel modules installed"));
+        Ok(())
+    }
+}

@@ -1,0 +1,234 @@
+//! Root tests: build real images and boot real UML guests from them through COW overlays.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use umlvnf_image::{boot_args, ImageInputs, ImageKind, ImageStore, AGENT_GUEST_PATH, DEFAULT_KERNEL};
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test needs root: run `make test` as root");
+    }
+}
+
+/// A UML guest process, killed with its whole session (process group) when dropped.
+struct Guest {
+    child: Child,
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling our own child's process group; no memory is touched.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Boots `base` with a fresh COW in `work`, returns everything written to the console until the
+/// guest exits (or `limit` passes) and whether it exited by itself.
+fn boot(base: &Path, work: &Path, name: &str, limit: Duration) -> (String, bool) {
+    let cow = work.join(format!("{name}.cow"));
+    let uml_dir = work.join("uml");
+    let hostfs = work.join("hostfs");
+    std::fs::create_dir_all(&uml_dir).unwrap();
+    std::fs::set_permissions(&uml_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::create_dir_all(&hostfs).unwrap();
+    let log = std::fs::File::create(work.join(format!("{name}.log"))).unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let theirs_out: OwnedFd = theirs.try_clone().unwrap().into();
+    let theirs_in: OwnedFd = theirs.into();
+    let mut cmd = Command::new(DEFAULT_KERNEL);
+    cmd.arg(boot_args(base, &cow))
+        .args(["root=/dev/ubda", "rw", "mem=128M"])
+        .arg(format!("umid={name}"))
+        .arg(format!("uml_dir={}", uml_dir.display()))
+        .args(["con=null", "con0=fd:0,fd:1", "ssl=null"])
+        .arg(format!("hostfs={}", hostfs.display()))
+        .arg("noreboot")
+        .arg(format!("init={AGENT_GUEST_PATH}"))
+        .env("TMPDIR", "/dev/shm")
+        .stdin(Stdio::from(theirs_in))
+        .stdout(Stdio::from(theirs_out))
+        .stderr(Stdio::from(log));
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut guest = Guest {
+        child: cmd.spawn().expect("starting /usr/bin/linux"),
+    };
+    drop(cmd);
+    let deadline = Instant::now() + limit;
+    let mut console = Vec::new();
+    let mut reader = ours;
+    reader
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut exited = false;
+    while Instant::now() < deadline {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => console.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("reading the console: {e}"),
+        }
+        if let Some(_status) = guest.child.try_wait().unwrap() {
+            exited = true;
+            // Drain what is left.
+            reader.set_nonblocking(true).unwrap();
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                console.extend_from_slice(&buf[..n]);
+            }
+            break;
+        }
+    }
+    drop(guest);
+    (String::from_utf8_lossy(&console).into_owned(), exited)
+}
+
+/// Writes the test agent (a shell script run as init) into `dir`.
+fn test_agent(dir: &Path, body: &str) -> PathBuf {
+    let script = format!(
+        "#!/bin/sh\n\
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n\
+mount -t proc proc /proc\n\
+mount -t sysfs sysfs /sys\n\
+check() {{ out=$(\"$@\" 2>&1); rc=$?; echo \"$out\"; if [ $rc -eq 0 ]; then echo \"CHECK-OK: $*\"; else echo \"CHECK-FAIL($rc): $*\"; fi; }}\n\
+echo TEST-AGENT-START\n\
+{body}\n\
+echo TEST-AGENT-END\n\
+sync\n\
+poweroff -f\n"
+    );
+    let path = dir.join("umlvnf-agent");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn assert_checks(console: &str, commands: &[&str]) {
+    for command in commands {
+        assert!(
+            console.contains(&format!("CHECK-OK: {command}\n"))
+                || console.contains(&format!("CHECK-OK: {command}\r\n")),
+            "`{command}` did not succeed in the guest; console:\n{console}"
+        );
+    }
+}
+
+fn mtime(path: &Path) -> (i64, i64, u64) {
+    let m = std::fs::metadata(path).unwrap();
+    (m.mtime(), m.mtime_nsec(), m.size())
+}
+
+#[test]
+fn root_minimal_image_boots() {
+    require_root();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("umlvnf-image-min-{}-", std::process::id()))
+        .tempdir()
+        .unwrap();
+    let agent = test_agent(
+        tmp.path(),
+        "check modprobe ipv6\n\
+check modprobe nf_tables\n\
+check nft list ruleset\n\
+check ethtool --version\n\
+check tcpdump --version\n\
+check modprobe sch_netem\n\
+check modprobe bridge\n\
+check modprobe veth\n\
+check nft add table bridge umlvnftest\n\
+nft add table ip umlvnftest 2>&1; echo \"nft-ip-family-rc=$?\"\n\
+echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
+    );
+    let store = ImageStore::new(tmp.path().join("store"));
+    let inputs = ImageInputs::new(&agent);
+    let messages = std::cell::RefCell::new(Vec::new());
+    let progress = |m: &str| messages.borrow_mut().push(m.to_string());
+
+    let t0 = Instant::now();
+    let base = store.ensure(ImageKind::Minimal, &inputs, &progress).unwrap();
+    let build_time = t0.elapsed();
+    let t1 = Instant::now();
+    let again = store.ensure(ImageKind::Minimal, &inputs, &progress).unwrap();
+    let cached_time = t1.elapsed();
+    eprintln!(
+        "minimal build {:.2} s, cached ensure {:.3} s, progress: {:?}",
+        build_time.as_secs_f64(),
+        cached_time.as_secs_f64(),
+        messages.borrow()
+    );
+    assert_eq!(base, again);
+    assert!(cached_time < Duration::from_secs(2), "cached ensure took {cached_time:?}");
+    assert!(build_time < Duration::from_secs(60), "build took {build_time:?}");
+
+    let meta = std::fs::metadata(&base).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+    let allocated = meta.blocks() * 512;
+    eprintln!(
+        "minimal image: apparent {} MiB, allocated {} MiB",
+        meta.len() >> 20,
+        allocated >> 20
+    );
+    assert!(allocated < meta.len(), "the image should be sparse");
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].kind, ImageKind::Minimal);
+    assert_eq!(list[0].path, base);
+
+    let before = mtime(&base);
+    let (console, exited) = boot(&base, tmp.path(), &format!("imgmin{}", std::process::id()), Duration::from_secs(60));
+    assert!(exited, "the guest did not power off; console:\n{console}");
+    assert!(console.contains("TEST-AGENT-END"), "console:\n{console}");
+    assert_checks(
+        &console,
+        &[
+            "modprobe ipv6",
+            "modprobe nf_tables",
+            "nft list ruleset",
+            "ethtool --version",
+            "tcpdump --version",
+            "modprobe sch_netem",
+            "modprobe bridge",
+            "modprobe veth",
+            "nft add table bridge umlvnftest",
+        ],
+    );
+    let free_kb: u64 = console
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ROOT-FREE-KB="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no free-space line; console:\n{console}"));
+    assert!(free_kb > 48 * 1024, "only {free_kb} KiB free in the guest's root");
+    for line in console.lines().filter(|l| l.contains("nft-ip-family")) {
+        eprintln!("guest: {line}");
+    }
+    assert_eq!(mtime(&base), before, "booting changed the base image");
+    assert!(tmp.path().join(format!("imgmin{}.cow", std::process::id())).is_file());
+
+    // A changed agent gives a new image; the old one stays untouched.
+    std::fs::write(&agent, format!("{}\n# changed\n", std::fs::read_to_string(&agent).unwrap())).unwrap();
+    let changed = store.image_path(ImageKind::Minimal, &inputs).unwrap();
+    assert_ne!(changed, base);
+    assert_eq!(mtime(&base), before);
+}

@@ -1,0 +1,614 @@
+//! The located tree to the typed model, reporting every unknown field, duplicate key and
+//! wrongly typed value at once.
+//!
+//! Fields that fail to decode are left at their defaults and marked bad in the span index, so
+//! that semantic validation can still run on the rest without repeating the same problem.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use crate::diagnostic::{Pos, Sink};
+use crate::model::*;
+use crate::spans::{index, join, Spans};
+use crate::tree::{Entry, YNode, YValue};
+
+const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links"];
+const DEFAULTS_FIELDS: &[&str] = &["kind", "image", "kernel", "memory", "restart"];
+const NODE_FIELDS: &[&str] = &[
+    "kind",
+    "image",
+    "kernel",
+    "memory",
+    "interfaces",
+    "routes",
+    "sysctls",
+    "nftables",
+    "exec",
+    "files",
+    "restart",
+    "cpus",
+    "hostfs",
+];
+const INTERFACE_FIELDS: &[&str] = &["ipv4", "ipv6", "mtu", "mac"];
+const LINK_FIELDS: &[&str] = &["endpoints", "transport", "depth", "gro", "bridge"];
+const FILE_FIELDS: &[&str] = &["src", "dst", "mode"];
+
+/// Decodes the whole tree (or `None` for an empty file) into a topology, which is partial when
+/// problems were recorded in `sink`.
+pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -> Topology {
+    let mut d = Decoder { sink, spans };
+    let mut topo = Topology {
+        name: String::new(),
+        defaults: NodeDefaults::default(),
+        nodes: BTreeMap::new(),
+        links: Vec::new(),
+    };
+    let Some(root) = root else {
+        d.sink.error(
+            Pos::START,
+            "",
+            "the file is empty: a topology needs at least `name` and `nodes`",
+        );
+        d.spans.mark_bad("name");
+        d.spans.mark_bad("nodes");
+        return topo;
+    };
+    let Some(fields) = d.fields(root, "", "topology", TOPOLOGY_FIELDS) else {
+        d.spans.mark_bad("name");
+        d.spans.mark_bad("nodes");
+        return topo;
+    };
+    for (key, value, path) in &fields {
+        match *key {
+            "name" => topo.name = d.string(value, path).unwrap_or_default(),
+            "defaults" => topo.defaults = d.defaults(value, path),
+            "nodes" => {
+                if let Some(entries) = d.entries(value, path, "nodes by name") {
+                    for (name, node, npath) in entries {
+                        let n = d.node(node, &npath);
+                        topo.nodes.insert(name.to_string(), n);
+                    }
+                }
+            }
+            "links" => {
+                if let Some(items) = d.items(value, path, "links") {
+                    for (i, item) in items.iter().enumerate() {
+                        let lpath = index(path, i);
+                        topo.links.push(d.link(item, &lpath));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    d.require(root, "", &fields, "name", "the lab name, such as `name: lab1`");
+    d.require(
+        root,
+        "",
+        &fields,
+        "nodes",
+        "a mapping of node names to nodes, such as `nodes: {r1: {}}`",
+    );
+    topo
+}
+
+struct Decoder<'a> {
+    sink: &'a mut Sink,
+    spans: &'a mut Spans,
+}
+
+type Fields<'n> = Vec<(&'n str, &'n YNode, String)>;
+
+impl Decoder<'_> {
+    fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.sink.error(pos, path, message);
+        self.spans.mark_bad(path);
+    }
+
+    /// The unique entries of a mapping; reports duplicates and a non-mapping value.
+    fn entries<'n>(&mut self, node: &'n YNode, path: &str, what: &str) -> Option<Fields<'n>> {
+        self.spans.value_at(path, node.pos);
+        let YValue::Map(entries) = &node.value else {
+            let found = node.describe();
+            self.error(
+                node.pos,
+                path,
+                format!("expected a mapping of {what} here, found {found}; write `{{}}` for none"),
+            );
+            return None;
+        };
+        let mut seen: HashMap<&str, Pos> = HashMap::new();
+        let mut out = Vec::new();
+        for Entry {
+            key,
+            key_pos,
+            value,
+        } in entries
+        {
+            let kpath = join(path, key);
+            if let Some(first) = seen.get(key.as_str()) {
+                let line = first.line;
+                self.sink.error(
+                    *key_pos,
+                    &kpath,
+                    format!("`{key}` is given twice (first on line {line}); keep only one"),
+                );
+                continue;
+            }
+            seen.insert(key, *key_pos);
+            self.spans.key_at(&kpath, *key_pos);
+            self.spans.value_at(&kpath, value.pos);
+            out.push((key.as_str(), value, kpath));
+        }
+        Some(out)
+    }
+
+    /// Like `entries`, for a struct: also reports unknown fields, listing the valid ones.
+    fn fields<'n>(
+        &mut self,
+        node: &'n YNode,
+        path: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
+        let entries = self.entries(node, path, &format!("{what} fields"))?;
+        let mut out = Vec::new();
+        for (key, value, kpath) in entries {
+            if allowed.contains(&key) {
+                out.push((key, value, kpath));
+            } else {
+                let pos = self.spans.key(&kpath);
+                self.sink.error(
+                    pos,
+                    &kpath,
+                    format!(
+                        "unknown field `{key}`: a {what} has the fields {}",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        Some(out)
+    }
+
+    fn require(&mut self, node: &YNode, path: &str, fields: &Fields<'_>, name: &str, what: &str) {
+        if !fields.iter().any(|(k, _, _)| *k == name) {
+            let fpath = join(path, name);
+            self.error(
+                node.pos,
+                &fpath,
+                format!("the field `{name}` is missing: it needs {what}"),
+            );
+        }
+    }
+
+    fn items<'n>(&mut self, node: &'n YNode, path: &str, what: &str) -> Option<&'n [YNode]> {
+        self.spans.value_at(path, node.pos);
+        match &node.value {
+            YValue::Seq(items) => Some(items),
+            _ => {
+                let found = node.describe();
+                self.error(
+                    node.pos,
+                    path,
+                    format!("expected a list of {what} here, found {found}; write `[]` for none"),
+                );
+                None
+            }
+        }
+    }
+
+    /// True for a null value (the caller then leaves an optional field unset).
+    fn is_null(node: &YNode) -> bool {
+        matches!(&node.value, YValue::Scalar(s) if s.is_null())
+    }
+
+    fn string(&mut self, node: &YNode, path: &str) -> Option<String> {
+        self.spans.value_at(path, node.pos);
+        match &node.value {
+            YValue::Scalar(s) if !s.is_null() => Some(s.text.clone()),
+            _ => {
+                let found = node.describe();
+                self.error(node.pos, path, format!("expected text here, found {found}"));
+                None
+            }
+        }
+    }
+
+    fn opt_string(&mut self, node: &YNode, path: &str) -> Option<String> {
+        if Self::is_null(node) {
+            return None;
+        }
+        self.string(node, path)
+    }
+
+    fn parse<T>(&mut self, node: &YNode, path: &str) -> Option<T>
+    where
+        T: FromStr<Err = ValueError>,
+    {
+        let text = self.string(node, path)?;
+        match text.parse() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(node.pos, path, e.message);
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &YNode, path: &str, what: &str) -> Option<u64> {
+        let text = self.string(node, path)?;
+        let t = text.trim();
+        let parsed = if let Some(hex) = t.strip_prefix("0x") {
+            u64::from_str_radix(hex, 16).ok()
+        } else if let Some(oct) = t.strip_prefix("0o") {
+            u64::from_str_radix(oct, 8).ok()
+        } else if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        };
+        if parsed.is_none() {
+            self.error(
+                node.pos,
+                path,
+                format!("`{}` is not a whole number: write {what}", t.escape_debug()),
+            );
+        }
+        parsed
+    }
+
+    fn u32(&mut self, node: &YNode, path: &str, what: &str) -> Option<u32> {
+        let n = self.number(node, path, what)?;
+        match u32::try_from(n) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.error(node.pos, path, format!("{n} is far too large: write {what}"));
+                None
+            }
+        }
+    }
+
+    fn opt_u32(&mut self, node: &YNode, path: &str, what: &str) -> Option<u32> {
+        if Self::is_null(node) {
+            return None;
+        }
+        self.u32(node, path, what)
+    }
+
+    fn opt_bool(&mut self, node: &YNode, path: &str) -> Option<bool> {
+        if Self::is_null(node) {
+            return None;
+        }
+        let text = self.string(node, path)?;
+        match text.as_str() {
+            "true" | "True" | "TRUE" => Some(true),
+            "false" | "False" | "FALSE" => Some(false),
+            _ => {
+                self.error(
+                    node.pos,
+                    path,
+                    format!("expected `true` or `false` here, found `{}`", text.escape_debug()),
+                );
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, node: &YNode, path: &str, choices: &[(&str, T)]) -> Option<T> {
+        if Self::is_null(node) {
+            return None;
+        }
+        let text = self.string(node, path)?;
+        if let Some((_, v)) = choices.iter().find(|(name, _)| *name == text) {
+            return Some(*v);
+        }
+        let names: Vec<String> = choices.iter().map(|(n, _)| format!("`{n}`")).collect();
+        self.error(
+            node.pos,
+            path,
+            format!(
+                "`{}` is not valid here: write one of {}",
+                text.escape_debug(),
+                names.join(", ")
+            ),
+        );
+        None
+    }
+
+    fn kind(&mut self, node: &YNode, path: &str) -> Option<NodeKind> {
+        self.choice(node, path, &[("uml", NodeKind::Uml), ("host", NodeKind::Host)])
+    }
+
+    fn restart(&mut self, node: &YNode, path: &str) -> Option<RestartPolicy> {
+        self.choice(
+            node,
+            path,
+            &[
+                ("no", RestartPolicy::No),
+                ("on-failure", RestartPolicy::OnFailure),
+                ("always", RestartPolicy::Always),
+            ],
+        )
+    }
+
+    fn memory(&mut self, node: &YNode, path: &str) -> Option<Memory> {
+        if Self::is_null(node) {
+            return None;
+        }
+        self.parse(node, path)
+    }
+
+    fn defaults(&mut self, node: &YNode, path: &str) -> NodeDefaults {
+        let mut out = NodeDefaults::default();
+        let Some(fields) = self.fields(node, path, "defaults section", DEFAULTS_FIELDS) else {
+            return out;
+        };
+        for (key, value, fpath) in &fields {
+            match *key {
+                "kind" => out.kind = self.kind(value, fpath),
+                "image" => out.image = self.opt_string(value, fpath),
+                "kernel" => out.kernel = self.opt_string(value, fpath),
+                "memory" => out.memory = self.memory(value, fpath),
+                "restart" => out.restart = self.restart(value, fpath),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn strings(&mut self, node: &YNode, path: &str, what: &str) -> Vec<String> {
+        let Some(items) = self.items(node, path, what) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.string(item, &index(path, i)))
+            .collect()
+    }
+
+    fn node(&mut self, node: &YNode, path: &str) -> Node {
+        let mut out = Node::default();
+        let Some(fields) = self.fields(node, path, "node", NODE_FIELDS) else {
+            return out;
+        };
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "kind" => out.kind = self.kind(value, fpath),
+                "image" => out.image = self.opt_string(value, fpath),
+                "kernel" => out.kernel = self.opt_string(value, fpath),
+                "memory" => out.memory = self.memory(value, fpath),
+                "interfaces" => {
+                    if let Some(entries) = self.entries(value, fpath, "interfaces by name") {
+                        for (name, iface, ipath) in entries {
+                            let i = self.interface(iface, &ipath);
+                            out.interfaces.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "routes" => {
+                    if let Some(items) = self.items(value, fpath, "routes") {
+                        for (i, item) in items.iter().enumerate() {
+                            if let Some(r) = self.parse(item, &index(fpath, i)) {
+                                out.routes.push(r);
+                            }
+                        }
+                    }
+                }
+                "sysctls" => {
+                    if let Some(entries) = self.entries(value, fpath, "sysctl names to values") {
+                        for (name, v, spath) in entries {
+                            if let Some(v) = self.sysctl_value(v, &spath) {
+                                out.sysctls.insert(name.to_string(), v);
+                            }
+                        }
+                    }
+                }
+                "nftables" => out.nftables = self.opt_string(value, fpath),
+                "exec" => out.exec = self.strings(value, fpath, "shell commands"),
+                "files" => {
+                    if let Some(items) = self.items(value, fpath, "files") {
+                        for (i, item) in items.iter().enumerate() {
+                            if let Some(f) = self.file_copy(item, &index(fpath, i)) {
+                                out.files.push(f);
+                            }
+                        }
+                    }
+                }
+                "restart" => out.restart = self.restart(value, fpath),
+                "cpus" => {
+                    if !Self::is_null(value) {
+                        if let Some(items) = self.items(value, fpath, "CPU numbers") {
+                            let cpus = items
+                                .iter()
+                                .enumerate()
+                                .filter_map(|(i, item)| {
+                                    self.u32(item, &index(fpath, i), "a CPU number such as 1")
+                                })
+                                .collect();
+                            out.cpus = Some(cpus);
+                        }
+                    }
+                }
+                "hostfs" => out.hostfs = self.opt_string(value, fpath),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn sysctl_value(&mut self, node: &YNode, path: &str) -> Option<SysctlValue> {
+        self.spans.value_at(path, node.pos);
+        let YValue::Scalar(s) = &node.value else {
+            let found = node.describe();
+            self.error(
+                node.pos,
+                path,
+                format!("expected a sysctl value (a number, true/false or text), found {found}"),
+            );
+            return None;
+        };
+        if s.is_null() {
+            self.error(
+                node.pos,
+                path,
+                "this sysctl has no value: write a number, true/false or text, such as 1",
+            );
+            return None;
+        }
+        if !s.plain {
+            return Some(SysctlValue::Text(s.text.clone()));
+        }
+        if let Ok(i) = s.text.parse::<i64>() {
+            return Some(SysctlValue::Int(i));
+        }
+        match s.text.as_str() {
+            "true" | "True" | "TRUE" => return Some(SysctlValue::Bool(true)),
+            "false" | "False" | "FALSE" => return Some(SysctlValue::Bool(false)),
+            _ => {}
+        }
+        if s.text.parse::<f64>().is_ok() || s.text.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+            self.error(
+                node.pos,
+                path,
+                format!(
+                    "`{}` is not a whole number that fits in 64 bits: quote it to pass it as text, such as \"{}\"",
+                    s.text.escape_debug(),
+                    s.text.escape_debug()
+                ),
+            );
+            return None;
+        }
+        Some(SysctlValue::Text(s.text.clone()))
+    }
+
+    fn file_copy(&mut self, node: &YNode, path: &str) -> Option<FileCopy> {
+        let fields = self.fields(node, path, "file copy", FILE_FIELDS)?;
+        let mut src = None;
+        let mut dst = None;
+        let mut mode = None;
+        for (key, value, fpath) in &fields {
+            match *key {
+                "src" => src = self.string(value, fpath),
+                "dst" => dst = self.string(value, fpath),
+                "mode" => mode = self.opt_string(value, fpath),
+                _ => {}
+            }
+        }
+        self.require(node, path, &fields, "src", "the host file to copy, relative to the topology file");
+        self.require(node, path, &fields, "dst", "the absolute path inside the guest, such as /etc/motd");
+        Some(FileCopy {
+            src: src?,
+            dst: dst?,
+            mode,
+        })
+    }
+
+    fn interface(&mut self, node: &YNode, path: &str) -> Interface {
+        let mut out = Interface::default();
+        let Some(fields) = self.fields(node, path, "interface", INTERFACE_FIELDS) else {
+            return out;
+        };
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "ipv4" => {
+                    if let Some(items) = self.items(value, fpath, "IPv4 addresses") {
+                        for (i, item) in items.iter().enumerate() {
+                            let ipath = index(fpath, i);
+                            if let Some(text) = self.string(item, &ipath) {
+                                match Ipv4Net::from_str(text.trim()) {
+                                    Ok(net) => out.ipv4.push(net),
+                                    Err(_) => self.error(
+                                        item.pos,
+                                        &ipath,
+                                        format!("`{}` is not an IPv4 address with a prefix length: write one such as 10.1.0.1/24", text.escape_debug()),
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                }
+                "ipv6" => {
+                    if let Some(items) = self.items(value, fpath, "IPv6 addresses") {
+                        for (i, item) in items.iter().enumerate() {
+                            let ipath = index(fpath, i);
+                            if let Some(text) = self.string(item, &ipath) {
+                                match Ipv6Net::from_str(text.trim()) {
+                                    Ok(net) => out.ipv6.push(net),
+                                    Err(_) => self.error(
+                                        item.pos,
+                                        &ipath,
+                                        format!("`{}` is not an IPv6 address with a prefix length: write one such as fd00:1::1/64", text.escape_debug()),
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                }
+                "mtu" => out.mtu = self.opt_u32(value, fpath, "an MTU such as 1500"),
+                "mac" => {
+                    if !Self::is_null(value) {
+                        out.mac = self.parse(value, fpath);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn link(&mut self, node: &YNode, path: &str) -> Link {
+        let mut out = Link {
+            endpoints: Vec::new(),
+            transport: None,
+            depth: None,
+            gro: None,
+            bridge: None,
+        };
+        let Some(fields) = self.fields(node, path, "link", LINK_FIELDS) else {
+            return out;
+        };
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "endpoints" => {
+                    if let Some(items) = self.items(value, fpath, "two endpoints") {
+                        for (i, item) in items.iter().enumerate() {
+                            if let Some(e) = self.parse(item, &index(fpath, i)) {
+                                out.endpoints.push(e);
+                            }
+                        }
+                    }
+                }
+                "transport" => {
+                    out.transport = self.choice(
+                        value,
+                        fpath,
+                        &[
+                            ("raw", Transport::Raw),
+                            ("tap", Transport::Tap),
+                            ("hybrid", Transport::Hybrid),
+                        ],
+                    )
+                }
+                "depth" => out.depth = self.opt_u32(value, fpath, "a vector depth from 1 to 2048"),
+                "gro" => out.gro = self.opt_bool(value, fpath),
+                "bridge" => out.bridge = self.opt_string(value, fpath),
+                _ => {}
+            }
+        }
+        self.require(
+            node,
+            path,
+            &fields,
+            "endpoints",
+            "two endpoints, such as `endpoints: [r1:eth0, h1:eth0]`",
+        );
+        out
+    }
+}

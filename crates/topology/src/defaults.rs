@@ -1,0 +1,120 @@
+//! Default resolution: what a node gets for each field it does not set.
+
+use std::path::Path;
+
+use crate::model::*;
+
+/// The UML kernel used when neither the node nor the defaults name one.
+pub const DEFAULT_KERNEL: &str = "/usr/bin/linux";
+/// The guest image used when neither the node nor the defaults name one.
+pub const DEFAULT_IMAGE: &str = "minimal";
+/// Guest memory when neither the node nor the defaults set it: 128 MiB.
+pub const DEFAULT_MEMORY: Memory = Memory { bytes: 128 << 20 };
+/// Smallest guest memory accepted: 64 MiB (`mem=32M` can panic UML).
+pub const MIN_MEMORY: Memory = Memory { bytes: 64 << 20 };
+/// Largest guest memory accepted: 16 GiB.
+pub const MAX_MEMORY: Memory = Memory { bytes: 16 << 30 };
+
+/// Where a guest's root file system comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSource<'a> {
+    /// The built-in busybox image.
+    Minimal,
+    /// The built-in Debian image (with FRR).
+    Debian,
+    /// An ext4 image file (an absolute path once the topology is loaded).
+    File(&'a Path),
+}
+
+impl<'a> ImageSource<'a> {
+    /// Classifies an `image` value: `minimal`, `debian`, or else a path.
+    pub fn parse(image: &'a str) -> Self {
+        match image {
+            "minimal" => ImageSource::Minimal,
+            "debian" => ImageSource::Debian,
+            path => ImageSource::File(Path::new(path)),
+        }
+    }
+}
+
+impl Topology {
+    /// The kind of node `name`: its own `kind`, else `defaults.kind`, else `uml`. A name that
+    /// is not a node (including `host`, the root namespace) gets the default kind.
+    pub fn node_kind(&self, name: &str) -> NodeKind {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.kind)
+            .or(self.defaults.kind)
+            .unwrap_or(NodeKind::Uml)
+    }
+
+    /// The UML kernel of node `name`: its own, else the default, else `/usr/bin/linux`.
+    /// After loading, a path given in the file is absolute.
+    pub fn effective_kernel(&self, name: &str) -> &str {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.kernel.as_deref())
+            .or(self.defaults.kernel.as_deref())
+            .unwrap_or(DEFAULT_KERNEL)
+    }
+
+    /// The image of node `name`: its own, else the default, else `minimal`. After loading, an
+    /// image path is absolute.
+    pub fn effective_image(&self, name: &str) -> &str {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.image.as_deref())
+            .or(self.defaults.image.as_deref())
+            .unwrap_or(DEFAULT_IMAGE)
+    }
+
+    /// `effective_image` classified as built-in or file.
+    pub fn image_source(&self, name: &str) -> ImageSource<'_> {
+        ImageSource::parse(self.effective_image(name))
+    }
+
+    /// The memory of node `name`: its own, else the default, else 128 MiB.
+    pub fn effective_memory(&self, name: &str) -> Memory {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.memory)
+            .or(self.defaults.memory)
+            .unwrap_or(DEFAULT_MEMORY)
+    }
+
+    /// The restart policy of node `name`: its own, else the default, else `on-failure`.
+    pub fn effective_restart(&self, name: &str) -> RestartPolicy {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.restart)
+            .or(self.defaults.restart)
+            .unwrap_or(RestartPolicy::OnFailure)
+    }
+}
+
+impl Link {
+    /// The link's transport, `raw` if unset.
+    pub fn effective_transport(&self) -> Transport {
+        self.transport.unwrap_or(Transport::Raw)
+    }
+}
+
+impl FileCopy {
+    /// The permission bits: `mode` parsed as octal, else 0o644. A loaded topology's modes
+    /// always parse.
+    pub fn mode_bits(&self) -> u32 {
+        self.mode
+            .as_deref()
+            .and_then(parse_mode)
+            .unwrap_or(0o644)
+    }
+}
+
+/// Parses an octal mode such as `0644`, `644` or `0o644`; `None` unless it is 0 to 0o7777.
+pub(crate) fn parse_mode(text: &str) -> Option<u32> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}

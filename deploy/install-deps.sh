@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what umlvnf needs on a Debian 12 host, and nothing that is already there.
+# Idempotent: a second run changes nothing and takes about a second.
+set -euo pipefail
+
+# Debian packages, each with a file that proves it is installed.
+declare -A packages=(
+  [user-mode-linux]=/usr/bin/linux.uml
+  [busybox-static]=/bin/busybox
+  [e2fsprogs]=/sbin/mkfs.ext4
+  [nftables]=/usr/sbin/nft
+  [ethtool]=/usr/sbin/ethtool
+  [tcpdump]=/usr/bin/tcpdump
+  [iproute2]=/usr/bin/ip
+  [kmod]=/usr/sbin/depmod
+  [debootstrap]=/usr/sbin/debootstrap
+  [uml-utilities]=/usr/bin/uml_mconsole
+  [libpcap-dev]=/usr/include/pcap/pcap.h
+  [prometheus]=/usr/bin/prometheus
+  [iputils-ping]=/usr/bin/ping
+  [procps]=/usr/bin/pgrep
+)
+
+missing=()
+for pkg in "${!packages[@]}"; do
+  [ -e "${packages[$pkg]}" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The prometheus package starts a system service on install; umlvnf runs its own servers.
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  pkill -x prometheus-node-exporter 2>/dev/null || true
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo is missing: install a Rust toolchain (1.80 or newer)" >&2
+  exit 1
+fi
+echo "install-deps: all dependencies present"

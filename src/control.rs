@@ -1,0 +1,249 @@
+//! The control socket of a running lab: one JSON request per connection, one JSON reply
+//! (and, for `console`, a raw byte stream afterwards).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::LinkPlan;
+
+/// A request to the supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Live status of every node.
+    Status,
+    /// Run a command in a guest.
+    Exec {
+        /// Guest name.
+        node: String,
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// Standard input.
+        stdin: Option<Vec<u8>>,
+        /// Timeout in milliseconds.
+        timeout_ms: u64,
+    },
+    /// Copy a file into a guest.
+    Put {
+        /// Guest name.
+        node: String,
+        /// Path in the guest.
+        path: String,
+        /// Permission bits.
+        mode: u32,
+        /// Content.
+        data: Vec<u8>,
+    },
+    /// Copy a file out of a guest.
+    Get {
+        /// Guest name.
+        node: String,
+        /// Path in the guest.
+        path: String,
+    },
+    /// Attach to a guest's console; the connection then carries raw bytes both ways.
+    Console {
+        /// Guest name.
+        node: String,
+    },
+    /// Tear the lab down; the reply comes when it is gone.
+    Down,
+}
+
+/// The supervisor's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reply {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// What went wrong, when it did not.
+    pub error: Option<String>,
+    /// Status, for `status`.
+    pub status: Option<LabStatus>,
+    /// Result, for `exec`.
+    pub exec: Option<ExecResult>,
+    /// File content, for `get`.
+    pub data: Option<Vec<u8>>,
+}
+
+impl Reply {
+    /// A successful reply with nothing in it.
+    pub fn ok() -> Reply {
+        Reply {
+            ok: true,
+            error: None,
+            status: None,
+            exec: None,
+            data: None,
+        }
+    }
+
+    /// A failed reply.
+    pub fn err(message: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            error: Some(message.into()),
+            ..Reply::ok()
+        }
+    }
+}
+
+/// A command's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecResult {
+    /// Exit status (128 + signal when killed).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// A lab as `inspect` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabStatus {
+    /// Lab name.
+    pub lab: String,
+    /// `deploying`, `running`, `stopping`, or `stale` when no runtime holds it.
+    pub phase: String,
+    /// Unix time of the deploy.
+    pub started_at: u64,
+    /// Pid of the runtime holding the lab.
+    pub supervisor_pid: Option<i32>,
+    /// Every node.
+    pub nodes: Vec<NodeStatus>,
+    /// Every link.
+    pub links: Vec<LinkPlan>,
+}
+
+/// One node as `inspect` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Node name.
+    pub name: String,
+    /// `uml` or `host`.
+    pub kind: String,
+    /// `booting`, `ready`, `failed`, `restarting`, `stopped`, or `up` for host nodes.
+    pub state: String,
+    /// UML process id.
+    pub pid: Option<i32>,
+    /// Seconds from start to ready, last boot.
+    pub boot_seconds: Option<f64>,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Namespace of a host node.
+    pub netns: Option<String>,
+    /// Last error.
+    pub error: Option<String>,
+}
+
+/// Why talking to a lab's runtime failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No runtime answers on the socket.
+    #[error("the runtime of lab `{lab}` does not answer on {path}: {source}")]
+    Unreachable {
+        /// Lab.
+        lab: String,
+        /// Socket path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The connection broke or the reply was not understood.
+    #[error("lab `{lab}`: {message}")]
+    Protocol {
+        /// Lab.
+        lab: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Sends one request and reads the reply; returns the stream for `console`.
+pub fn call(
+    lab: &str,
+    socket: &Path,
+    request: &Request,
+    timeout: Option<Duration>,
+) -> Result<(Reply, UnixStream), ControlError> {
+    let unreachable = |source| ControlError::Unreachable {
+        lab: lab.to_string(),
+        path: socket.display().to_string(),
+        source,
+    };
+    let proto = |message: String| ControlError::Protocol {
+        lab: lab.to_string(),
+        message,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
+    stream
+        .set_read_timeout(timeout)
+        .map_err(|e| proto(e.to_string()))?;
+    let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
+    line.push(b'\n');
+    stream
+        .write_all(&line)
+        .map_err(|e| proto(format!("sending the request failed: {e}")))?;
+    let mut reply = String::new();
+    if matches!(request, Request::Console { .. }) {
+        // The console's raw bytes follow the reply: read no further than its newline.
+        let bytes = read_line_unbuffered(&stream)
+            .map_err(|e| proto(format!("no reply from the runtime: {e}")))?;
+        reply = String::from_utf8_lossy(&bytes).into_owned();
+    } else {
+        let mut reader = BufReader::new(stream.try_clone().map_err(|e| proto(e.to_string()))?);
+        reader
+            .read_line(&mut reply)
+            .map_err(|e| proto(format!("no reply from the runtime: {e}")))?;
+    }
+    if reply.is_empty() {
+        return Err(proto("the runtime closed the connection without a reply".into()));
+    }
+    let reply: Reply =
+        serde_json::from_str(&reply).map_err(|e| proto(format!("unreadable reply: {e}")))?;
+    stream.set_read_timeout(None).ok();
+    Ok((reply, stream))
+}
+
+/// Reads one request from a connection.
+pub fn read_request(stream: &UnixStream) -> std::io::Result<Request> {
+    let line = read_line_unbuffered(stream)?;
+    serde_json::from_slice(&line)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Longest request line accepted (file copies carry their data inline).
+const MAX_LINE: usize = 64 << 20;
+
+/// Reads up to and including a newline, one byte at a time, so that nothing after it is
+/// consumed (a console stream follows some lines).
+fn read_line_unbuffered(mut stream: &UnixStream) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 1];
+    loop {
+        match stream.read(&mut chunk)? {
+            0 => break,
+            _ if chunk[0] == b'\n' => break,
+            _ => line.push(chunk[0]),
+        }
+        if line.len() > MAX_LINE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "request line too long",
+            ));
+        }
+    }
+    Ok(line)
+}
+
+/// Writes one reply.
+pub fn write_reply(mut stream: &UnixStream, reply: &Reply) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    stream.write_all(&line)
+}

@@ -1,0 +1,739 @@
+//! Topology → Plan: everything a deploy will create, computed without side effects.
+//!
+//! The plan lists every host object in creation order (namespaces, veth pairs, taps, bridges
+//! and what is done to them), the configuration of every `host` node, and for every guest the
+//! exact UML command line and the configuration its agent applies. `umlvnf plan` prints it and
+//! tests compare it with golden files; `apply` executes it.
+
+pub mod naming;
+mod render;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use umlvnf_topology::{NodeKind, RestartPolicy, Route, Topology, Transport};
+
+pub use render::render_text;
+
+/// What the planner needs to know about the machine, kept apart so that plans stay pure.
+#[derive(Debug, Clone)]
+pub struct PlanContext {
+    /// Directory holding one state directory per lab.
+    pub labs_dir: PathBuf,
+    /// Base image path for each image name used by the topology (`minimal`, `debian`, or the
+    /// path itself for image files).
+    pub images: BTreeMap<String, PathBuf>,
+}
+
+/// Why a topology cannot be planned (loading has already validated it; these are the limits
+/// that depend on how it is rendered).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A value would reach the UML command line with characters that inject options.
+    #[error("node `{node}`: {what} `{value}` cannot go on a UML command line: only letters, digits and `/._+-` are allowed")]
+    UnsafeValue {
+        /// The guest.
+        node: String,
+        /// What the value is.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// UML parses at most 20 `key=value` pairs per vector interface.
+    #[error("node `{node}` interface `{interface}`: {count} vector options, more than the 20 UML parses")]
+    TooManyOptions {
+        /// The guest.
+        node: String,
+        /// The interface.
+        interface: String,
+        /// How many options were rendered.
+        count: usize,
+    },
+    /// No base image was resolved for an image name.
+    #[error("node `{node}`: no base image for `{image}`")]
+    MissingImage {
+        /// The guest.
+        node: String,
+        /// The image name.
+        image: String,
+    },
+}
+
+/// A whole deploy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Lab name.
+    pub lab: String,
+    /// The lab's state directory (0700): sockets, overlays, config drives, logs, state file.
+    pub lab_dir: PathBuf,
+    /// The owner mark written as alias on every interface the lab creates.
+    pub owner: String,
+    /// Host objects in creation order.
+    pub host_steps: Vec<HostStep>,
+    /// Configuration of `host` nodes, applied inside their namespaces.
+    pub host_nodes: Vec<HostNodePlan>,
+    /// UML guests.
+    pub guests: Vec<GuestPlan>,
+    /// Every link with the host interfaces that carry it.
+    pub links: Vec<LinkPlan>,
+}
+
+/// One host-side action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum HostStep {
+    /// Create a network namespace.
+    Netns {
+        /// Namespace name (under /run/netns).
+        name: String,
+    },
+    /// Create a veth pair in the root namespace.
+    Veth {
+        /// First end.
+        name: String,
+        /// Second end.
+        peer: String,
+    },
+    /// Create a persistent tap in the root namespace.
+    Tap {
+        /// Tap name.
+        name: String,
+    },
+    /// Create a bridge unless one of that name exists (an existing bridge is used, not owned).
+    Bridge {
+        /// Bridge name.
+        name: String,
+    },
+    /// Move an interface into a namespace under a new name.
+    Move {
+        /// Current name in the root namespace.
+        name: String,
+        /// Target namespace.
+        netns: String,
+        /// Name inside the namespace.
+        new_name: String,
+    },
+    /// Set an interface's MTU.
+    Mtu {
+        /// Namespace (`None`: root).
+        netns: Option<String>,
+        /// Interface.
+        name: String,
+        /// MTU.
+        mtu: u32,
+    },
+    /// Set an interface's MAC address.
+    Mac {
+        /// Namespace (`None`: root).
+        netns: Option<String>,
+        /// Interface.
+        name: String,
+        /// MAC address.
+        mac: String,
+    },
+    /// Enslave an interface to a bridge.
+    Master {
+        /// Interface.
+        name: String,
+        /// Bridge.
+        bridge: String,
+    },
+    /// Bring an interface up.
+    Up {
+        /// Namespace (`None`: root).
+        netns: Option<String>,
+        /// Interface.
+        name: String,
+    },
+}
+
+/// Configuration of a `host` node.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostNodePlan {
+    /// Node name.
+    pub node: String,
+    /// Its namespace.
+    pub netns: String,
+    /// Addresses per interface.
+    pub addresses: Vec<(String, String)>,
+    /// Routes (iproute2 syntax).
+    pub routes: Vec<Route>,
+    /// Sysctls.
+    pub sysctls: Vec<(String, String)>,
+    /// Commands run with `sh -c` in the namespace once every node is ready.
+    pub exec: Vec<String>,
+}
+
+/// One UML guest.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuestPlan {
+    /// Node name (also its umid).
+    pub node: String,
+    /// The full command line; `argv[0]` is the kernel.
+    pub argv: Vec<String>,
+    /// Base image.
+    pub base_image: PathBuf,
+    /// Copy-on-write overlay.
+    pub cow: PathBuf,
+    /// Config drive (ubd1).
+    pub config_drive: PathBuf,
+    /// The only directory hostfs may mount.
+    pub hostfs_dir: PathBuf,
+    /// Whether `hostfs_dir` is the topology's shared directory (not created or removed by us).
+    pub hostfs_shared: bool,
+    /// Kernel and stderr log.
+    pub log: PathBuf,
+    /// Console output log.
+    pub console_log: PathBuf,
+    /// Guest memory in bytes.
+    pub memory: u64,
+    /// CPUs to pin to.
+    pub cpus: Option<Vec<u32>>,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Host capabilities the guest keeps: only what its links need.
+    pub capabilities: Vec<String>,
+    /// What the agent applies.
+    pub setup: GuestSetup,
+}
+
+/// What the in-guest agent applies at boot.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuestSetup {
+    /// Kernel modules to load.
+    pub modules: Vec<String>,
+    /// Interfaces: UML device (`vec0`) → name and addresses.
+    pub interfaces: Vec<GuestInterface>,
+    /// Routes.
+    pub routes: Vec<Route>,
+    /// Sysctls.
+    pub sysctls: Vec<(String, String)>,
+    /// nftables ruleset text.
+    pub nftables: Option<String>,
+    /// Files copied in: (host source, guest destination, mode).
+    pub files: Vec<(PathBuf, String, u32)>,
+    /// Commands run in order.
+    pub exec: Vec<String>,
+}
+
+/// One guest interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuestInterface {
+    /// UML device name (`vec0`).
+    pub device: String,
+    /// Name inside the guest.
+    pub name: String,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// IPv4 addresses with prefix.
+    pub ipv4: Vec<String>,
+    /// IPv6 addresses with prefix.
+    pub ipv6: Vec<String>,
+}
+
+/// A link as deployed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkPlan {
+    /// The two endpoints as written.
+    pub endpoints: [String; 2],
+    /// Transport of the guest ends (`veth` when no guest is on the link).
+    pub transport: String,
+    /// Host interfaces that carry it (root namespace names).
+    pub host_interfaces: Vec<String>,
+    /// The bridge joining it, if any.
+    pub bridge: Option<String>,
+}
+
+/// What one end of a link is.
+enum End<'a> {
+    Guest { node: &'a str, iface: &'a str },
+    HostNode { node: &'a str, iface: &'a str },
+    Root { iface: &'a str },
+}
+
+/// Computes the plan of a loaded topology.
+pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
+    let lab = topo.name.as_str();
+    let lab_dir = ctx.labs_dir.join(lab);
+    let mut p = Plan {
+        lab: lab.to_string(),
+        lab_dir: lab_dir.clone(),
+        owner: naming::owner_alias(lab),
+        host_steps: Vec::new(),
+        host_nodes: Vec::new(),
+        guests: Vec::new(),
+        links: Vec::new(),
+    };
+
+    for (name, node) in &topo.nodes {
+        if topo.node_kind(name) == NodeKind::Host {
+            p.host_steps.push(HostStep::Netns {
+                name: naming::netns(lab, name),
+            });
+            let _ = node;
+        }
+    }
+
+    // Each guest interface's vector options, keyed by (node, interface).
+    let mut vec_opts: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    let mut caps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+
+    for (i, link) in topo.links.iter().enumerate() {
+        let ends: Vec<End> = link
+            .endpoints
+            .iter()
+            .map(|e| {
+                if e.is_root() {
+                    End::Root { iface: &e.interface }
+                } else if topo.node_kind(&e.node) == NodeKind::Host {
+                    End::HostNode {
+                        node: &e.node,
+                        iface: &e.interface,
+                    }
+                } else {
+                    End::Guest {
+                        node: &e.node,
+                        iface: &e.interface,
+                    }
+                }
+            })
+            .collect();
+        let has_guest = ends.iter().any(|e| matches!(e, End::Guest { .. }));
+        let transport = link.transport.unwrap_or(Transport::Raw);
+        let mtu = link_mtu(topo, link);
+        let mut lp = LinkPlan {
+            endpoints: [
+                link.endpoints[0].to_string(),
+                link.endpoints[1].to_string(),
+            ],
+            transport: if has_guest {
+                transport_name(transport).to_string()
+            } else {
+                "veth".to_string()
+            },
+            host_interfaces: Vec::new(),
+            bridge: None,
+        };
+        let tapped = has_guest && transport != Transport::Raw;
+        if !tapped {
+            // One veth pair; each end goes where its endpoint is.
+            let a = naming::link_ifname(lab, i, 'a');
+            let b = naming::link_ifname(lab, i, 'b');
+            let root_names = [a.clone(), b.clone()];
+            let created = match (&ends[0], &ends[1]) {
+                (_, End::Root { iface }) => [a.clone(), iface.to_string()],
+                (End::Root { iface }, _) => [iface.to_string(), b.clone()],
+                _ => root_names,
+            };
+            p.host_steps.push(HostStep::Veth {
+                name: created[0].clone(),
+                peer: created[1].clone(),
+            });
+            for (end, ifname) in ends.iter().zip(created.iter()) {
+                place_end(&mut p, topo, lab, end, ifname, mtu, &mut lp);
+                if let End::Guest { node, iface } = end {
+                    let opts = vector_options("raw", ifname, link, topo, node, iface);
+                    vec_opts.insert((node.to_string(), iface.to_string()), opts);
+                    add_cap(&mut caps, node, "CAP_NET_RAW");
+                }
+            }
+        } else {
+            // Taps for the guest ends, joined by a bridge unless a tap stands alone for `host:IF`.
+            let kind = transport_name(transport);
+            let lone_root = link.bridge.is_none()
+                && ends.iter().filter(|e| matches!(e, End::Guest { .. })).count() == 1
+                && ends.iter().any(|e| matches!(e, End::Root { .. }));
+            let bridge = if lone_root {
+                None
+            } else {
+                let name = link
+                    .bridge
+                    .clone()
+                    .unwrap_or_else(|| naming::link_bridge(lab, i));
+                p.host_steps.push(HostStep::Bridge { name: name.clone() });
+                p.host_steps.push(HostStep::Up {
+                    netns: None,
+                    name: name.clone(),
+                });
+                Some(name)
+            };
+            let root_if = ends.iter().find_map(|e| match e {
+                End::Root { iface } => Some(*iface),
+                _ => None,
+            });
+            for (side, end) in ['a', 'b'].into_iter().zip(ends.iter()) {
+                match end {
+                    End::Guest { node, iface } => {
+                        let tap = match (lone_root, root_if) {
+                            (true, Some(r)) => r.to_string(),
+                            _ => naming::link_ifname(lab, i, side),
+                        };
+                        p.host_steps.push(HostStep::Tap { name: tap.clone() });
+                        if let Some(m) = mtu {
+                            p.host_steps.push(HostStep::Mtu {
+                                netns: None,
+                                name: tap.clone(),
+                                mtu: m,
+                            });
+                        }
+                        if let Some(br) = &bridge {
+                            p.host_steps.push(HostStep::Master {
+                                name: tap.clone(),
+                                bridge: br.clone(),
+                            });
+                        }
+                        p.host_steps.push(HostStep::Up {
+                            netns: None,
+                            name: tap.clone(),
+                        });
+                        lp.host_interfaces.push(tap.clone());
+                        let opts = vector_options(kind, &tap, link, topo, node, iface);
+                        vec_opts.insert((node.to_string(), iface.to_string()), opts);
+                        if transport == Transport::Hybrid {
+                            add_cap(&mut caps, node, "CAP_NET_RAW");
+                        }
+                        add_cap(&mut caps, node, "CAP_NET_ADMIN");
+                    }
+                    End::Root { .. } if lone_root => {}
+                    other => {
+                        // A host node or the root namespace joins the bridge through a veth.
+                        let h = naming::link_ifname(lab, i, side);
+                        let peer = match other {
+                            End::Root { iface } => iface.to_string(),
+                            _ => naming::link_ifname(lab, i, 'h'),
+                        };
+                        p.host_steps.push(HostStep::Veth {
+                            name: h.clone(),
+                            peer: peer.clone(),
+                        });
+                        place_end(&mut p, topo, lab, other, &peer, mtu, &mut lp);
+                        if let Some(m) = mtu {
+                            p.host_steps.push(HostStep::Mtu {
+                                netns: None,
+                                name: h.clone(),
+                                mtu: m,
+                            });
+                        }
+                        if let Some(br) = &bridge {
+                            p.host_steps.push(HostStep::Master {
+                                name: h.clone(),
+                                bridge: br.clone(),
+                            });
+                        }
+                        p.host_steps.push(HostStep::Up {
+                            netns: None,
+                            name: h.clone(),
+                        });
+                        lp.host_interfaces.push(h);
+                    }
+                }
+            }
+            lp.bridge = bridge;
+        }
+        p.links.push(lp);
+    }
+
+    for (name, node) in &topo.nodes {
+        match topo.node_kind(name) {
+            NodeKind::Host => p.host_nodes.push(HostNodePlan {
+                node: name.clone(),
+                netns: naming::netns(lab, name),
+                addresses: node
+                    .interfaces
+                    .iter()
+                    .flat_map(|(ifname, i)| {
+                        i.ipv4
+                            .iter()
+                            .map(|a| a.to_string())
+                            .chain(i.ipv6.iter().map(|a| a.to_string()))
+                            .map(move |a| (ifname.clone(), a))
+                    })
+                    .collect(),
+                routes: node.routes.clone(),
+                sysctls: node
+                    .sysctls
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+                exec: node.exec.clone(),
+            }),
+            NodeKind::Uml => {
+                let g = plan_guest(topo, ctx, &lab_dir, name, &vec_opts, &caps)?;
+                p.guests.push(g);
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Raw => "raw",
+        Transport::Tap => "tap",
+        Transport::Hybrid => "hybrid",
+    }
+}
+
+fn add_cap(caps: &mut BTreeMap<String, Vec<String>>, node: &str, cap: &str) {
+    let list = caps.entry(node.to_string()).or_default();
+    if !list.iter().any(|c| c == cap) {
+        list.push(cap.to_string());
+        list.sort();
+    }
+}
+
+/// The largest MTU either end of a link asks for: host-side interfaces must carry it.
+fn link_mtu(topo: &Topology, link: &umlvnf_topology::Link) -> Option<u32> {
+    link.endpoints
+        .iter()
+        .filter_map(|e| {
+            topo.nodes
+                .get(&e.node)
+                .and_then(|n| n.interfaces.get(&e.interface))
+                .and_then(|i| i.mtu)
+        })
+        .max()
+}
+
+/// Emits the steps that put one veth end where its endpoint lives.
+fn place_end(
+    p: &mut Plan,
+    topo: &Topology,
+    lab: &str,
+    end: &End,
+    ifname: &str,
+    mtu: Option<u32>,
+    lp: &mut LinkPlan,
+) {
+    match end {
+        End::Guest { .. } | End::Root { .. } => {
+            if let Some(m) = mtu {
+                p.host_steps.push(HostStep::Mtu {
+                    netns: None,
+                    name: ifname.to_string(),
+                    mtu: m,
+                });
+            }
+            p.host_steps.push(HostStep::Up {
+                netns: None,
+                name: ifname.to_string(),
+            });
+            lp.host_interfaces.push(ifname.to_string());
+        }
+        End::HostNode { node, iface } => {
+            let netns = naming::netns(lab, node);
+            p.host_steps.push(HostStep::Move {
+                name: ifname.to_string(),
+                netns: netns.clone(),
+                new_name: iface.to_string(),
+            });
+            let spec = topo.nodes.get(*node).and_then(|n| n.interfaces.get(*iface));
+            if let Some(m) = spec.and_then(|s| s.mtu).or(mtu) {
+                p.host_steps.push(HostStep::Mtu {
+                    netns: Some(netns.clone()),
+                    name: iface.to_string(),
+                    mtu: m,
+                });
+            }
+            if let Some(mac) = spec.and_then(|s| s.mac) {
+                p.host_steps.push(HostStep::Mac {
+                    netns: Some(netns.clone()),
+                    name: iface.to_string(),
+                    mac: mac.to_string(),
+                });
+            }
+            p.host_steps.push(HostStep::Up {
+                netns: Some(netns),
+                name: iface.to_string(),
+            });
+        }
+    }
+}
+
+/// The `key=value` options of one vector interface.
+fn vector_options(
+    transport: &str,
+    ifname: &str,
+    link: &umlvnf_topology::Link,
+    topo: &Topology,
+    node: &str,
+    iface: &str,
+) -> Vec<(String, String)> {
+    let mut opts = vec![
+        ("transport".to_string(), transport.to_string()),
+        ("ifname".to_string(), ifname.to_string()),
+    ];
+    if let Some(d) = link.depth {
+        opts.push(("depth".into(), d.to_string()));
+    }
+    if let Some(g) = link.gro {
+        opts.push(("gro".into(), u8::from(g).to_string()));
+    }
+    let spec = topo.nodes.get(node).and_then(|n| n.interfaces.get(iface));
+    if let Some(mac) = spec.and_then(|s| s.mac) {
+        opts.push(("mac".into(), mac.to_string()));
+    }
+    if let Some(mtu) = spec.and_then(|s| s.mtu) {
+        opts.push(("mtu".into(), mtu.to_string()));
+    }
+    opts
+}
+
+/// True if `value` can stand in a UML option list without injecting options.
+pub fn is_uml_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'+' | b'-'))
+}
+
+fn safe(node: &str, what: &'static str, value: &Path) -> Result<String, PlanError> {
+    let s = value.to_string_lossy().into_owned();
+    if is_uml_safe(&s) {
+        Ok(s)
+    } else {
+        Err(PlanError::UnsafeValue {
+            node: node.to_string(),
+            what,
+            value: s,
+        })
+    }
+}
+
+fn plan_guest(
+    topo: &Topology,
+    ctx: &PlanContext,
+    lab_dir: &Path,
+    name: &str,
+    vec_opts: &BTreeMap<(String, String), Vec<(String, String)>>,
+    caps: &BTreeMap<String, Vec<String>>,
+) -> Result<GuestPlan, PlanError> {
+    let node = &topo.nodes[name];
+    let image = topo.effective_image(name);
+    let base_image = ctx
+        .images
+        .get(&image)
+        .cloned()
+        .ok_or_else(|| PlanError::MissingImage {
+            node: name.to_string(),
+            image: image.clone(),
+        })?;
+    let kernel = topo.effective_kernel(name);
+    let memory = topo.effective_memory(name).bytes;
+    let cow = lab_dir.join("overlays").join(format!("{name}.cow"));
+    let config_drive = lab_dir.join("config").join(format!("{name}.img"));
+    let (hostfs_dir, hostfs_shared) = match &node.hostfs {
+        Some(dir) => (PathBuf::from(dir), true),
+        None => (lab_dir.join("hostfs").join(name), false),
+    };
+    let uml_dir = lab_dir.join("uml");
+    let notify = lab_dir.join("notify.sock");
+
+    let mut argv = vec![
+        kernel.clone(),
+        format!(
+            "ubd0={},{}",
+            safe(name, "overlay path", &cow)?,
+            safe(name, "image path", &base_image)?
+        ),
+        format!("ubd1={}", safe(name, "config drive path", &config_drive)?),
+        "root=/dev/ubda".into(),
+        "rw".into(),
+        format!("mem={}M", memory >> 20),
+        format!("umid={name}"),
+        format!("uml_dir={}", safe(name, "state directory", &uml_dir)?),
+        "con=null".into(),
+        "con0=fd:0,fd:1".into(),
+        "con1=fd:3".into(),
+        "ssl=null".into(),
+        format!("mconsole=notify:{}", safe(name, "notify socket", &notify)?),
+        format!("hostfs={}", safe(name, "hostfs directory", &hostfs_dir)?),
+        "noreboot".into(),
+        "init=/sbin/umlvnf-agent".into(),
+    ];
+
+    let mut interfaces = Vec::new();
+    let linked: Vec<&String> = vec_opts
+        .keys()
+        .filter(|(n, _)| n == name)
+        .map(|(_, i)| i)
+        .collect();
+    for (index, iface) in linked.into_iter().enumerate() {
+        let opts = &vec_opts[&(name.to_string(), iface.clone())];
+        if opts.len() > 20 {
+            return Err(PlanError::TooManyOptions {
+                node: name.to_string(),
+                interface: iface.clone(),
+                count: opts.len(),
+            });
+        }
+        for (_, v) in opts {
+            if !is_uml_safe(v) || v.contains(',') || v.contains('=') {
+                return Err(PlanError::UnsafeValue {
+                    node: name.to_string(),
+                    what: "vector option",
+                    value: v.clone(),
+                });
+            }
+        }
+        let rendered: Vec<String> = opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        argv.push(format!("vec{index}:{}", rendered.join(",")));
+        let spec = node.interfaces.get(iface).cloned().unwrap_or_default();
+        interfaces.push(GuestInterface {
+            device: format!("vec{index}"),
+            name: iface.clone(),
+            mtu: spec.mtu,
+            ipv4: spec.ipv4.iter().map(|a| a.to_string()).collect(),
+            ipv6: spec.ipv6.iter().map(|a| a.to_string()).collect(),
+        });
+    }
+
+    let mut modules = Vec::new();
+    if interfaces.iter().any(|i| !i.ipv6.is_empty()) || node.routes.iter().any(|r| r.v6) {
+        modules.push("ipv6".to_string());
+    }
+    if node.nftables.is_some() {
+        modules.push("nf_tables".to_string());
+    }
+
+    Ok(GuestPlan {
+        node: name.to_string(),
+        argv,
+        base_image,
+        cow,
+        config_drive,
+        hostfs_dir,
+        hostfs_shared,
+        log: lab_dir.join("logs").join(format!("{name}.log")),
+        console_log: lab_dir.join("logs").join(format!("{name}.console")),
+        memory,
+        cpus: node.cpus.clone(),
+        restart: topo.effective_restart(name),
+        capabilities: caps.get(name).cloned().unwrap_or_default(),
+        setup: GuestSetup {
+            modules,
+            interfaces,
+            routes: node.routes.clone(),
+            sysctls: node
+                .sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            nftables: node.nftables.clone(),
+            files: node
+                .files
+                .iter()
+                .map(|f| {
+                    let mode = f
+                        .mode
+                        .as_deref()
+                        .and_then(|m| u32::from_str_radix(m, 8).ok())
+                        .unwrap_or(0o644);
+                    (PathBuf::from(&f.src), f.dst.clone(), mode)
+                })
+                .collect(),
+            exec: node.exec.clone(),
+        },
+    })
+}

@@ -1,0 +1,330 @@
+//! `umlvnf up`: load, plan, create, boot, then hold the lab until Ctrl-C or `down`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{SigSet, Signal};
+use umlvnf_topology::Topology;
+
+use crate::plan::{self, Plan, PlanContext};
+use crate::state::{self, LabState, Owned, Phase, ProcRef};
+
+use super::host_objects::{self, Sockets};
+use super::supervisor::Lab;
+use super::RuntimeError;
+
+/// Options of `umlvnf up`.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The topology file.
+    pub topology: PathBuf,
+    /// Return once every node is ready, leaving the runtime in the background.
+    pub detach: bool,
+}
+
+/// Set when SIGINT or SIGTERM arrives; deploy steps and waits check it.
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Where progress lines go: the terminal, or the pipe to the waiting parent of `up -d`.
+pub(crate) struct Progress {
+    out: Box<dyn Write + Send>,
+}
+
+impl Progress {
+    pub(crate) fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+        let _ = self.out.flush();
+    }
+}
+
+/// Resolves the base image of every image name the topology uses, building missing ones.
+pub fn resolve_images(
+    topo: &Topology,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
+    let mut images = BTreeMap::new();
+    let names: std::collections::BTreeSet<String> = topo
+        .nodes
+        .keys()
+        .filter(|n| topo.node_kind(n) == umlvnf_topology::NodeKind::Uml)
+        .map(|n| topo.effective_image(n))
+        .collect();
+    for name in names {
+        let path = match name.parse::<umlvnf_image::ImageKind>() {
+            Ok(kind) => {
+                let inputs = crate::images::inputs(topo)?;
+                let store = umlvnf_image::ImageStore::new(umlvnf_image::ImageStore::default_dir());
+                store
+                    .ensure(kind, &inputs, &|msg: &str| eprintln!("image {name}: {msg}"))
+                    .map_err(|e| RuntimeError::Conflict(format!("image `{name}`: {e}")))?
+            }
+            Err(_) => PathBuf::from(&name),
+        };
+        progress(&format!("image {name}: {}", path.display()));
+        images.insert(name, path);
+    }
+    Ok(images)
+}
+
+/// Deploys a topology and holds it.
+pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let topo = umlvnf_topology::load(&opts.topology)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(RuntimeError::NotRoot.into());
+    }
+    let lab_dir = state::labs_dir().join(&topo.name);
+    check_not_up(&topo.name, &lab_dir)?;
+    let images = resolve_images(&topo, &mut |m| println!("{m}"))?;
+    let ctx = PlanContext {
+        labs_dir: state::labs_dir(),
+        images,
+    };
+    let plan = plan::plan(&topo, &ctx)?;
+    let topology = std::fs::canonicalize(&opts.topology).unwrap_or(opts.topology.clone());
+
+    if opts.detach {
+        detach_and_run(plan, topology)
+    } else {
+        block_signals();
+        let progress = Progress {
+            out: Box::new(std::io::stdout()),
+        };
+        run(plan, topology, progress, None)
+    }
+}
+
+fn check_not_up(lab: &str, lab_dir: &Path) -> Result<(), RuntimeError> {
+    match LabState::load(lab_dir) {
+        Ok(st) => match st.supervisor.filter(ProcRef::is_alive) {
+            Some(p) => Err(RuntimeError::AlreadyUp {
+                lab: lab.to_string(),
+                pid: p.pid,
+            }),
+            None => Err(RuntimeError::Conflict(format!(
+                "lab `{lab}` was left behind by a runtime that is no longer running ({}); clean it up with `umlvnf down --lab {lab}`",
+                lab_dir.display()
+            ))),
+        },
+        Err(_) => Ok(()),
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and every thread started after) and starts the
+/// thread that turns them into a shutdown.
+fn block_signals() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    let _ = set.thread_block();
+    std::thread::spawn(move || loop {
+        if set.wait().is_ok() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// `up -d`: fork; the child deploys and stays, the parent relays progress until ready.
+fn detach_and_run(plan: Plan, topology: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let (rd, wr) = nix::unistd::pipe()?;
+    // SAFETY: the process is single-threaded here (no thread has been started yet), so the
+    // child may run arbitrary code after fork.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { .. } => {
+            drop(wr);
+            let mut reader = std::io::BufReader::new(std::fs::File::from(rd));
+            let mut line = String::new();
+            let mut result: Result<(), String> = Err("the runtime exited during the deploy".into());
+            use std::io::BufRead;
+            while {
+                line.clear();
+                reader.read_line(&mut line).unwrap_or(0) > 0
+            } {
+                if let Some(rest) = line.strip_prefix("@@READY") {
+                    let _ = rest;
+                    result = Ok(());
+                    break;
+                } else if let Some(err) = line.strip_prefix("@@FAILED ") {
+                    result = Err(err.trim_end().to_string());
+                    break;
+                }
+                print!("{line}");
+            }
+            result.map_err(|e| e.into())
+        }
+        nix::unistd::ForkResult::Child => {
+            drop(rd);
+            let _ = nix::unistd::setsid();
+            redirect_stdio_to_null();
+            block_signals();
+            let wr: OwnedFd = wr;
+            let progress = Progress {
+                out: Box::new(std::fs::File::from(wr.try_clone()?)),
+            };
+            let ready_pipe = std::fs::File::from(wr);
+            let code = match run(plan, topology, progress, Some(ready_pipe)) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            };
+            std::process::exit(code);
+        }
+    }
+}
+
+fn redirect_stdio_to_null() {
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        for fd in 0..3 {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+    }
+}
+
+/// Creates the lab, waits until every node is ready, then holds it until interrupted or
+/// asked to go down. Everything made is removed again if the deploy fails.
+fn run(
+    plan: Plan,
+    topology: PathBuf,
+    mut progress: Progress,
+    mut ready_pipe: Option<std::fs::File>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let lab_dir = plan.lab_dir.clone();
+    let mut st = LabState {
+        lab: plan.lab.clone(),
+        topology,
+        supervisor: ProcRef::current(),
+        phase: Phase::Deploying,
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        owned: Owned::default(),
+        guests: BTreeMap::new(),
+        hosts: plan
+            .host_nodes
+            .iter()
+            .map(|h| (h.node.clone(), h.netns.clone()))
+            .collect(),
+        links: plan.links.clone(),
+        control: lab_dir.join("control.sock"),
+    };
+    let outcome = deploy(&plan, &mut st, &mut progress);
+    let lab = match outcome {
+        Ok(lab) => lab,
+        Err(e) => {
+            progress.line(&format!("deploy failed: {e}; removing what was created"));
+            let problems = host_objects::remove(&plan.lab, &st.owned);
+            for p in &problems {
+                progress.line(&format!("cleanup: {p}"));
+            }
+            let _ = std::fs::remove_dir_all(&lab_dir);
+            if let Some(p) = ready_pipe.as_mut() {
+                let _ = writeln!(p, "@@FAILED {e}");
+            }
+            return Err(e.into());
+        }
+    };
+    progress.line(&format!(
+        "lab {} is up: {} guests, {} host nodes, {} links in {:.1} s",
+        plan.lab,
+        plan.guests.len(),
+        plan.host_nodes.len(),
+        plan.links.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    for g in &plan.guests {
+        progress.line(&format!("  umlvnf exec {} -- ip addr     # run a command", g.node));
+    }
+    if let Some(h) = plan.host_nodes.first() {
+        progress.line(&format!("  umlvnf exec {} -- ping -c 3 <address>", h.node));
+    }
+    progress.line(&format!(
+        "  umlvnf inspect · umlvnf console NODE · umlvnf down --lab {}",
+        plan.lab
+    ));
+    match ready_pipe.take() {
+        Some(mut p) => {
+            let _ = writeln!(p, "@@READY");
+        }
+        None => progress.line("Ctrl-C tears the lab down."),
+    }
+    drop(progress);
+    lab.hold();
+    Ok(())
+}
+
+/// Creates host objects, configures host nodes and boots guests.
+fn deploy(plan: &Plan, st: &mut LabState, progress: &mut Progress) -> Result<Arc<Lab>, RuntimeError> {
+    let lab_dir = &plan.lab_dir;
+    state::make_private_dir(&state::labs_dir()).map_err(RuntimeError::io("creating the labs directory"))?;
+    state::make_private_dir(lab_dir).map_err(RuntimeError::io("creating the lab directory"))?;
+    for sub in ["uml", "overlays", "config", "logs", "hostfs"] {
+        state::make_private_dir(&lab_dir.join(sub))
+            .map_err(RuntimeError::io("creating the lab directory"))?;
+    }
+    st.save(lab_dir).map_err(RuntimeError::io("saving the lab state"))?;
+
+    let mut socks = Sockets::default();
+    host_objects::preflight(plan, &mut socks)?;
+    let t = Instant::now();
+    host_objects::create(plan, st, lab_dir, &mut socks)?;
+    for h in &plan.host_nodes {
+        host_objects::configure_host_node(h, &mut socks)?;
+    }
+    progress.line(&format!(
+        "host: {} objects in {} ms",
+        plan.host_steps.len(),
+        t.elapsed().as_millis()
+    ));
+    interrupted()?;
+
+    let lab = Lab::start(plan.clone(), st.clone())?;
+    if let Err(e) = lab.boot_all(progress) {
+        lab.stop_guests();
+        *st = lab.state_snapshot();
+        return Err(e);
+    }
+    for h in &plan.host_nodes {
+        for cmd in &h.exec {
+            let status = umlvnf_host::command_in_netns(&h.netns, "sh", ["-c", cmd.as_str()])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(RuntimeError::io("running a host node command"))?;
+            if !status.status.success() {
+                lab.stop_guests();
+                *st = lab.state_snapshot();
+                return Err(RuntimeError::Conflict(format!(
+                    "node `{}`: exec `{cmd}` failed ({}): {}",
+                    h.node,
+                    status.status,
+                    String::from_utf8_lossy(&status.stderr).trim()
+                )));
+            }
+        }
+    }
+    lab.set_phase(Phase::Running);
+    Ok(lab)
+}
+
+/// Fails when SIGINT or SIGTERM arrived.
+pub(crate) fn interrupted() -> Result<(), RuntimeError> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err(RuntimeError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// A short pause that ends early on interruption.
+pub(crate) fn nap(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20).min(end - Instant::now()));
+    }
+}

@@ -1,0 +1,297 @@
+//! A running lab: its guests, the control socket, restarts, and the orderly shutdown.
+
+use std::collections::BTreeMap;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::control::{self, ExecResult, LabStatus, NodeStatus, Reply, Request};
+use crate::plan::Plan;
+use crate::state::{GuestRecord, LabState, Phase};
+
+use super::deploy::{Progress, INTERRUPTED};
+use super::guests::{Guest, Notifier};
+use super::host_objects;
+use super::RuntimeError;
+
+/// A lab being held by this process.
+pub struct Lab {
+    plan: Plan,
+    state: Mutex<LabState>,
+    guests: BTreeMap<String, Arc<Guest>>,
+    stopping: Arc<AtomicBool>,
+    down_waiters: Mutex<Vec<UnixStream>>,
+    _notifier: Notifier,
+}
+
+impl Lab {
+    /// Binds the notify and control sockets and prepares the guests (nothing boots yet).
+    pub fn start(plan: Plan, state: LabState) -> Result<Arc<Lab>, RuntimeError> {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let notifier = Notifier::bind(&plan.lab_dir.join("notify.sock"))?;
+        let mut guests = BTreeMap::new();
+        for g in &plan.guests {
+            let rx = notifier.subscribe(&plan.lab_dir.join("uml").join(&g.node).join("mconsole"));
+            guests.insert(
+                g.node.clone(),
+                Arc::new(Guest::new(&plan, g.clone(), rx, stopping.clone())?),
+            );
+        }
+        let lab = Arc::new(Lab {
+            plan,
+            state: Mutex::new(state),
+            guests,
+            stopping,
+            down_waiters: Mutex::new(Vec::new()),
+            _notifier: notifier,
+        });
+        let listener = UnixListener::bind(lab.plan.lab_dir.join("control.sock"))
+            .map_err(RuntimeError::io("binding the control socket"))?;
+        let weak = Arc::downgrade(&lab);
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let Some(lab) = weak.upgrade() else { break };
+                    std::thread::spawn(move || lab.serve(conn));
+                }
+            })
+            .map_err(RuntimeError::io("starting the control thread"))?;
+        Ok(lab)
+    }
+
+    /// Boots every guest in parallel and waits until all are ready.
+    pub fn boot_all(self: &Arc<Self>, progress: &mut Progress) -> Result<(), RuntimeError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for g in self.guests.values() {
+            let g = g.clone();
+            let tx = tx.clone();
+            let lab = self.clone();
+            std::thread::spawn(move || {
+                let r = g.boot();
+                lab.record(&g);
+                let _ = tx.send((g.node().to_string(), r));
+            });
+        }
+        drop(tx);
+        let mut first_error = None;
+        for (node, r) in rx {
+            match r {
+                Ok(secs) => progress.line(&format!("{node}: ready in {secs:.1} s")),
+                Err(e) => {
+                    progress.line(&format!("{node}: failed: {e}"));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        for g in self.guests.values() {
+            let g = g.clone();
+            let lab = self.clone();
+            std::thread::spawn(move || g.watch(&|| lab.record(&g)));
+        }
+        Ok(())
+    }
+
+    /// Writes a guest's live status into the state file.
+    fn record(&self, g: &Guest) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.guests.insert(g.node().to_string(), g.record());
+        let _ = st.save(&self.plan.lab_dir);
+    }
+
+    /// Sets and saves the lab's phase.
+    pub fn set_phase(&self, phase: Phase) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.phase = phase;
+        let _ = st.save(&self.plan.lab_dir);
+    }
+
+    /// A copy of the recorded state.
+    pub fn state_snapshot(&self) -> LabState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops every guest (graceful first), in parallel.
+    pub fn stop_guests(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        std::thread::scope(|s| {
+            for g in self.guests.values() {
+                s.spawn(|| g.stop());
+            }
+        });
+        for g in self.guests.values() {
+            self.record(g);
+        }
+    }
+
+    /// Holds the lab until SIGINT/SIGTERM or a `down` request, then removes it.
+    pub fn hold(self: Arc<Self>) {
+        while !INTERRUPTED.load(Ordering::SeqCst) && !self.stopping.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.teardown();
+    }
+
+    fn teardown(&self) {
+        self.set_phase(Phase::Stopping);
+        self.stop_guests();
+        let owned = self.state_snapshot().owned;
+        let problems = host_objects::remove(&self.plan.lab, &owned);
+        for p in &problems {
+            eprintln!("cleanup: {p}");
+        }
+        let _ = std::fs::remove_dir_all(&self.plan.lab_dir);
+        let reply = if problems.is_empty() {
+            Reply::ok()
+        } else {
+            Reply::err(format!("some objects could not be removed: {}", problems.join("; ")))
+        };
+        for w in self.down_waiters.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            let _ = control::write_reply(&w, &reply);
+        }
+    }
+
+    fn serve(&self, conn: UnixStream) {
+        let request = match control::read_request(&conn) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = control::write_reply(&conn, &Reply::err(format!("bad request: {e}")));
+                return;
+            }
+        };
+        let reply = match request {
+            Request::Status => Reply {
+                status: Some(self.status()),
+                ..Reply::ok()
+            },
+            Request::Down => {
+                self.down_waiters
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(conn);
+                self.stopping.store(true, Ordering::SeqCst);
+                return;
+            }
+            Request::Exec {
+                node,
+                argv,
+                stdin,
+                timeout_ms,
+            } => match self.guest(&node) {
+                Ok(g) => match g.exec(&argv, stdin.as_deref(), Duration::from_millis(timeout_ms)) {
+                    Ok((status, stdout, stderr)) => Reply {
+                        exec: Some(ExecResult {
+                            status,
+                            stdout,
+                            stderr,
+                        }),
+                        ..Reply::ok()
+                    },
+                    Err(e) => Reply::err(e),
+                },
+                Err(e) => e,
+            },
+            Request::Put {
+                node,
+                path,
+                mode,
+                data,
+            } => match self.guest(&node) {
+                Ok(g) => match g.put(&path, mode, &data) {
+                    Ok(()) => Reply::ok(),
+                    Err(e) => Reply::err(e),
+                },
+                Err(e) => e,
+            },
+            Request::Get { node, path } => match self.guest(&node) {
+                Ok(g) => match g.get(&path) {
+                    Ok(data) => Reply {
+                        data: Some(data),
+                        ..Reply::ok()
+                    },
+                    Err(e) => Reply::err(e),
+                },
+                Err(e) => e,
+            },
+            Request::Console { node } => match self.guest(&node) {
+                Ok(g) => {
+                    if control::write_reply(&conn, &Reply::ok()).is_ok() {
+                        if let Err(e) = g.attach_console(conn) {
+                            eprintln!("console {node}: {e}");
+                        }
+                    }
+                    return;
+                }
+                Err(e) => e,
+            },
+        };
+        let _ = control::write_reply(&conn, &reply);
+    }
+
+    fn guest(&self, node: &str) -> Result<&Arc<Guest>, Reply> {
+        self.guests.get(node).ok_or_else(|| {
+            let names: Vec<&str> = self.guests.keys().map(String::as_str).collect();
+            Reply::err(format!(
+                "`{node}` is not a guest of lab `{}`; its guests are: {}",
+                self.plan.lab,
+                names.join(", ")
+            ))
+        })
+    }
+
+    fn status(&self) -> LabStatus {
+        let st = self.state_snapshot();
+        status_of(&st, self.guests.values().map(|g| (g.node().to_string(), g.record())).collect())
+    }
+}
+
+/// Builds the status of a lab from its state, with live guest records where known.
+pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatus {
+    let mut nodes = Vec::new();
+    for (name, rec) in st.guests.iter().chain(live.iter()) {
+        if nodes.iter().any(|n: &NodeStatus| &n.name == name) {
+            continue;
+        }
+        let rec = live.get(name).unwrap_or(rec);
+        nodes.push(NodeStatus {
+            name: name.clone(),
+            kind: "uml".into(),
+            state: rec.state.clone(),
+            pid: rec.process.map(|p| p.pid),
+            boot_seconds: rec.boot_seconds,
+            restarts: rec.restarts,
+            netns: None,
+            error: rec.error.clone(),
+        });
+    }
+    for (name, ns) in &st.hosts {
+        nodes.push(NodeStatus {
+            name: name.clone(),
+            kind: "host".into(),
+            state: if umlvnf_host::netns_exists(ns) { "up" } else { "missing" }.into(),
+            pid: None,
+            boot_seconds: None,
+            restarts: 0,
+            netns: Some(ns.clone()),
+            error: None,
+        });
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    LabStatus {
+        lab: st.lab.clone(),
+        phase: match st.phase {
+            Phase::Deploying => "deploying",
+            Phase::Running => "running",
+            Phase::Stopping => "stopping",
+        }
+        .into(),
+        started_at: st.started_at,
+        supervisor_pid: st.supervisor.map(|p| p.pid),
+        nodes,
+        links: st.links.clone(),
+    }
+}
