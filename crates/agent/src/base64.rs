@@ -58,7 +58,7 @@ fn value(c: u8) -> Option<u32> {
 /// Decodes padded standard base64.
 pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if bytes.len() & 3 != 0 {
         return Err(Base64Error::Length(bytes.len()));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);

@@ -393,3 +393,114 @@ fn root_errors_name_the_object() {
     );
     root.link_del(&v0).unwrap();
 }
+
+/// Kills and reaps a child process when dropped.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Removes a directory tree when dropped.
+struct DirGuard(std::path::PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn root_uml_guest_attaches_to_persistent_tap() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    require_root();
+    let pid = std::process::id();
+    let ns = format!("umlvnf-t{pid}-uml");
+    let _gn = NetnsGuard(ns.clone());
+    let dir = std::env::temp_dir().join(format!("umlvnf-host-test-{pid}-uml"));
+    let _gd = DirGuard(dir.clone());
+    std::fs::create_dir_all(&dir).unwrap();
+    let init = dir.join("init.sh");
+    std::fs::write(
+        &init,
+        "#!/bin/busybox sh\n\
+         B=/bin/busybox\n\
+         $B ip link set vec0 up\n\
+         $B ip addr add 10.88.0.2/24 dev vec0\n\
+         if $B ping -c 2 -W 3 10.88.0.1 >/dev/null 2>&1; then echo UMLTAP-PING-OK; \
+         else echo UMLTAP-PING-FAIL; fi\n\
+         $B halt -f\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    netns_add(&ns).unwrap();
+    let r = Rtnl::in_netns(&ns).unwrap();
+    r.tap_add_persistent("tap0", Some("umlvnf:uml-test"))
+        .unwrap();
+    r.addr_add("tap0", net("10.88.0.1/24")).unwrap();
+    r.link_set_up("tap0").unwrap();
+    r.link_set_up("lo").unwrap();
+
+    // The guest runs inside the namespace (a tap is found by name in the opener's namespace),
+    // with the host's root read-only over hostfs and the init script above.
+    let mut cmd = command_in_netns(
+        &ns,
+        "/usr/bin/linux",
+        [
+            "mem=64M".to_string(),
+            "root=/dev/root".to_string(),
+            "rootfstype=hostfs".to_string(),
+            "rootflags=/".to_string(),
+            "hostfs=/".to_string(),
+            format!("init={}", init.display()),
+            "con=null".to_string(),
+            "con0=fd:0,fd:1".to_string(),
+            "noreboot".to_string(),
+            "vec0:transport=tap,ifname=tap0".to_string(),
+            format!("umid=hosttest{pid}"),
+            format!("uml_dir={}", dir.display()),
+        ],
+    )
+    .unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("TMPDIR", &dir)
+        .process_group(0);
+    let mut child = ChildGuard(cmd.spawn().expect("start /usr/bin/linux"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the UML guest did not halt in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut console = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut console)
+        .unwrap();
+    assert!(
+        console.contains("UMLTAP-PING-OK"),
+        "guest console:\n{console}"
+    );
+
+    let stats = r.link("tap0").unwrap().unwrap().stats.unwrap();
+    assert!(stats.rx_packets >= 2 && stats.tx_packets >= 2, "{stats:?}");
+    // The tap outlives the guest until deleted.
+    r.link_del("tap0").unwrap();
+    assert!(!r.link_exists("tap0").unwrap());
+}

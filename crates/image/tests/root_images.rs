@@ -80,26 +80,25 @@ fn boot(base: &Path, work: &Path, name: &str, limit: Duration) -> (String, bool)
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let mut buf = [0u8; 4096];
-    let mut exited = false;
+    // Read until the guest closes the console (it exited) or time runs out.
     while Instant::now() < deadline {
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => console.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("reading the console: {e}"),
         }
-        if let Some(_status) = guest.child.try_wait().unwrap() {
+    }
+    let mut exited = false;
+    let reap_deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < reap_deadline.min(deadline + Duration::from_secs(1)) {
+        if guest.child.try_wait().unwrap().is_some() {
             exited = true;
-            // Drain what is left.
-            reader.set_nonblocking(true).unwrap();
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                console.extend_from_slice(&buf[..n]);
-            }
             break;
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
     drop(guest);
     (String::from_utf8_lossy(&console).into_owned(), exited)
@@ -232,3 +231,79 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     assert_ne!(changed, base);
     assert_eq!(mtime(&base), before);
 }
+
+/// The Debian test keeps its store (with the debootstrap tarball) under the target directory so
+/// only the first run pays for debootstrap.
+fn debian_cache_store() -> ImageStore {
+    ImageStore::new(Path::new(env!("CARGO_TARGET_TMPDIR")).join("umlvnf-image-debian-cache"))
+}
+
+#[test]
+fn root_debian_image_boots() {
+    require_root();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("umlvnf-image-deb-{}-", std::process::id()))
+        .tempdir()
+        .unwrap();
+    let agent_dir = tmp.path().join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let agent = test_agent(&agent_dir, DEBIAN_BODY);
+    let store = debian_cache_store();
+    let inputs = ImageInputs::new(&agent);
+    let progress = |m: &str| eprintln!("progress: {m}");
+    let t0 = Instant::now();
+    let base = store.ensure(ImageKind::Debian, &inputs, &progress).unwrap();
+    let build_time = t0.elapsed();
+    let t1 = Instant::now();
+    let again = store.ensure(ImageKind::Debian, &inputs, &progress).unwrap();
+    let cached_time = t1.elapsed();
+    eprintln!(
+        "debian ensure {:.1} s, cached ensure {:.3} s",
+        build_time.as_secs_f64(),
+        cached_time.as_secs_f64()
+    );
+    assert_eq!(base, again);
+    assert!(cached_time < Duration::from_secs(2), "cached ensure took {cached_time:?}");
+    // Keep only this image (and the rootfs tarball) in the cache.
+    store.remove_stale(std::slice::from_ref(&base)).unwrap();
+    assert!(base.is_file());
+
+    let before = mtime(&base);
+    let name = format!("imgdeb{}", std::process::id());
+    let (console, exited) = boot(&base, tmp.path(), &name, Duration::from_secs(120));
+    eprintln!("{console}");
+    assert!(exited, "the guest did not power off; console:\n{console}");
+    assert!(console.contains("TEST-AGENT-END"), "console:\n{console}");
+    assert_eq!(mtime(&base), before, "booting changed the base image");
+}
+
+const DEBIAN_BODY: &str = r#"mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs tmpfs /tmp
+hostname r1
+ip link set lo up
+check ip -V
+check nft --version
+check vtysh --version
+check modprobe dummy
+check ip link add dummy0 type dummy
+check ip addr add 10.0.0.1/24 dev dummy0
+check ip link set dummy0 up
+sed -i 's/^ospfd=no/ospfd=yes/' /etc/frr/daemons
+cat > /etc/frr/frr.conf <<'CONF'
+frr defaults traditional
+hostname r1
+log stdout
+!
+router ospf
+ ospf router-id 10.0.0.1
+ network 10.0.0.0/24 area 0
+!
+CONF
+check /usr/lib/frr/frrinit.sh start
+sleep 3
+ps ax
+ls -la /run/frr
+check vtysh -c 'show ip ospf'
+check vtysh -c 'show ip ospf interface dummy0'
+check /usr/lib/frr/frrinit.sh stop
+"#;

@@ -55,7 +55,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         d.spans.mark_bad("nodes");
         return topo;
     };
-    let Some(fields) = d.fields(root, "", "topology", TOPOLOGY_FIELDS) else {
+    let Some(fields) = d.fields(root, "", "a topology", TOPOLOGY_FIELDS) else {
         d.spans.mark_bad("name");
         d.spans.mark_bad("nodes");
         return topo;
@@ -112,10 +112,15 @@ impl Decoder<'_> {
         self.spans.value_at(path, node.pos);
         let YValue::Map(entries) = &node.value else {
             let found = node.describe();
+            let hint = if Self::is_null(node) {
+                "; write `{}` for none"
+            } else {
+                ""
+            };
             self.error(
                 node.pos,
                 path,
-                format!("expected a mapping of {what} here, found {found}; write `{{}}` for none"),
+                format!("expected {what} here, found {found}{hint}"),
             );
             return None;
         };
@@ -153,7 +158,7 @@ impl Decoder<'_> {
         what: &str,
         allowed: &[&str],
     ) -> Option<Fields<'n>> {
-        let entries = self.entries(node, path, &format!("{what} fields"))?;
+        let entries = self.entries(node, path, &format!("the fields of {what} (a mapping)"))?;
         let mut out = Vec::new();
         for (key, value, kpath) in entries {
             if allowed.contains(&key) {
@@ -164,7 +169,7 @@ impl Decoder<'_> {
                     pos,
                     &kpath,
                     format!(
-                        "unknown field `{key}`: a {what} has the fields {}",
+                        "unknown field `{key}`: {what} has the fields {}",
                         allowed.join(", ")
                     ),
                 );
@@ -190,10 +195,15 @@ impl Decoder<'_> {
             YValue::Seq(items) => Some(items),
             _ => {
                 let found = node.describe();
+                let hint = if Self::is_null(node) {
+                    "; write `[]` for none"
+                } else {
+                    ""
+                };
                 self.error(
                     node.pos,
                     path,
-                    format!("expected a list of {what} here, found {found}; write `[]` for none"),
+                    format!("expected a list of {what} here, found {found}{hint}"),
                 );
                 None
             }
@@ -239,7 +249,15 @@ impl Decoder<'_> {
     }
 
     fn number(&mut self, node: &YNode, path: &str, what: &str) -> Option<u64> {
-        let text = self.string(node, path)?;
+        self.spans.value_at(path, node.pos);
+        let text = match &node.value {
+            YValue::Scalar(s) if !s.is_null() => s.text.clone(),
+            _ => {
+                let found = node.describe();
+                self.error(node.pos, path, format!("expected {what} here, found {found}"));
+                return None;
+            }
+        };
         let t = text.trim();
         let parsed = if let Some(hex) = t.strip_prefix("0x") {
             u64::from_str_radix(hex, 16).ok()
@@ -343,7 +361,7 @@ impl Decoder<'_> {
 
     fn defaults(&mut self, node: &YNode, path: &str) -> NodeDefaults {
         let mut out = NodeDefaults::default();
-        let Some(fields) = self.fields(node, path, "defaults section", DEFAULTS_FIELDS) else {
+        let Some(fields) = self.fields(node, path, "the defaults section", DEFAULTS_FIELDS) else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -372,7 +390,7 @@ impl Decoder<'_> {
 
     fn node(&mut self, node: &YNode, path: &str) -> Node {
         let mut out = Node::default();
-        let Some(fields) = self.fields(node, path, "node", NODE_FIELDS) else {
+        let Some(fields) = self.fields(node, path, "a node", NODE_FIELDS) else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -383,7 +401,7 @@ impl Decoder<'_> {
                 "kernel" => out.kernel = self.opt_string(value, fpath),
                 "memory" => out.memory = self.memory(value, fpath),
                 "interfaces" => {
-                    if let Some(entries) = self.entries(value, fpath, "interfaces by name") {
+                    if let Some(entries) = self.entries(value, fpath, "a mapping of interfaces by name") {
                         for (name, iface, ipath) in entries {
                             let i = self.interface(iface, &ipath);
                             out.interfaces.insert(name.to_string(), i);
@@ -400,7 +418,7 @@ impl Decoder<'_> {
                     }
                 }
                 "sysctls" => {
-                    if let Some(entries) = self.entries(value, fpath, "sysctl names to values") {
+                    if let Some(entries) = self.entries(value, fpath, "a mapping of sysctl names to values") {
                         for (name, v, spath) in entries {
                             if let Some(v) = self.sysctl_value(v, &spath) {
                                 out.sysctls.insert(name.to_string(), v);
@@ -487,7 +505,7 @@ impl Decoder<'_> {
     }
 
     fn file_copy(&mut self, node: &YNode, path: &str) -> Option<FileCopy> {
-        let fields = self.fields(node, path, "file copy", FILE_FIELDS)?;
+        let fields = self.fields(node, path, "a file copy", FILE_FIELDS)?;
         let mut src = None;
         let mut dst = None;
         let mut mode = None;
@@ -510,7 +528,7 @@ impl Decoder<'_> {
 
     fn interface(&mut self, node: &YNode, path: &str) -> Interface {
         let mut out = Interface::default();
-        let Some(fields) = self.fields(node, path, "interface", INTERFACE_FIELDS) else {
+        let Some(fields) = self.fields(node, path, "an interface", INTERFACE_FIELDS) else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -570,7 +588,7 @@ impl Decoder<'_> {
             gro: None,
             bridge: None,
         };
-        let Some(fields) = self.fields(node, path, "link", LINK_FIELDS) else {
+        let Some(fields) = self.fields(node, path, "a link", LINK_FIELDS) else {
             return out;
         };
         for (key, value, fpath) in &fields {

@@ -1,0 +1,173 @@
+//! Booted scenarios: real UML guests in real namespaces, driven through the `umlvnf` binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn out_str(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// h1 pings h2 through r1 (TTL decremented once); exec returns the command's exit status; a
+/// guest killed with SIGKILL is restarted and traffic flows again; down leaves nothing.
+#[test]
+fn root_quickstart_forwards_restarts_and_cleans_up() {
+    require_root();
+    let ex = example("quickstart", &lab_name("qs"), |t| t);
+    let lab = Deployed::up(&ex);
+
+    let ping = lab.exec("h1", &["ping", "-c", "3", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "ping through r1: {}", text(&ping));
+    assert!(out_str(&ping).contains("ttl=63"), "TTL not decremented by one: {}", text(&ping));
+
+    let status = lab.exec("r1", &["sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(status.status.code(), Some(7), "{}", text(&status));
+    assert_eq!(out_str(&status), "out\n");
+    assert_eq!(String::from_utf8_lossy(&status.stderr), "err\n");
+    let host_status = lab.exec("h1", &["sh", "-c", "exit 5"]);
+    assert_eq!(host_status.status.code(), Some(5));
+
+    let fwd = lab.exec("r1", &["cat", "/proc/sys/net/ipv4/ip_forward"]);
+    assert_eq!(out_str(&fwd).trim(), "1");
+
+    let info = lab.inspect();
+    let r1 = info["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["name"] == "r1")
+        .expect("r1 listed")
+        .clone();
+    assert_eq!(r1["state"], "ready", "{info}");
+    assert_eq!(r1["kind"], "uml");
+    let pid = r1["pid"].as_i64().expect("r1 has a pid") as i32;
+    assert!(r1["boot_seconds"].as_f64().expect("boot time") > 0.0);
+    assert_eq!(info["links"].as_array().expect("links").len(), 2);
+
+    // Kill the guest outright: the runtime restarts it and the links work again.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill r1");
+    let restarted = eventually(Duration::from_secs(60), || {
+        let info = lab.inspect();
+        info["nodes"].as_array().into_iter().flatten().any(|n| {
+            n["name"] == "r1" && n["state"] == "ready" && n["restarts"].as_u64() == Some(1)
+        })
+    });
+    assert!(restarted, "r1 was not restarted: {}", lab.inspect());
+    let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "ping after restart: {}", text(&ping));
+
+    lab.down();
+}
+
+/// The firewall drops TCP to port 23 and passes other ports and ICMP.
+#[test]
+fn root_firewall_drops_blocked_port() {
+    require_root();
+    let ex = example("firewall", &lab_name("fw"), |t| t);
+    let lab = Deployed::up(&ex);
+    let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "ICMP through the firewall: {}", text(&ping));
+
+    let connects = |port: &str| {
+        // A one-shot listener in h2, then a connection attempt from h1.
+        let listener = std::process::Command::new(bin())
+            .args(["exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("listener");
+        std::thread::sleep(Duration::from_millis(500));
+        let o = lab.exec(
+            "h1",
+            &["sh", "-c", &format!("echo hi | busybox nc -w 3 10.2.0.1 {port}")],
+        );
+        let mut listener = listener;
+        let _ = listener.kill();
+        let _ = listener.wait();
+        o.status.success()
+    };
+    assert!(connects("8080"), "TCP 8080 must pass the firewall");
+    assert!(!connects("23"), "TCP 23 must be dropped by the firewall");
+    lab.down();
+}
+
+/// Three routers with static routes: h1 reaches h2 with the TTL decremented three times.
+#[test]
+fn root_chain_routes_across_three_routers() {
+    require_root();
+    let ex = example("chain", &lab_name("ch"), |t| t);
+    let lab = Deployed::up(&ex);
+    let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "ping across the chain: {}", text(&ping));
+    assert!(out_str(&ping).contains("ttl=61"), "{}", text(&ping));
+    lab.down();
+}
+
+/// After SIGKILL of the runtime, `down` still removes everything from the recorded state.
+#[test]
+fn root_down_after_runtime_killed() {
+    require_root();
+    let ex = example("quickstart", &lab_name("kd"), |t| t);
+    let lab = Deployed::up(&ex);
+    let info = lab.inspect();
+    let sup = info["supervisor_pid"].as_i64().expect("runtime pid") as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill runtime");
+    std::thread::sleep(Duration::from_millis(300));
+    let info = lab.inspect();
+    assert_eq!(info["phase"], "stale", "{info}");
+    lab.down();
+}
+
+/// A deploy that fails after host objects and guests were made leaves nothing behind.
+#[test]
+fn root_failed_deploy_leaves_nothing() {
+    require_root();
+    let name = lab_name("fd");
+    let ex = example("quickstart", &name, |t| {
+        t.replace("sysctls:", "exec: [\"false\"]\n    sysctls:")
+    });
+    let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
+    assert!(!out.status.success(), "the deploy must fail: {}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("r1"), "the error names the node: {err}");
+    assert_nothing_left(&name);
+
+    // A missing kernel is caught before anything is made.
+    let ex = example("quickstart", &name, |t| {
+        t.replace("defaults:", "defaults:\n  kernel: /nonexistent/linux\n  ")
+    });
+    let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/linux"), "{}", text(&out));
+    assert_nothing_left(&name);
+}
+
+/// An interface that already exists on the host stops the deploy with a clear error, and a
+/// second `up` of a running lab is refused.
+#[test]
+fn root_conflicts_are_reported() {
+    require_root();
+    let name = lab_name("cf");
+    let taken = format!("cf{}", std::process::id() % 100000);
+    let root = umlvnf_host::Rtnl::root().expect("netlink");
+    root.veth_add(&taken, &format!("{taken}p"), None).expect("veth");
+    let ex = example("quickstart", &name, |t| {
+        format!("{t}  - endpoints: [r1:eth9, host:{taken}]\n")
+    });
+    let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
+    let _ = root.link_del(&taken);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&taken), "{}", text(&out));
+    assert_nothing_left(&name);
+
+    let ex = example("quickstart", &name, |t| t);
+    let lab = Deployed::up(&ex);
+    let again = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already up"), "{}", text(&again));
+    lab.down();
+}
