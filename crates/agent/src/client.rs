@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::protocol::{
-    decode_line, encode_line, Event, Op, Reply, Request, MAX_REQUEST_LINE, MAX_STAGED,
-    PUT_CHUNK,
+    decode_line, encode_line, Event, Op, Reply, Request, MAX_REQUEST_LINE, MAX_STAGED, PUT_CHUNK,
 };
 
 /// How much longer than an `exec`'s own timeout the host waits for its reply.
@@ -52,7 +51,9 @@ pub enum AgentError {
         timeout: Duration,
     },
     /// The channel reached end of file (the guest stopped).
-    #[error("the agent channel of node {node} was closed during {op}; the guest has probably stopped")]
+    #[error(
+        "the agent channel of node {node} was closed during {op}; the guest has probably stopped"
+    )]
     Closed {
         /// The operation.
         op: String,
@@ -383,14 +384,15 @@ impl<S: Transport> AgentClient<S> {
         self.stream
             .write_all(line)
             .and_then(|_| self.stream.flush())
-            .map_err(|source| AgentError::Io {
-                op: op.into(),
-                node: self.node.clone(),
-                source,
-            })
+            .map_err(|source| self.io_error(op, source))
     }
 
-    fn await_reply(&mut self, op: &str, ids: &[u64], deadline: &Deadline) -> Result<Reply, AgentError> {
+    fn await_reply(
+        &mut self,
+        op: &str,
+        ids: &[u64],
+        deadline: &Deadline,
+    ) -> Result<Reply, AgentError> {
         loop {
             if let Event::Reply { id, reply } = self.read_event(op, deadline)? {
                 if ids.contains(&id) {
@@ -462,14 +464,23 @@ impl<S: Transport> AgentClient<S> {
                     return Err(self.timeout(op, deadline));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(AgentError::Io {
-                        op: op.into(),
-                        node: self.node.clone(),
-                        source,
-                    })
-                }
+                Err(source) => return Err(self.io_error(op, source)),
             }
+        }
+    }
+
+    /// An I/O error; a reset or broken connection means the guest end is gone.
+    fn io_error(&self, op: &str, source: io::Error) -> AgentError {
+        match source.kind() {
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => AgentError::Closed {
+                op: op.into(),
+                node: self.node.clone(),
+            },
+            _ => AgentError::Io {
+                op: op.into(),
+                node: self.node.clone(),
+                source,
+            },
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Layout: the magic line `UMLVNF-CONFIG-DRIVE 1\n`, the JSON length in decimal ASCII followed by
 //! `\n`, the JSON document, then zero bytes up to the next multiple of 4 KiB (UML's ubd driver
-//! wants whole sectors). The runtime passes it as `ubd1=PATH`; the agent reads `/dev/ubdb`.
+//! wants whole sectors), and to at least 64 KiB. The runtime passes it as `ubd1=PATH`; the
+//! agent reads `/dev/ubdb`.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -19,6 +20,10 @@ pub const MAX_JSON_LEN: usize = 64 << 20;
 
 /// Drive images are padded with zeros to a multiple of this many bytes.
 pub const ALIGN: usize = 4096;
+
+/// Drive images are at least this large: the guest kernel probes partition tables in the
+/// first sectors and logs errors about smaller devices.
+pub const MIN_SIZE: usize = 64 * 1024;
 
 /// Why a config drive could not be read.
 #[derive(Debug, Error)]
@@ -66,7 +71,7 @@ pub fn to_bytes(cfg: &GuestConfig) -> Vec<u8> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(format!("{}\n", json.len()).as_bytes());
     out.extend_from_slice(&json);
-    let padded = out.len().div_ceil(ALIGN) * ALIGN;
+    let padded = (out.len().div_ceil(ALIGN) * ALIGN).max(MIN_SIZE);
     out.resize(padded, 0);
     out
 }
@@ -191,7 +196,13 @@ mod tests {
         let json = &rest[nl + 1..nl + 1 + len];
         assert_eq!(json[0], b'{');
         assert!(rest[nl + 1 + len..].iter().all(|&b| b == 0));
-        assert_eq!(bytes.len(), ALIGN);
+        assert_eq!(bytes.len(), MIN_SIZE);
+        let big = GuestConfig {
+            exec: vec!["x".repeat(100_000)],
+            ..GuestConfig::default()
+        };
+        assert_eq!(to_bytes(&big).len() % ALIGN, 0);
+        assert!(to_bytes(&big).len() > 100_000);
     }
 
     #[test]

@@ -201,7 +201,10 @@ mod tests {
             },
         };
         let line = encode_line(&r);
-        assert_eq!(line, b"{\"id\":7,\"op\":\"exec\",\"argv\":[\"ip\",\"a\"]}\n");
+        assert_eq!(
+            line,
+            b"{\"id\":7,\"op\":\"exec\",\"argv\":[\"ip\",\"a\"]}\n"
+        );
         assert_eq!(decode_line::<Request>(&line).unwrap(), r);
     }
 

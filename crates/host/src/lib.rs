@@ -23,10 +23,11 @@ pub use link::{LinkInfo, LinkStats};
 pub use names::{check_alias, check_ifname, check_netns_name, check_sysctl_key};
 pub use netns::{
     command_in_netns, netns_add, netns_del, netns_exists, netns_list, netns_path, open_netns,
-    run_in_netns, NETNS_RUN_DIR,
+    run_in_netns, try_command_in_netns, NETNS_RUN_DIR,
 };
 pub use route::RouteInfo;
 pub use rtnl::Rtnl;
 pub use sysctl::{sysctl_get, sysctl_set};
+pub use tap::tap_add_persistent;
 
 pub use ipnet::IpNet;

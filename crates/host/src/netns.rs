@@ -215,11 +215,11 @@ pub(crate) fn run_in_opt_netns<T: Send>(
 }
 
 /// Builds a [`Command`] that runs `program` with `args` inside network namespace `netns`, like
-/// `ip netns exec`. The namespace file is opened now (so a missing namespace is reported here);
-/// the child joins it in `pre_exec`, then (best effort, as iproute2 does) gets a private mount
-/// namespace with a fresh `/sys` so `/sys/class/net` shows the namespace's interfaces.
-/// Standard streams are inherited unless the caller changes them.
-pub fn command_in_netns<S: AsRef<OsStr>>(
+/// `ip netns exec`. The namespace file is opened now (so a missing namespace is reported here
+/// as [`HostError::NoSuchNetns`]); the child joins it in `pre_exec`, then (best effort, as
+/// iproute2 does) gets a private mount namespace with a fresh `/sys` so `/sys/class/net` shows
+/// the namespace's interfaces. Standard streams are inherited unless the caller changes them.
+pub fn try_command_in_netns<S: AsRef<OsStr>>(
     netns: &str,
     program: impl AsRef<OsStr>,
     args: impl IntoIterator<Item = S>,
@@ -245,6 +245,40 @@ pub fn command_in_netns<S: AsRef<OsStr>>(
         cmd.pre_exec(enter);
     }
     Ok(cmd)
+}
+
+/// Like [`try_command_in_netns`], but infallible: if the namespace cannot be opened, the
+/// returned command fails at `spawn`/`status`/`output` with the OS error of opening
+/// `/run/netns/NAME` (for a missing namespace: `No such file or directory`, kind
+/// `NotFound`; an invalid name gives `InvalidInput`). Check [`netns_exists`] first for a
+/// clearer message.
+pub fn command_in_netns<S: AsRef<OsStr>>(
+    netns: &str,
+    program: impl AsRef<OsStr>,
+    args: impl IntoIterator<Item = S>,
+) -> Command {
+    let program = program.as_ref().to_os_string();
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    match try_command_in_netns(netns, &program, &args) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            let errno = match e {
+                HostError::NoSuchNetns(_) => libc::ENOENT,
+                HostError::PermissionDenied { .. } => libc::EACCES,
+                HostError::Kernel { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+                _ => libc::EINVAL,
+            };
+            let mut cmd = Command::new(program);
+            cmd.args(args);
+            let fail = move || -> io::Result<()> { Err(io::Error::from_raw_os_error(errno)) };
+            // SAFETY: `fail` runs in the forked child and only builds an error value from an
+            // integer, without locking or allocating.
+            unsafe {
+                cmd.pre_exec(fail);
+            }
+            cmd
+        }
+    }
 }
 
 /// Gives the (forked, single-threaded) child its own mount namespace with a sysfs of its

@@ -79,3 +79,9 @@ impl Rtnl {
         Ok(())
     }
 }
+
+/// Creates persistent tap `name` in the host namespace (the process's), with `alias` if
+/// given: [`Rtnl::tap_add_persistent`] on a fresh [`Rtnl::root`] socket.
+pub fn tap_add_persistent(name: &str, alias: Option<&str>) -> Result<()> {
+    Rtnl::root()?.tap_add_persistent(name, alias)
+}

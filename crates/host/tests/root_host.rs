@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use common::{require_root, thread_netns_id, uniq, LinkGuard, NetnsGuard};
 use umlvnf_host::{
     command_in_netns, netns_add, netns_del, netns_exists, netns_list, run_in_netns, sysctl_get,
-    sysctl_set, HostError, IpNet, Rtnl,
+    sysctl_set, try_command_in_netns, HostError, IpNet, Rtnl,
 };
 
 fn net(s: &str) -> IpNet {
@@ -107,7 +107,6 @@ fn root_veth_across_namespaces_ping_and_routes() {
 
     for target in ["10.77.0.2", "fd77::2"] {
         let out = command_in_netns(&ns_a, "busybox", ["ping", "-c", "1", "-W", "2", target])
-            .unwrap()
             .output()
             .expect("run busybox ping");
         assert!(
@@ -254,7 +253,7 @@ fn root_tap_persistent_in_bridge_then_deleted() {
     let alias = format!("umlvnf:tap-{pid}");
     let root = Rtnl::root().unwrap();
 
-    root.tap_add_persistent(&tap, Some(&alias)).unwrap();
+    umlvnf_host::tap_add_persistent(&tap, Some(&alias)).unwrap();
     let info = root
         .link(&tap)
         .unwrap()
@@ -329,17 +328,26 @@ fn root_command_in_netns_sees_the_namespace() {
         "busybox",
         ["sh", "-c", "cat /proc/self/net/dev; ls /sys/class/net"],
     )
-    .unwrap()
     .output()
     .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("brx").count(), 2, "{text}");
     assert!(!text.contains("eth0"), "{text}");
+    let missing = format!("umlvnf-t{pid}-none");
     assert!(matches!(
-        command_in_netns(&format!("umlvnf-t{pid}-none"), "true", [""; 0]),
+        try_command_in_netns(&missing, "true", [""; 0]),
         Err(HostError::NoSuchNetns(_))
     ));
+    let err = command_in_netns(&missing, "true", [""; 0])
+        .status()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+    // The exit status of the program comes back.
+    let status = command_in_netns(&ns, "busybox", ["sh", "-c", "exit 7"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
 }
 
 #[test]
@@ -469,8 +477,7 @@ fn root_uml_guest_attaches_to_persistent_tap() {
             format!("umid=hosttest{pid}"),
             format!("uml_dir={}", dir.display()),
         ],
-    )
-    .unwrap();
+    );
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -503,4 +510,28 @@ fn root_uml_guest_attaches_to_persistent_tap() {
     // The tap outlives the guest until deleted.
     r.link_del("tap0").unwrap();
     assert!(!r.link_exists("tap0").unwrap());
+}
+
+#[test]
+fn root_links_dump_spans_many_datagrams() {
+    require_root();
+    let ns = format!("umlvnf-t{}-many", std::process::id());
+    let _g = NetnsGuard(ns.clone());
+    netns_add(&ns).unwrap();
+    let r = Rtnl::in_netns(&ns).unwrap();
+    for i in 0..150 {
+        r.veth_add(&format!("m{i}a"), &format!("m{i}b"), Some("umlvnf:many"))
+            .unwrap();
+    }
+    // About 300 link messages of over 1 KiB each: the dump needs many datagrams.
+    let links = r.links().unwrap();
+    assert_eq!(links.len(), 301);
+    assert_eq!(r.links_with_alias("umlvnf:many").unwrap().len(), 300);
+    assert!(links.windows(2).all(|w| w[0].index < w[1].index));
+}
+
+#[test]
+fn rtnl_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Rtnl>();
 }

@@ -83,7 +83,13 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
             _ => {}
         }
     }
-    d.require(root, "", &fields, "name", "the lab name, such as `name: lab1`");
+    d.require(
+        root,
+        "",
+        &fields,
+        "name",
+        "the lab name, such as `name: lab1`",
+    );
     d.require(
         root,
         "",
@@ -254,7 +260,11 @@ impl Decoder<'_> {
             YValue::Scalar(s) if !s.is_null() => s.text.clone(),
             _ => {
                 let found = node.describe();
-                self.error(node.pos, path, format!("expected {what} here, found {found}"));
+                self.error(
+                    node.pos,
+                    path,
+                    format!("expected {what} here, found {found}"),
+                );
                 return None;
             }
         };
@@ -283,7 +293,11 @@ impl Decoder<'_> {
         match u32::try_from(n) {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(node.pos, path, format!("{n} is far too large: write {what}"));
+                self.error(
+                    node.pos,
+                    path,
+                    format!("{n} is far too large: write {what}"),
+                );
                 None
             }
         }
@@ -308,7 +322,10 @@ impl Decoder<'_> {
                 self.error(
                     node.pos,
                     path,
-                    format!("expected `true` or `false` here, found `{}`", text.escape_debug()),
+                    format!(
+                        "expected `true` or `false` here, found `{}`",
+                        text.escape_debug()
+                    ),
                 );
                 None
             }
@@ -337,7 +354,11 @@ impl Decoder<'_> {
     }
 
     fn kind(&mut self, node: &YNode, path: &str) -> Option<NodeKind> {
-        self.choice(node, path, &[("uml", NodeKind::Uml), ("host", NodeKind::Host)])
+        self.choice(
+            node,
+            path,
+            &[("uml", NodeKind::Uml), ("host", NodeKind::Host)],
+        )
     }
 
     fn restart(&mut self, node: &YNode, path: &str) -> Option<RestartPolicy> {
@@ -401,7 +422,9 @@ impl Decoder<'_> {
                 "kernel" => out.kernel = self.opt_string(value, fpath),
                 "memory" => out.memory = self.memory(value, fpath),
                 "interfaces" => {
-                    if let Some(entries) = self.entries(value, fpath, "a mapping of interfaces by name") {
+                    if let Some(entries) =
+                        self.entries(value, fpath, "a mapping of interfaces by name")
+                    {
                         for (name, iface, ipath) in entries {
                             let i = self.interface(iface, &ipath);
                             out.interfaces.insert(name.to_string(), i);
@@ -418,7 +441,9 @@ impl Decoder<'_> {
                     }
                 }
                 "sysctls" => {
-                    if let Some(entries) = self.entries(value, fpath, "a mapping of sysctl names to values") {
+                    if let Some(entries) =
+                        self.entries(value, fpath, "a mapping of sysctl names to values")
+                    {
                         for (name, v, spath) in entries {
                             if let Some(v) = self.sysctl_value(v, &spath) {
                                 out.sysctls.insert(name.to_string(), v);
@@ -438,18 +463,16 @@ impl Decoder<'_> {
                     }
                 }
                 "restart" => out.restart = self.restart(value, fpath),
-                "cpus" => {
-                    if !Self::is_null(value) {
-                        if let Some(items) = self.items(value, fpath, "CPU numbers") {
-                            let cpus = items
-                                .iter()
-                                .enumerate()
-                                .filter_map(|(i, item)| {
-                                    self.u32(item, &index(fpath, i), "a CPU number such as 1")
-                                })
-                                .collect();
-                            out.cpus = Some(cpus);
-                        }
+                "cpus" if !Self::is_null(value) => {
+                    if let Some(items) = self.items(value, fpath, "CPU numbers") {
+                        let cpus = items
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, item)| {
+                                self.u32(item, &index(fpath, i), "a CPU number such as 1")
+                            })
+                            .collect();
+                        out.cpus = Some(cpus);
                     }
                 }
                 "hostfs" => out.hostfs = self.opt_string(value, fpath),
@@ -489,7 +512,11 @@ impl Decoder<'_> {
             "false" | "False" | "FALSE" => return Some(SysctlValue::Bool(false)),
             _ => {}
         }
-        if s.text.parse::<f64>().is_ok() || s.text.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+        if s.text.parse::<f64>().is_ok()
+            || s.text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
+        {
             self.error(
                 node.pos,
                 path,
@@ -517,8 +544,20 @@ impl Decoder<'_> {
                 _ => {}
             }
         }
-        self.require(node, path, &fields, "src", "the host file to copy, relative to the topology file");
-        self.require(node, path, &fields, "dst", "the absolute path inside the guest, such as /etc/motd");
+        self.require(
+            node,
+            path,
+            &fields,
+            "src",
+            "the host file to copy, relative to the topology file",
+        );
+        self.require(
+            node,
+            path,
+            &fields,
+            "dst",
+            "the absolute path inside the guest, such as /etc/motd",
+        );
         Some(FileCopy {
             src: src?,
             dst: dst?,
@@ -569,11 +608,7 @@ impl Decoder<'_> {
                     }
                 }
                 "mtu" => out.mtu = self.opt_u32(value, fpath, "an MTU such as 1500"),
-                "mac" => {
-                    if !Self::is_null(value) {
-                        out.mac = self.parse(value, fpath);
-                    }
-                }
+                "mac" if !Self::is_null(value) => out.mac = self.parse(value, fpath),
                 _ => {}
             }
         }

@@ -50,17 +50,22 @@ impl Topology {
 
     /// The UML kernel of node `name`: its own, else the default, else `/usr/bin/linux`.
     /// After loading, a path given in the file is absolute.
-    pub fn effective_kernel(&self, name: &str) -> &str {
+    pub fn effective_kernel(&self, name: &str) -> String {
         self.nodes
             .get(name)
             .and_then(|n| n.kernel.as_deref())
             .or(self.defaults.kernel.as_deref())
             .unwrap_or(DEFAULT_KERNEL)
+            .to_string()
     }
 
     /// The image of node `name`: its own, else the default, else `minimal`. After loading, an
     /// image path is absolute.
-    pub fn effective_image(&self, name: &str) -> &str {
+    pub fn effective_image(&self, name: &str) -> String {
+        self.image_str(name).to_string()
+    }
+
+    fn image_str(&self, name: &str) -> &str {
         self.nodes
             .get(name)
             .and_then(|n| n.image.as_deref())
@@ -70,7 +75,7 @@ impl Topology {
 
     /// `effective_image` classified as built-in or file.
     pub fn image_source(&self, name: &str) -> ImageSource<'_> {
-        ImageSource::parse(self.effective_image(name))
+        ImageSource::parse(self.image_str(name))
     }
 
     /// The memory of node `name`: its own, else the default, else 128 MiB.
@@ -103,18 +108,43 @@ impl FileCopy {
     /// The permission bits: `mode` parsed as octal, else 0o644. A loaded topology's modes
     /// always parse.
     pub fn mode_bits(&self) -> u32 {
-        self.mode
-            .as_deref()
-            .and_then(parse_mode)
-            .unwrap_or(0o644)
+        self.mode.as_deref().and_then(parse_mode).unwrap_or(0o644)
     }
 }
 
 /// Parses an octal mode such as `0644`, `644` or `0o644`; `None` unless it is 0 to 0o7777.
 pub(crate) fn parse_mode(text: &str) -> Option<u32> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
-    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
         return None;
     }
     u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_octal_up_to_7777() {
+        assert_eq!(parse_mode("0644"), Some(0o644));
+        assert_eq!(parse_mode("755"), Some(0o755));
+        assert_eq!(parse_mode("0o600"), Some(0o600));
+        assert_eq!(parse_mode("7777"), Some(0o7777));
+        assert_eq!(parse_mode("0"), Some(0));
+        for bad in ["", "0o", "0999", "17777", "rwx", "-644", "0x1ff", "000644"] {
+            assert_eq!(parse_mode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn image_values_classify() {
+        assert_eq!(ImageSource::parse("minimal"), ImageSource::Minimal);
+        assert_eq!(ImageSource::parse("debian"), ImageSource::Debian);
+        assert_eq!(
+            ImageSource::parse("/x/r.img"),
+            ImageSource::File(Path::new("/x/r.img"))
+        );
+    }
 }

@@ -101,8 +101,7 @@ impl Sink {
     /// The collected problems as an error, sorted by position (stable, so problems at the same
     /// place keep the order they were found in), with exact duplicates removed.
     pub fn into_error(mut self) -> LoadError {
-        self.diagnostics
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.diagnostics.sort_by_key(|d| (d.line, d.column));
         self.diagnostics.dedup();
         LoadError {
             diagnostics: self.diagnostics,

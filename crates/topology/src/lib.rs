@@ -33,7 +33,9 @@ pub fn load(path: &Path) -> Result<Topology, LoadError> {
             sink.error(
                 Pos::START,
                 "",
-                format!("cannot read the topology file ({e}): give the path of a readable YAML file"),
+                format!(
+                    "cannot read the topology file ({e}): give the path of a readable YAML file"
+                ),
             );
             return Err(sink.into_error());
         }
@@ -132,4 +134,39 @@ fn base_dir(file: &Path) -> PathBuf {
 /// `umlvnf schema`).
 pub fn json_schema() -> serde_json::Value {
     schemars::schema_for!(Topology).to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decoder (which collects every error) and serde-saphyr (the canonical reading) must
+    /// build the same model from valid files.
+    #[test]
+    fn decoder_agrees_with_serde_saphyr() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let files = [
+            root.join("../../topologies/quickstart.yaml"),
+            root.join("../../topologies/firewall.yaml"),
+            root.join("../../topologies/chain.yaml"),
+            root.join("tests/good/full.yaml"),
+        ];
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("example exists");
+            let tree = tree::parse(&text).expect("valid YAML");
+            let mut sink = Sink::new(file.clone());
+            let mut spans = Spans::default();
+            let decoded = decode::decode(tree.as_ref(), &mut sink, &mut spans);
+            assert!(sink.is_empty(), "{}", sink.into_error());
+            let canonical = deserialize(&text).expect("serde-saphyr reads it");
+            assert_eq!(decoded, canonical, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn serde_errors_become_located_diagnostics() {
+        let (pos, message) = deserialize("name: a\nnodes:\n  r1: {bogus: 1}\n").expect_err("bad");
+        assert_eq!(pos, Some(Pos { line: 3, column: 8 }));
+        assert!(message.starts_with("unknown field `bogus`"), "{message}");
+    }
 }

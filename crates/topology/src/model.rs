@@ -336,7 +336,7 @@ impl std::str::FromStr for MacAddr {
         let mut parts = s.split(':');
         for b in out.iter_mut() {
             let p = parts.next().ok_or_else(bad)?;
-            if p.len() != 2 {
+            if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
                 return Err(bad());
             }
             *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
@@ -513,5 +513,124 @@ impl fmt::Display for Route {
 impl From<Route> for String {
     fn from(r: Route) -> String {
         r.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse_with_suffixes() {
+        assert_eq!("128M".parse::<Memory>().map(|m| m.mib()), Ok(128));
+        assert_eq!("1G".parse::<Memory>().map(|m| m.mib()), Ok(1024));
+        assert_eq!("65536K".parse::<Memory>().map(|m| m.mib()), Ok(64));
+        assert_eq!("256".parse::<Memory>().map(|m| m.mib()), Ok(256));
+        assert_eq!("2g".parse::<Memory>().map(|m| m.bytes), Ok(2 << 30));
+        for bad in [
+            "",
+            "M",
+            "12T",
+            "-1M",
+            "1.5G",
+            "99999999999999999999G",
+            "１M",
+        ] {
+            let err = bad.parse::<Memory>().expect_err(bad);
+            assert!(err.message.contains("such as 128M"), "{bad}: {err}");
+        }
+        assert_eq!(String::from(Memory { bytes: 96 << 20 }), "96M");
+    }
+
+    #[test]
+    fn mac_addresses_must_be_unicast_and_well_formed() {
+        let mac: MacAddr = "02:00:00:AB:01:ff".parse().expect("valid");
+        assert_eq!(mac.0, [2, 0, 0, 0xab, 1, 0xff]);
+        assert_eq!(mac.to_string(), "02:00:00:ab:01:ff");
+        assert!("01:00:5e:00:00:01"
+            .parse::<MacAddr>()
+            .expect_err("multicast")
+            .message
+            .contains("multicast"));
+        assert!("00:00:00:00:00:00"
+            .parse::<MacAddr>()
+            .expect_err("zero")
+            .message
+            .contains("all-zero"));
+        for bad in [
+            "",
+            "02:00:00:00:01",
+            "02:00:00:00:01:01:01",
+            "2:0:0:0:1:1",
+            "02-00-00-00-01-01",
+            "0g:00:00:00:00:01",
+            "+2:00:00:00:00:01",
+        ] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_node_colon_interface() {
+        let e: Endpoint = "r1:eth0".parse().expect("valid");
+        assert_eq!((e.node.as_str(), e.interface.as_str()), ("r1", "eth0"));
+        assert!(!e.is_root());
+        assert_eq!(e.to_string(), "r1:eth0");
+        let h: Endpoint = "host:lab0".parse().expect("valid");
+        assert!(h.is_root());
+        for bad in ["", "r1", "r1:", ":eth0", "r1:eth0:1", ":"] {
+            assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn routes_parse_like_iproute2() {
+        let r: Route = "default via 10.1.0.254".parse().expect("valid");
+        assert_eq!(
+            (r.dst, r.via, r.v6),
+            (None, Some("10.1.0.254".parse().expect("ip")), false)
+        );
+        assert_eq!(r.to_string(), "default via 10.1.0.254");
+        let r: Route = "10.9.1.7/16 via 10.2.0.1 dev eth1 metric 5"
+            .parse()
+            .expect("valid");
+        assert_eq!(r.dst, Some("10.9.0.0/16".parse().expect("net")));
+        assert_eq!(r.dev.as_deref(), Some("eth1"));
+        assert_eq!(r.metric, Some(5));
+        assert_eq!(r.to_string(), "10.9.0.0/16 via 10.2.0.1 dev eth1 metric 5");
+        let r: Route = "default via fe80::1 dev eth0".parse().expect("valid");
+        assert!(r.v6);
+        let r: Route = "10.3.0.1 dev eth0".parse().expect("host route");
+        assert_eq!(r.dst, Some("10.3.0.1/32".parse().expect("net")));
+        let r: Route = "fd00::/8 dev eth0".parse().expect("v6 without gateway");
+        assert!(r.v6);
+        for bad in [
+            "",
+            "default",
+            "10.0.0.0/8",
+            "nowhere via 10.0.0.1",
+            "10.0.0.0/33 via 10.0.0.1",
+            "default via 10.0.0.1 via 10.0.0.2",
+            "default via",
+            "default via banana",
+            "default dev eth0,x=1",
+            "default via 10.0.0.1 metric -1",
+            "10.0.0.0/8 via fd00::1",
+            "default via 10.0.0.1 table 5",
+        ] {
+            let err = bad.parse::<Route>().expect_err(bad);
+            assert!(err.message.contains("for example"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn sysctl_values_display_as_written_to_proc() {
+        assert_eq!(SysctlValue::Int(-3).to_string(), "-3");
+        assert_eq!(SysctlValue::Bool(true).to_string(), "1");
+        assert_eq!(SysctlValue::Bool(false).to_string(), "0");
+        assert_eq!(
+            SysctlValue::Text("4096 87380".into()).to_string(),
+            "4096 87380"
+        );
     }
 }

@@ -153,7 +153,10 @@ pub(crate) fn parse(text: &str) -> Result<Option<YNode>, SyntaxError> {
             }
             Event::Alias(id) => {
                 let node = anchors.get(&id).cloned().ok_or_else(|| {
-                    fail(pos, "this alias refers to an anchor that is not defined before it")
+                    fail(
+                        pos,
+                        "this alias refers to an anchor that is not defined before it",
+                    )
                 })?;
                 nodes += node.count();
                 if nodes > MAX_NODES {

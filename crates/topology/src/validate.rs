@@ -64,7 +64,8 @@ pub(crate) fn is_safe_path(path: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'+' | b'-'))
 }
 
-const SAFE_PATH: &str = "letters, digits and `/._+-` (a `,`, `=` or space would inject UML options)";
+const SAFE_PATH: &str =
+    "letters, digits and `/._+-` (a `,`, `=` or space would inject UML options)";
 
 impl Validator<'_> {
     fn at_value(&mut self, path: &str, message: impl Into<String>) {
@@ -115,12 +116,21 @@ impl Validator<'_> {
             Ok(c) => match c.to_str() {
                 Some(s) => Some(s.to_string()),
                 None => {
-                    self.at_value(field, format!("{what} `{}` is not valid UTF-8: rename it", c.display()));
+                    self.at_value(
+                        field,
+                        format!("{what} `{}` is not valid UTF-8: rename it", c.display()),
+                    );
                     None
                 }
             },
             Err(e) => {
-                self.at_value(field, format!("{what} `{}` cannot be resolved ({e}): give a readable path", full.display()));
+                self.at_value(
+                    field,
+                    format!(
+                        "{what} `{}` cannot be resolved ({e}): give a readable path",
+                        full.display()
+                    ),
+                );
                 None
             }
         }
@@ -209,19 +219,29 @@ impl Validator<'_> {
             self.ifname_rules(&ipath, ifname, kind, false);
             if let Some(mtu) = iface.mtu {
                 let (lo, hi, why) = match kind {
-                    NodeKind::Uml => (576, 65534, "on uml nodes (UML silently turns other values into 1500)"),
+                    NodeKind::Uml => (
+                        576,
+                        65534,
+                        "on uml nodes (UML silently turns other values into 1500)",
+                    ),
                     NodeKind::Host => (68, 65535, "on host nodes"),
                 };
                 if !(lo..=hi).contains(&mtu) {
-                    self.at_value(&join(&ipath, "mtu"), format!("MTU {mtu} is out of range: give {lo} to {hi} {why}"));
+                    self.at_value(
+                        &join(&ipath, "mtu"),
+                        format!("MTU {mtu} is out of range: give {lo} to {hi} {why}"),
+                    );
                 }
             }
         }
         for (key, value) in &node.sysctls {
             let spath = join(&join(&path, "sysctls"), key);
-            let key_ok = key
-                .split('.')
-                .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            let key_ok = key.split('.').all(|seg| {
+                !seg.is_empty()
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
             if !key_ok {
                 self.at_key(
                     &spath,
@@ -302,7 +322,13 @@ impl Validator<'_> {
                 if is_safe_path(&full) {
                     *h = full;
                 } else {
-                    self.at_value(&field, format!("the hostfs path `{}` must use only {SAFE_PATH}", full.escape_debug()));
+                    self.at_value(
+                        &field,
+                        format!(
+                            "the hostfs path `{}` must use only {SAFE_PATH}",
+                            full.escape_debug()
+                        ),
+                    );
                 }
             }
         }
@@ -328,7 +354,12 @@ impl Validator<'_> {
                     if std::fs::File::open(&full).is_ok() {
                         f.src = full;
                     } else {
-                        self.at_value(&src_field, format!("the source file `{full}` is not readable: fix its permissions"));
+                        self.at_value(
+                            &src_field,
+                            format!(
+                                "the source file `{full}` is not readable: fix its permissions"
+                            ),
+                        );
                     }
                 }
                 let dst_ok = f.dst.starts_with('/')
@@ -361,9 +392,15 @@ impl Validator<'_> {
                 for (i, cpu) in cpus.iter().enumerate() {
                     let cpath = index(&cpus_path, i);
                     if *cpu >= MAX_CPUS {
-                        self.at_value(&cpath, format!("CPU {cpu} is out of range: give CPU numbers below {MAX_CPUS}"));
+                        self.at_value(
+                            &cpath,
+                            format!("CPU {cpu} is out of range: give CPU numbers below {MAX_CPUS}"),
+                        );
                     } else if !seen.insert(*cpu) {
-                        self.at_value(&cpath, format!("CPU {cpu} is listed twice: list each CPU once"));
+                        self.at_value(
+                            &cpath,
+                            format!("CPU {cpu} is listed twice: list each CPU once"),
+                        );
                     }
                 }
             }
@@ -372,7 +409,11 @@ impl Validator<'_> {
 
     /// Checks every link; returns the endpoints in use, or `None` if some endpoint failed to
     /// decode (then nothing can be said about unused interfaces).
-    fn links(&mut self, topo: &Topology, kinds: &HashMap<String, NodeKind>) -> Option<BTreeSet<Endpoint>> {
+    fn links(
+        &mut self,
+        topo: &Topology,
+        kinds: &HashMap<String, NodeKind>,
+    ) -> Option<BTreeSet<Endpoint>> {
         let mut used: HashMap<&Endpoint, String> = HashMap::new();
         let mut complete = !self.spans.is_bad("links");
         let nodes_known = !self.spans.is_bad("nodes");

@@ -23,7 +23,11 @@ fn bad_files_report_exactly_the_expected_diagnostics() {
     let dir = tests_dir();
     let dir_text = dir.to_str().expect("a UTF-8 path");
     let files = yaml_files(&dir.join("bad"));
-    assert!(files.len() >= 25, "the corpus has only {} files", files.len());
+    assert!(
+        files.len() >= 25,
+        "the corpus has only {} files",
+        files.len()
+    );
     let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut failures = Vec::new();
     for file in &files {

@@ -110,7 +110,11 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
     for m in &cfg.modules {
         run(sup, "modules", &args(&["modprobe", m]))?;
     }
-    run(sup, "loopback", &args(&["ip", "link", "set", "dev", "lo", "up"]))?;
+    run(
+        sup,
+        "loopback",
+        &args(&["ip", "link", "set", "dev", "lo", "up"]),
+    )?;
     interfaces(sup, &cfg.interfaces)?;
     for (key, value) in &cfg.sysctls {
         write_sysctl(key, value)
@@ -121,9 +125,8 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
             .map_err(|e| failure("files", format!("write {}", f.path), e.to_string()))?;
     }
     if let Some(rules) = &cfg.nftables {
-        write_file(NFTABLES_PATH, 0o600, rules.as_bytes()).map_err(|e| {
-            failure("nftables", format!("write {NFTABLES_PATH}"), e.to_string())
-        })?;
+        write_file(NFTABLES_PATH, 0o600, rules.as_bytes())
+            .map_err(|e| failure("nftables", format!("write {NFTABLES_PATH}"), e.to_string()))?;
         run(sup, "nftables", &args(&["nft", "-f", NFTABLES_PATH]))?;
     }
     for r in &cfg.routes {
@@ -152,11 +155,19 @@ fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), St
     if clash {
         for (n, i) in renames.iter().enumerate() {
             let tmp = format!("umlvnftmp{n}");
-            run(sup, step, &args(&["ip", "link", "set", "dev", &i.device, "name", &tmp]))?;
+            run(
+                sup,
+                step,
+                &args(&["ip", "link", "set", "dev", &i.device, "name", &tmp]),
+            )?;
         }
         for (n, i) in renames.iter().enumerate() {
             let tmp = format!("umlvnftmp{n}");
-            run(sup, step, &args(&["ip", "link", "set", "dev", &tmp, "name", &i.name]))?;
+            run(
+                sup,
+                step,
+                &args(&["ip", "link", "set", "dev", &tmp, "name", &i.name]),
+            )?;
         }
     } else {
         for i in &renames {
@@ -171,7 +182,11 @@ fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), St
         let name = i.name.as_str();
         if let Some(mtu) = i.mtu {
             let mtu = mtu.to_string();
-            run(sup, step, &args(&["ip", "link", "set", "dev", name, "mtu", &mtu]))?;
+            run(
+                sup,
+                step,
+                &args(&["ip", "link", "set", "dev", name, "mtu", &mtu]),
+            )?;
         }
         if !i.ipv6.is_empty() {
             // Lab addresses are unique by construction: skip duplicate address detection so
@@ -179,7 +194,11 @@ fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), St
             let dad = format!("/proc/sys/net/ipv6/conf/{name}/accept_dad");
             if Path::new(&dad).exists() {
                 fs::write(&dad, "0").map_err(|e| {
-                    failure(step, format!("sysctl net.ipv6.conf.{name}.accept_dad=0"), e.to_string())
+                    failure(
+                        step,
+                        format!("sysctl net.ipv6.conf.{name}.accept_dad=0"),
+                        e.to_string(),
+                    )
                 })?;
             }
         }
@@ -187,7 +206,11 @@ fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), St
             run(sup, step, &args(&["ip", "addr", "add", a, "dev", name]))?;
         }
         for a in &i.ipv6 {
-            run(sup, step, &args(&["ip", "-6", "addr", "add", a, "dev", name]))?;
+            run(
+                sup,
+                step,
+                &args(&["ip", "-6", "addr", "add", a, "dev", name]),
+            )?;
         }
         run(sup, step, &args(&["ip", "link", "set", "dev", name, "up"]))?;
     }
@@ -228,13 +251,21 @@ mod tests {
     #[test]
     fn argv_display_quotes_when_needed() {
         let a = args(&["sh", "-c", "echo 'hi' there", "10.0.0.1/24"]);
-        assert_eq!(display_argv(&a), "sh -c 'echo '\\''hi'\\'' there' 10.0.0.1/24");
+        assert_eq!(
+            display_argv(&a),
+            "sh -c 'echo '\\''hi'\\'' there' 10.0.0.1/24"
+        );
     }
 
     #[test]
     fn failing_command_reports_step_and_stderr() {
         let mut sup = Supervisor::new(false);
-        let e = run(&mut sup, "exec", &args(&["sh", "-c", "echo boom >&2; exit 4"])).unwrap_err();
+        let e = run(
+            &mut sup,
+            "exec",
+            &args(&["sh", "-c", "echo boom >&2; exit 4"]),
+        )
+        .unwrap_err();
         assert_eq!(e.step, "exec");
         assert_eq!(e.command, "sh -c 'echo boom >&2; exit 4'");
         assert_eq!(e.error, "exit status 4: boom");

@@ -65,6 +65,7 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    super::supervisor::unblock_signals_in_child(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("could not start {program}: {e}")))?;

@@ -22,7 +22,10 @@ pub fn checked_path(path: &str) -> io::Result<&Path> {
 
 /// The temporary file a transfer to `path` is written to.
 fn part_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.umlvnf-part"))
 }
 

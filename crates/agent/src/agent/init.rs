@@ -137,7 +137,7 @@ pub fn open_raw_tty(path: &Path) -> io::Result<File> {
 /// Clean poweroff: terminate every process, sync, remount `/` read-only and power off (with
 /// `noreboot` the UML process then exits). Never returns.
 pub fn poweroff(sup: &mut Supervisor) -> ! {
-    eprintln!("umlvnf-agent: powering off");
+    super::log("powering off");
     sup.kill_all(libc::SIGTERM, Duration::from_secs(2));
     sup.kill_all(libc::SIGKILL, Duration::from_secs(1));
     // SAFETY: sync has no preconditions.

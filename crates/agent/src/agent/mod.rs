@@ -32,8 +32,9 @@ pub const CONSOLE: &str = "/dev/console";
 /// `PATH` for the agent and everything it starts.
 pub const PATH: &str = "/sbin:/bin:/usr/sbin:/usr/bin";
 
-fn log(msg: impl std::fmt::Display) {
-    eprintln!("umlvnf-agent: {msg}");
+/// Logs a line to the console (stderr); errors are ignored (init must not panic).
+pub(crate) fn log(msg: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr(), "umlvnf-agent: {msg}");
 }
 
 /// Writes one event line to the agent channel.
@@ -45,6 +46,11 @@ fn send(tty: &mut File, event: &Event) {
 
 /// Runs the agent as init. Never returns.
 pub fn run() -> ! {
+    // The kernel passes unknown boot parameters to init as environment variables: start
+    // every command from a clean, known environment instead.
+    for (key, _) in std::env::vars_os() {
+        std::env::remove_var(key);
+    }
     std::env::set_var("PATH", PATH);
     std::env::set_var("HOME", "/root");
     let mount_errors = init::mount_filesystems();
@@ -61,7 +67,9 @@ pub fn run() -> ! {
     }
     let mut sup = Supervisor::new(true);
     if let Err(e) = sup.enable_signalfd() {
-        log(format_args!("cannot receive signals through a signalfd: {e}"));
+        log(format_args!(
+            "cannot receive signals through a signalfd: {e}"
+        ));
     }
 
     let mut tty = loop {
@@ -76,7 +84,14 @@ pub fn run() -> ! {
     // Start on a fresh line, apart from anything the host may have received before.
     let _ = tty.write_all(b"\n");
 
-    let outcome = configure(&mut sup);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| configure(&mut sup)))
+        .unwrap_or_else(|_| {
+            Err(apply::StepFailure {
+                step: "agent".into(),
+                command: "configure".into(),
+                error: "the agent hit an internal error (see the console)".into(),
+            })
+        });
     sup.enable_console_shell(CONSOLE);
     match outcome {
         Ok(()) => {
@@ -210,8 +225,16 @@ fn serve_forever(sup: &mut Supervisor, tty: &mut File) -> ! {
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            if let Some(event) = server.handle_line(sup, &line) {
-                send(tty, &event);
+            let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                server.handle_line(sup, &line)
+            }));
+            match handled {
+                Ok(Some(event)) => send(tty, &event),
+                Ok(None) => {}
+                Err(_) => {
+                    log("a request hit an internal error; serving the next one");
+                    server = serve::Server::new();
+                }
             }
             if sup.poweroff_requested() {
                 init::poweroff(sup);

@@ -44,10 +44,10 @@ impl Server {
                         reply: error(format!("the request is not valid: {e}")),
                     }),
                     None => {
-                        eprintln!(
-                            "umlvnf-agent: ignoring a line that is not a request ({} bytes): {e}",
+                        super::log(format_args!(
+                            "ignoring a line that is not a request ({} bytes): {e}",
                             line.len()
-                        );
+                        ));
                         None
                     }
                 }

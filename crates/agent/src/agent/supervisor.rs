@@ -15,13 +15,24 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Signals the agent takes through its signalfd.
-const SIGNALS: [libc::c_int; 6] = [
+const SIGNALS: [libc::c_int; 7] = [
     libc::SIGCHLD,
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
     libc::SIGPWR,
     libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Signals that power the guest off: SIGINT (ctrl-alt-del, `mconsole cad`), SIGPWR, and what
+/// busybox `reboot`, `halt` and `poweroff` send to init (SIGTERM, SIGUSR1, SIGUSR2).
+const POWEROFF_SIGNALS: [libc::c_int; 5] = [
+    libc::SIGINT,
+    libc::SIGPWR,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
 ];
 
 /// Reaps children, records the statuses of watched ones, receives signals and keeps the
@@ -61,8 +72,8 @@ impl Supervisor {
         }
     }
 
-    /// Blocks SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPWR and SIGUSR1 and receives them through a
-    /// signalfd instead. Call it before any other thread exists.
+    /// Blocks SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPWR, SIGUSR1 and SIGUSR2 and receives them
+    /// through a signalfd instead (SIGHUP is ignored). Call it before any other thread exists.
     pub fn enable_signalfd(&mut self) -> io::Result<()> {
         // SAFETY: sigset_t is plain data; sigemptyset initialises it before any other use.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -111,7 +122,7 @@ impl Supervisor {
                     break;
                 }
                 let signo = info.ssi_signo as libc::c_int;
-                if signo == libc::SIGINT || signo == libc::SIGPWR {
+                if POWEROFF_SIGNALS.contains(&signo) {
                     self.poweroff_requested = true;
                 }
             }
@@ -120,7 +131,8 @@ impl Supervisor {
         self.tick_shell();
     }
 
-    /// Whether ctrl-alt-del (SIGINT) or SIGPWR asked for a clean poweroff.
+    /// Whether a signal asked for a clean poweroff: SIGINT (ctrl-alt-del), SIGPWR, or SIGTERM,
+    /// SIGUSR1, SIGUSR2 (busybox `reboot`, `halt`, `poweroff`).
     pub fn poweroff_requested(&self) -> bool {
         self.poweroff_requested
     }
@@ -227,10 +239,10 @@ impl Supervisor {
         match spawn_shell(&shell.console) {
             Ok(pid) => shell.pid = Some(pid),
             Err(e) => {
-                eprintln!(
-                    "umlvnf-agent: cannot start a shell on {}: {e}",
+                super::log(format_args!(
+                    "cannot start a shell on {}: {e}",
                     shell.console
-                );
+                ));
                 shell.next_start = Instant::now() + Duration::from_secs(10);
             }
         }
@@ -239,7 +251,11 @@ impl Supervisor {
     /// Sends `signal` to every process but init, then reaps until none is left or `wait`
     /// passes.
     pub fn kill_all(&mut self, signal: libc::c_int, wait: Duration) {
-        self.shell = None;
+        // An interactive shell ignores SIGTERM: hang up its session first.
+        if let Some(pid) = self.shell.take().and_then(|s| s.pid) {
+            // SAFETY: kill only sends a signal, to the shell's session (pgid == pid).
+            unsafe { libc::kill(-pid, libc::SIGHUP) };
+        }
         // SAFETY: kill(-1, sig) only sends a signal; it has no memory-safety preconditions.
         unsafe { libc::kill(-1, signal) };
         let end = Instant::now() + wait;
@@ -254,6 +270,23 @@ impl Supervisor {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+/// Makes `cmd` start with an empty signal mask. The agent blocks the signals it reads through
+/// its signalfd, and a blocked mask is inherited across fork and exec (std does not reset it).
+pub fn unblock_signals_in_child(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset and
+    // sigprocmask on a local set, which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -276,6 +309,7 @@ fn spawn_shell(console: &str) -> io::Result<i32> {
         .stderr(Stdio::from(err))
         .current_dir("/")
         .env("TERM", "vt100");
+    unblock_signals_in_child(&mut cmd);
     // SAFETY: the closure runs in the forked child before exec and only calls setsid and
     // ioctl, which are async-signal-safe; it touches no memory shared with the parent.
     unsafe {
