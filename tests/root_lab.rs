@@ -138,7 +138,7 @@ fn root_failed_deploy_leaves_nothing() {
 
     // A missing kernel is caught before anything is made.
     let ex = example("quickstart", &name, |t| {
-        t.replace("defaults:", "defaults:\n  kernel: /nonexistent/linux\n  ")
+        t.replace("    image: minimal", "    image: minimal\n    kernel: /nonexistent/linux")
     });
     let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
     assert!(!out.status.success());

@@ -13,7 +13,7 @@ pub struct GuestConfig {
     pub lab: String,
     /// Name of the node in the topology (informational, used in messages).
     pub node: String,
-    /// Hostname set inside the guest with `sethostname`.
+    /// Hostname set inside the guest with `sethostname` (left unchanged if empty).
     pub hostname: String,
     /// Kernel modules loaded with `modprobe NAME`, in order.
     #[serde(default)]

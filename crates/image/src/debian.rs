@@ -13,9 +13,13 @@ use crate::tree::RootTree;
 use crate::ImageError;
 
 /// Packages installed on top of `minbase`.
+///
+/// `iptables` is there because Debian's UML kernel lacks `NF_TABLES_IPV4`/`IPV6`/`INET`: nft
+/// can only use the `bridge` family, so IP filtering and NAT need `iptables-legacy` (x_tables).
 pub const DEBIAN_PACKAGES: &[&str] = &[
     "iproute2",
     "nftables",
+    "iptables",
     "frr",
     "kmod",
     "ethtool",

@@ -105,9 +105,10 @@ fn boot(base: &Path, work: &Path, name: &str, limit: Duration) -> (String, bool)
 }
 
 /// Writes the test agent (a shell script run as init) into `dir`.
-fn test_agent(dir: &Path, body: &str) -> PathBuf {
+fn test_agent(dir: &Path, prologue: &str, body: &str) -> PathBuf {
     let script = format!(
         "#!/bin/sh\n\
+{prologue}\n\
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n\
 mount -t proc proc /proc\n\
 mount -t sysfs sysfs /sys\n\
@@ -148,6 +149,7 @@ fn root_minimal_image_boots() {
         .unwrap();
     let agent = test_agent(
         tmp.path(),
+        "",
         "check modprobe ipv6\n\
 check modprobe nf_tables\n\
 check nft list ruleset\n\
@@ -247,7 +249,7 @@ fn root_debian_image_boots() {
         .unwrap();
     let agent_dir = tmp.path().join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
-    let agent = test_agent(&agent_dir, DEBIAN_BODY);
+    let agent = test_agent(&agent_dir, DEBIAN_REAPER, DEBIAN_BODY);
     let store = debian_cache_store();
     let inputs = ImageInputs::new(&agent);
     let progress = |m: &str| eprintln!("progress: {m}");
@@ -271,11 +273,48 @@ fn root_debian_image_boots() {
     let before = mtime(&base);
     let name = format!("imgdeb{}", std::process::id());
     let (console, exited) = boot(&base, tmp.path(), &name, Duration::from_secs(120));
-    eprintln!("{console}");
     assert!(exited, "the guest did not power off; console:\n{console}");
     assert!(console.contains("TEST-AGENT-END"), "console:\n{console}");
+    assert_checks(
+        &console,
+        &[
+            "ip -V",
+            "nft --version",
+            "/usr/lib/frr/zebra --version",
+            "modprobe ipv6",
+            "modprobe nf_tables",
+            "nft list ruleset",
+            "iptables-legacy -A FORWARD -p tcp --dport 22 -j DROP",
+            "iptables-legacy -t nat -A POSTROUTING -o lo -j MASQUERADE",
+            "ip link add dum0 type dummy",
+            "/usr/lib/frr/frrinit.sh start",
+            "/usr/lib/frr/frrinit.sh status",
+            "vtysh -c show ip ospf",
+            "vtysh -c show ip ospf interface dum0",
+            "/usr/lib/frr/frrinit.sh stop",
+        ],
+    );
+    assert!(
+        console.contains("Router ID: 10.0.0.1") && console.contains("Internet Address 10.0.0.1/24"),
+        "ospfd did not take the configuration; console:\n{console}"
+    );
+    assert!(
+        console.contains("frr-processes-left=0"),
+        "FRR daemons survived the stop; console:\n{console}"
+    );
+    for line in console.lines().filter(|l| l.starts_with("frr-") || l.contains("iptables-nft-rc")) {
+        eprintln!("guest: {line}");
+    }
     assert_eq!(mtime(&base), before, "booting changed the base image");
 }
+
+/// PID 1 must reap orphans or FRR's stop script waits 120 s per daemon (`kill -0` succeeds on
+/// zombies). The test agent therefore re-runs itself as a child of a perl reaper (perl-base is in
+/// every Debian minbase); the real agent must reap too.
+const DEBIAN_REAPER: &str = r#"if [ "$$" = 1 ] && [ -z "$TEST_CHILD" ]; then
+  export TEST_CHILD=1
+  exec /usr/bin/perl -e 'my $c = fork(); if ($c == 0) { exec @ARGV; die "exec: $!" } while (1) { my $p = wait(); sleep 1 if $p == -1; }' /bin/sh "$0"
+fi"#;
 
 const DEBIAN_BODY: &str = r#"mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs tmpfs /tmp
@@ -283,27 +322,38 @@ hostname r1
 ip link set lo up
 check ip -V
 check nft --version
-check vtysh --version
-check modprobe dummy
-check ip link add dummy0 type dummy
-check ip addr add 10.0.0.1/24 dev dummy0
-check ip link set dummy0 up
+check /usr/lib/frr/zebra --version
+check modprobe ipv6
+check modprobe nf_tables
+check nft list ruleset
+check iptables-legacy -A FORWARD -p tcp --dport 22 -j DROP
+check iptables-legacy -t nat -A POSTROUTING -o lo -j MASQUERADE
+check iptables-legacy -S
+iptables-nft -L 2>&1; echo "iptables-nft-rc=$?"
+check ip link add dum0 type dummy
+check ip addr add 10.0.0.1/24 dev dum0
+check ip link set dum0 up
 sed -i 's/^ospfd=no/ospfd=yes/' /etc/frr/daemons
 cat > /etc/frr/frr.conf <<'CONF'
 frr defaults traditional
 hostname r1
-log stdout
 !
 router ospf
  ospf router-id 10.0.0.1
  network 10.0.0.0/24 area 0
 !
 CONF
+t0=$(cut -d' ' -f1 /proc/uptime)
 check /usr/lib/frr/frrinit.sh start
-sleep 3
-ps ax
-ls -la /run/frr
+echo "frr-start-from=$t0 to=$(cut -d' ' -f1 /proc/uptime)"
+check /usr/lib/frr/frrinit.sh status
+sleep 2
+check vtysh -c 'show version'
 check vtysh -c 'show ip ospf'
-check vtysh -c 'show ip ospf interface dummy0'
+check vtysh -c 'show ip ospf interface dum0'
+check vtysh -c 'show running-config'
+t0=$(cut -d' ' -f1 /proc/uptime)
 check /usr/lib/frr/frrinit.sh stop
+echo "frr-stop-from=$t0 to=$(cut -d' ' -f1 /proc/uptime)"
+ps ax | grep -c '[f]rr/' | sed 's/^/frr-processes-left=/'
 "#;

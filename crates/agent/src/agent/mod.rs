@@ -1,10 +1,11 @@
 //! The guest side: what `umlvnf-agent` does as PID 1 inside a UML guest.
 //!
 //! Boot sequence ([`run`]): mount the API filesystems, take ctrl-alt-del as SIGINT, receive
-//! signals through a signalfd, open `/dev/tty1` in raw mode (the agent channel), read the
-//! config drive from `/dev/ubdb`, set the hostname, start the console shell, apply the
+//! signals through a signalfd, start the console shell, open `/dev/tty1` in raw mode (the
+//! agent channel), read the config drive from `/dev/ubdb`, set the hostname, apply the
 //! configuration ([`apply::apply`]) and report `ready` or `failed`, then serve requests one at a
-//! time forever. SIGINT or SIGPWR powers the guest off cleanly ([`init::poweroff`]).
+//! time forever. SIGINT (ctrl-alt-del), SIGPWR, SIGTERM, SIGUSR1 or SIGUSR2 (busybox
+//! `reboot`/`halt`/`poweroff`) power the guest off cleanly ([`init::poweroff`]).
 
 pub mod apply;
 pub mod exec;
@@ -71,6 +72,9 @@ pub fn run() -> ! {
             "cannot receive signals through a signalfd: {e}"
         ));
     }
+    // The console shell first, so that a guest whose agent channel is missing can still be
+    // debugged from the console.
+    sup.enable_console_shell(CONSOLE);
 
     let mut tty = loop {
         match init::open_raw_tty(Path::new(AGENT_TTY)) {
@@ -92,7 +96,6 @@ pub fn run() -> ! {
                 error: "the agent hit an internal error (see the console)".into(),
             })
         });
-    sup.enable_console_shell(CONSOLE);
     match outcome {
         Ok(()) => {
             log("configuration applied");
@@ -127,13 +130,15 @@ fn configure(sup: &mut Supervisor) -> Result<(), apply::StepFailure> {
         .map_err(|e| e.to_string())
         .and_then(|f| config_drive::read_from(io::BufReader::new(f)).map_err(|e| e.to_string()))
         .map_err(|e| fail("config-drive", &format!("read {CONFIG_DRIVE}"), e))?;
-    apply::set_hostname(&cfg.hostname).map_err(|e| {
-        fail(
-            "hostname",
-            &format!("sethostname {}", cfg.hostname),
-            e.to_string(),
-        )
-    })?;
+    if !cfg.hostname.is_empty() {
+        apply::set_hostname(&cfg.hostname).map_err(|e| {
+            fail(
+                "hostname",
+                &format!("sethostname {}", cfg.hostname),
+                e.to_string(),
+            )
+        })?;
+    }
     apply::apply(sup, &cfg)
 }
 
