@@ -201,7 +201,9 @@ pub fn call(
             .map_err(|e| proto(format!("no reply from the runtime: {e}")))?;
     }
     if reply.is_empty() {
-        return Err(proto("the runtime closed the connection without a reply".into()));
+        return Err(proto(
+            "the runtime closed the connection without a reply".into(),
+        ));
     }
     let reply: Reply =
         serde_json::from_str(&reply).map_err(|e| proto(format!("unreadable reply: {e}")))?;

@@ -48,8 +48,15 @@ pub fn render(topo: &Topology, format: GraphFormat) -> String {
                     kind_name(topo, name)
                 );
             }
-            if topo.links.iter().any(|l| l.endpoints.iter().any(|e| e.is_root())) {
-                let _ = writeln!(out, "  \"host\" [shape=ellipse, label=\"host (root netns)\"];");
+            if topo
+                .links
+                .iter()
+                .any(|l| l.endpoints.iter().any(|e| e.is_root()))
+            {
+                let _ = writeln!(
+                    out,
+                    "  \"host\" [shape=ellipse, label=\"host (root netns)\"];"
+                );
             }
             for link in &topo.links {
                 let (a, b) = (&link.endpoints[0], &link.endpoints[1]);
@@ -77,7 +84,11 @@ pub fn render(topo: &Topology, format: GraphFormat) -> String {
                     }
                 }
             }
-            if topo.links.iter().any(|l| l.endpoints.iter().any(|e| e.is_root())) {
+            if topo
+                .links
+                .iter()
+                .any(|l| l.endpoints.iter().any(|e| e.is_root()))
+            {
                 let _ = writeln!(out, "  host((\"host\"))");
             }
             for link in &topo.links {

@@ -143,6 +143,9 @@ enum InspectFormat {
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
+    // Like any shell tool: a closed pipe (`umlvnf inspect | head`) ends the process quietly.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -157,7 +160,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&umlvnf_topology::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&umlvnf_topology::json_schema())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { file, format } => {
@@ -215,7 +221,11 @@ fn validate(files: &[PathBuf]) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Where `plan` shows base images: the image store path of each named kind.
@@ -272,7 +282,12 @@ fn down(args: &LabArgs) -> Result<ExitCode> {
     let lab = select_lab(args)?;
     let (dir, st) = lab_state(&lab)?;
     if st.supervisor.is_some_and(|p| p.is_alive()) {
-        match control::call(&lab, &st.control, &Request::Down, Some(Duration::from_secs(120))) {
+        match control::call(
+            &lab,
+            &st.control,
+            &Request::Down,
+            Some(Duration::from_secs(120)),
+        ) {
             Ok((reply, _)) if reply.ok => {
                 println!("lab {lab} is down");
                 return Ok(ExitCode::SUCCESS);
@@ -288,14 +303,23 @@ fn down(args: &LabArgs) -> Result<ExitCode> {
         println!("lab {lab} is down");
         Ok(ExitCode::SUCCESS)
     } else {
-        Err(format!("lab {lab}: some objects could not be removed: {}", problems.join("; ")).into())
+        Err(format!(
+            "lab {lab}: some objects could not be removed: {}",
+            problems.join("; ")
+        )
+        .into())
     }
 }
 
 fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
     let lab = select_lab(args)?;
     let (_, st) = lab_state(&lab)?;
-    let status = match control::call(&lab, &st.control, &Request::Status, Some(Duration::from_secs(10))) {
+    let status = match control::call(
+        &lab,
+        &st.control,
+        &Request::Status,
+        Some(Duration::from_secs(10)),
+    ) {
         Ok((reply, _)) if reply.ok && reply.status.is_some() => reply.status.expect("checked"),
         _ => {
             let mut s = runtime::status_from_state(&st);
@@ -310,7 +334,10 @@ fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
                 "lab {} ({}), runtime pid {}",
                 status.lab,
                 status.phase,
-                status.supervisor_pid.map(|p| p.to_string()).unwrap_or("-".into())
+                status
+                    .supervisor_pid
+                    .map(|p| p.to_string())
+                    .unwrap_or("-".into())
             );
             println!(
                 "{:<12} {:<5} {:<11} {:>8} {:>7} {:>8}  {}",
@@ -323,15 +350,24 @@ fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
                     n.kind,
                     n.state,
                     n.pid.map(|p| p.to_string()).unwrap_or("-".into()),
-                    n.boot_seconds.map(|b| format!("{b:.1}s")).unwrap_or("-".into()),
+                    n.boot_seconds
+                        .map(|b| format!("{b:.1}s"))
+                        .unwrap_or("-".into()),
                     n.restarts,
                     n.netns
                         .clone()
-                        .or_else(|| n.error.as_ref().map(|e| e.lines().next().unwrap_or("").to_string()))
+                        .or_else(|| n.error.as_ref().map(|e| e
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string()))
                         .unwrap_or_default()
                 );
             }
-            println!("\n{:<22} {:<22} {:<9} HOST INTERFACES", "ENDPOINT A", "ENDPOINT B", "TRANSPORT");
+            println!(
+                "\n{:<22} {:<22} {:<9} HOST INTERFACES",
+                "ENDPOINT A", "ENDPOINT B", "TRANSPORT"
+            );
             for l in &status.links {
                 println!(
                     "{:<22} {:<22} {:<9} {}{}",
@@ -339,7 +375,10 @@ fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
                     l.endpoints[1],
                     l.transport,
                     l.host_interfaces.join(","),
-                    l.bridge.as_ref().map(|b| format!(" (bridge {b})")).unwrap_or_default()
+                    l.bridge
+                        .as_ref()
+                        .map(|b| format!(" (bridge {b})"))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -368,7 +407,11 @@ fn exec(args: &LabArgs, node: &str, timeout: u64, command: &[String]) -> Result<
         names.sort();
         return Err(format!(
             "lab `{lab}` has no node `{node}`; its nodes are: {}",
-            names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
         .into());
     }
@@ -414,7 +457,12 @@ fn console(args: &LabArgs, node: &str) -> Result<ExitCode> {
         let mut buf = [0u8; 4096];
         let mut stdout = std::io::stdout();
         while let Ok(n) = from_guest.read(&mut buf) {
-            if n == 0 || stdout.write_all(&buf[..n]).and_then(|_| stdout.flush()).is_err() {
+            if n == 0
+                || stdout
+                    .write_all(&buf[..n])
+                    .and_then(|_| stdout.flush())
+                    .is_err()
+            {
                 break;
             }
         }
@@ -524,7 +572,12 @@ fn image(command: ImageCommand) -> Result<ExitCode> {
         ImageCommand::List => {
             println!("{:<8} {:>10}  PATH", "KIND", "SIZE");
             for i in store.list()? {
-                println!("{:<8} {:>9}M  {}", i.kind.name(), i.size >> 20, i.path.display());
+                println!(
+                    "{:<8} {:>9}M  {}",
+                    i.kind.name(),
+                    i.size >> 20,
+                    i.path.display()
+                );
             }
         }
     }

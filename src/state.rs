@@ -146,7 +146,10 @@ impl LabState {
 
 /// Creates a directory (and parents) with mode 0700.
 pub fn make_private_dir(path: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o700))
 }
 

@@ -43,20 +43,31 @@ fn example_plans_match_golden_files() {
             serde_json::to_string_pretty(&p).expect("json")
         )
         .replace(&root.display().to_string(), "{ROOT}");
-        let name = file.file_stem().expect("stem").to_string_lossy().into_owned();
+        let name = file
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
         let golden = root.join("tests/golden").join(format!("{name}.plan"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, &text).expect("write golden");
         }
-        let want = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("{} is missing (run with UPDATE_GOLDEN=1)", golden.display()));
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+            panic!("{} is missing (run with UPDATE_GOLDEN=1)", golden.display())
+        });
         if want != text {
             failures.push(name);
         }
         checked += 1;
     }
-    assert!(checked >= 3, "expected the example topologies, found {checked}");
-    assert!(failures.is_empty(), "plans differ from golden files: {failures:?} (UPDATE_GOLDEN=1 rewrites them)");
+    assert!(
+        checked >= 3,
+        "expected the example topologies, found {checked}"
+    );
+    assert!(
+        failures.is_empty(),
+        "plans differ from golden files: {failures:?} (UPDATE_GOLDEN=1 rewrites them)"
+    );
 }
 
 #[test]

@@ -20,7 +20,11 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
 
     let ping = lab.exec("h1", &["ping", "-c", "3", "-W", "2", "10.2.0.1"]);
     assert!(ping.status.success(), "ping through r1: {}", text(&ping));
-    assert!(out_str(&ping).contains("ttl=63"), "TTL not decremented by one: {}", text(&ping));
+    assert!(
+        out_str(&ping).contains("ttl=63"),
+        "TTL not decremented by one: {}",
+        text(&ping)
+    );
 
     let status = lab.exec("r1", &["sh", "-c", "echo out; echo err >&2; exit 7"]);
     assert_eq!(status.status.code(), Some(7), "{}", text(&status));
@@ -47,8 +51,11 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
     assert_eq!(info["links"].as_array().expect("links").len(), 2);
 
     // Kill the guest outright: the runtime restarts it and the links work again.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill r1");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill r1");
     let restarted = eventually(Duration::from_secs(60), || {
         let info = lab.inspect();
         info["nodes"].as_array().into_iter().flatten().any(|n| {
@@ -69,12 +76,18 @@ fn root_firewall_drops_blocked_port() {
     let ex = example("firewall", &lab_name("fw"), |t| t);
     let lab = Deployed::up(&ex);
     let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
-    assert!(ping.status.success(), "ICMP through the firewall: {}", text(&ping));
+    assert!(
+        ping.status.success(),
+        "ICMP through the firewall: {}",
+        text(&ping)
+    );
 
     let connects = |port: &str| {
         // A one-shot listener in h2, then a connection attempt from h1.
         let listener = std::process::Command::new(bin())
-            .args(["exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port])
+            .args([
+                "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -82,7 +95,11 @@ fn root_firewall_drops_blocked_port() {
         std::thread::sleep(Duration::from_millis(500));
         let o = lab.exec(
             "h1",
-            &["sh", "-c", &format!("echo hi | busybox nc -w 3 10.2.0.1 {port}")],
+            &[
+                "sh",
+                "-c",
+                &format!("echo hi | busybox nc -w 3 10.2.0.1 {port}"),
+            ],
         );
         let mut listener = listener;
         let _ = listener.kill();
@@ -101,7 +118,11 @@ fn root_chain_routes_across_three_routers() {
     let ex = example("chain", &lab_name("ch"), |t| t);
     let lab = Deployed::up(&ex);
     let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
-    assert!(ping.status.success(), "ping across the chain: {}", text(&ping));
+    assert!(
+        ping.status.success(),
+        "ping across the chain: {}",
+        text(&ping)
+    );
     assert!(out_str(&ping).contains("ttl=61"), "{}", text(&ping));
     lab.down();
 }
@@ -114,8 +135,11 @@ fn root_down_after_runtime_killed() {
     let lab = Deployed::up(&ex);
     let info = lab.inspect();
     let sup = info["supervisor_pid"].as_i64().expect("runtime pid") as i32;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill runtime");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill runtime");
     std::thread::sleep(Duration::from_millis(300));
     let info = lab.inspect();
     assert_eq!(info["phase"], "stale", "{info}");
@@ -131,18 +155,29 @@ fn root_failed_deploy_leaves_nothing() {
         t.replace("sysctls:", "exec: [\"false\"]\n    sysctls:")
     });
     let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
-    assert!(!out.status.success(), "the deploy must fail: {}", text(&out));
+    assert!(
+        !out.status.success(),
+        "the deploy must fail: {}",
+        text(&out)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("r1"), "the error names the node: {err}");
     assert_nothing_left(&name);
 
     // A missing kernel is caught before anything is made.
     let ex = example("quickstart", &name, |t| {
-        t.replace("    image: minimal", "    image: minimal\n    kernel: /nonexistent/linux")
+        t.replace(
+            "    image: minimal",
+            "    image: minimal\n    kernel: /nonexistent/linux",
+        )
     });
     let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/linux"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/linux"),
+        "{}",
+        text(&out)
+    );
     assert_nothing_left(&name);
 }
 
@@ -154,20 +189,29 @@ fn root_conflicts_are_reported() {
     let name = lab_name("cf");
     let taken = format!("cf{}", std::process::id() % 100000);
     let root = umlvnf_host::Rtnl::root().expect("netlink");
-    root.veth_add(&taken, &format!("{taken}p"), None).expect("veth");
+    root.veth_add(&taken, &format!("{taken}p"), None)
+        .expect("veth");
     let ex = example("quickstart", &name, |t| {
         format!("{t}  - endpoints: [r1:eth9, host:{taken}]\n")
     });
     let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
     let _ = root.link_del(&taken);
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&taken), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&taken),
+        "{}",
+        text(&out)
+    );
     assert_nothing_left(&name);
 
     let ex = example("quickstart", &name, |t| t);
     let lab = Deployed::up(&ex);
     let again = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already up"), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already up"),
+        "{}",
+        text(&again)
+    );
     lab.down();
 }

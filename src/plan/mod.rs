@@ -233,7 +233,7 @@ pub struct GuestInterface {
 }
 
 /// A link as deployed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LinkPlan {
     /// The two endpoints as written.
     pub endpoints: [String; 2],
@@ -285,7 +285,9 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
             .iter()
             .map(|e| {
                 if e.is_root() {
-                    End::Root { iface: &e.interface }
+                    End::Root {
+                        iface: &e.interface,
+                    }
                 } else if topo.node_kind(&e.node) == NodeKind::Host {
                     End::HostNode {
                         node: &e.node,
@@ -303,10 +305,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
         let transport = link.transport.unwrap_or(Transport::Raw);
         let mtu = link_mtu(topo, link);
         let mut lp = LinkPlan {
-            endpoints: [
-                link.endpoints[0].to_string(),
-                link.endpoints[1].to_string(),
-            ],
+            endpoints: [link.endpoints[0].to_string(), link.endpoints[1].to_string()],
             transport: if has_guest {
                 transport_name(transport).to_string()
             } else {
@@ -342,7 +341,11 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
             // Taps for the guest ends, joined by a bridge unless a tap stands alone for `host:IF`.
             let kind = transport_name(transport);
             let lone_root = link.bridge.is_none()
-                && ends.iter().filter(|e| matches!(e, End::Guest { .. })).count() == 1
+                && ends
+                    .iter()
+                    .filter(|e| matches!(e, End::Guest { .. }))
+                    .count()
+                    == 1
                 && ends.iter().any(|e| matches!(e, End::Root { .. }));
             let bridge = if lone_root {
                 None

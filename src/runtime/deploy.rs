@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::{SigSet, Signal};
 use umlvnf_topology::Topology;
@@ -177,10 +177,15 @@ fn detach_and_run(plan: Plan, topology: PathBuf) -> Result<(), Box<dyn std::erro
 }
 
 fn redirect_stdio_to_null() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         use std::os::fd::AsRawFd;
         for fd in 0..3 {
-            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+            // SAFETY: dup2 on a valid open descriptor onto 0..2 only replaces stdio.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
         }
     }
 }
@@ -239,7 +244,10 @@ fn run(
         started.elapsed().as_secs_f64()
     ));
     for g in &plan.guests {
-        progress.line(&format!("  umlvnf exec {} -- ip addr     # run a command", g.node));
+        progress.line(&format!(
+            "  umlvnf exec {} -- ip addr     # run a command",
+            g.node
+        ));
     }
     if let Some(h) = plan.host_nodes.first() {
         progress.line(&format!("  umlvnf exec {} -- ping -c 3 <address>", h.node));
@@ -260,15 +268,21 @@ fn run(
 }
 
 /// Creates host objects, configures host nodes and boots guests.
-fn deploy(plan: &Plan, st: &mut LabState, progress: &mut Progress) -> Result<Arc<Lab>, RuntimeError> {
+fn deploy(
+    plan: &Plan,
+    st: &mut LabState,
+    progress: &mut Progress,
+) -> Result<Arc<Lab>, RuntimeError> {
     let lab_dir = &plan.lab_dir;
-    state::make_private_dir(&state::labs_dir()).map_err(RuntimeError::io("creating the labs directory"))?;
+    state::make_private_dir(&state::labs_dir())
+        .map_err(RuntimeError::io("creating the labs directory"))?;
     state::make_private_dir(lab_dir).map_err(RuntimeError::io("creating the lab directory"))?;
     for sub in ["uml", "overlays", "config", "logs", "hostfs"] {
         state::make_private_dir(&lab_dir.join(sub))
             .map_err(RuntimeError::io("creating the lab directory"))?;
     }
-    st.save(lab_dir).map_err(RuntimeError::io("saving the lab state"))?;
+    st.save(lab_dir)
+        .map_err(RuntimeError::io("saving the lab state"))?;
 
     let mut socks = Sockets::default();
     host_objects::preflight(plan, &mut socks)?;
@@ -318,13 +332,5 @@ pub(crate) fn interrupted() -> Result<(), RuntimeError> {
         Err(RuntimeError::Interrupted)
     } else {
         Ok(())
-    }
-}
-
-/// A short pause that ends early on interruption.
-pub(crate) fn nap(d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end && !INTERRUPTED.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(20).min(end - Instant::now()));
     }
 }

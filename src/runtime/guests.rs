@@ -13,10 +13,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use umlvnf_agent::client::AgentClient;
 use umlvnf_agent::config::{FileConfig, GuestConfig, InterfaceConfig, RouteConfig};
-use umlvnf_guest::console::ConsolePump;
-use umlvnf_guest::mconsole::Mconsole;
-use umlvnf_guest::notify::{Notification, NotifySocket};
-use umlvnf_guest::process::{spawn, UmlCommand};
+use umlvnf_guest::{spawn, ConsolePump, Mconsole, Notification, NotifySocket, UmlCommand};
 use umlvnf_topology::RestartPolicy;
 
 use crate::plan::{GuestPlan, Plan};
@@ -48,8 +45,12 @@ impl Notifier {
             .name("notify".into())
             .spawn(move || loop {
                 match socket.recv(Duration::from_secs(1)) {
-                    Ok(Some(Notification::Ready { mconsole })) => {
-                        if let Some(tx) = subs.lock().unwrap_or_else(|p| p.into_inner()).get(&mconsole) {
+                    Ok(Some(Notification::SocketReady { mconsole })) => {
+                        if let Some(tx) = subs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(&mconsole)
+                        {
                             let _ = tx.send(());
                         }
                     }
@@ -169,7 +170,10 @@ impl Guest {
                 let message = if tail.is_empty() {
                     message
                 } else {
-                    format!("{message}\n--- last console output of {} ---\n{tail}", self.plan.node)
+                    format!(
+                        "{message}\n--- last console output of {} ---\n{tail}",
+                        self.plan.node
+                    )
                 };
                 self.set_state("failed", Some(message.clone()));
                 Err(RuntimeError::Guest {
@@ -183,8 +187,10 @@ impl Guest {
     fn boot_inner(&self, t0: Instant) -> Result<(), String> {
         // A stale COW from an earlier boot is kept: a restart resumes the same disk.
         let _ = std::fs::remove_file(&self.mconsole);
-        let tmpdir = PathBuf::from(std::env::var_os("UMLVNF_GUEST_TMPDIR").unwrap_or_else(|| "/dev/shm".into()));
-        umlvnf_guest::room::check_tmpdir(&tmpdir, self.plan.memory).map_err(|e| e.to_string())?;
+        let tmpdir = PathBuf::from(
+            std::env::var_os("UMLVNF_GUEST_TMPDIR").unwrap_or_else(|| "/dev/shm".into()),
+        );
+        umlvnf_guest::check_tmpdir(&tmpdir, self.plan.memory).map_err(|e| e.to_string())?;
         // Drain readiness messages from an earlier boot.
         let ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
         while ready.try_recv().is_ok() {}
@@ -193,6 +199,7 @@ impl Guest {
             log: self.plan.log.clone(),
             tmpdir,
             cpus: self.plan.cpus.clone(),
+            ..UmlCommand::default()
         })
         .map_err(|e| format!("starting {} failed: {e}", self.plan.argv[0]))?;
         {
@@ -211,12 +218,14 @@ impl Guest {
             match ready.recv_timeout(Duration::from_millis(200)) {
                 Ok(()) => break,
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err("the notify socket closed".into()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err("the notify socket closed".into())
+                }
             }
             self.check_running(t0)?;
         }
         drop(ready);
-        let mut client = AgentClient::new(child.agent);
+        let mut client = AgentClient::new(child.agent).with_node(self.plan.node.clone());
         let remaining = BOOT_TIMEOUT.saturating_sub(t0.elapsed());
         client
             .wait_ready(remaining)
@@ -227,13 +236,18 @@ impl Guest {
 
     fn check_running(&self, t0: Instant) -> Result<(), String> {
         if let Some(code) = self.reap() {
-            return Err(format!("the UML process exited with status {code} during boot"));
+            return Err(format!(
+                "the UML process exited with status {code} during boot"
+            ));
         }
         if INTERRUPTED.load(Ordering::SeqCst) || self.stopping.load(Ordering::SeqCst) {
             return Err("interrupted".into());
         }
         if t0.elapsed() > BOOT_TIMEOUT {
-            return Err(format!("no mconsole notification within {} s", BOOT_TIMEOUT.as_secs()));
+            return Err(format!(
+                "no mconsole notification within {} s",
+                BOOT_TIMEOUT.as_secs()
+            ));
         }
         Ok(())
     }
@@ -257,6 +271,16 @@ impl Guest {
                 255
             }
         };
+        // UML's helper processes (one per guest address space) outlive a killed main process
+        // and keep its disks locked: end the whole group before anything else happens.
+        let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        if let Some(p) = live.process {
+            let gid = umlvnf_guest::ProcessId {
+                pid: p.pid,
+                start_time: p.start_time,
+            };
+            umlvnf_guest::wait_group_gone(&gid, Duration::from_secs(5));
+        }
         live.exit = Some(code);
         live.process = None;
         live.record.process = None;
@@ -340,7 +364,11 @@ impl Guest {
                 return;
             }
             *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            let ran_for = self.lock_live().started.map(|s| s.elapsed()).unwrap_or_default();
+            let ran_for = self
+                .lock_live()
+                .started
+                .map(|s| s.elapsed())
+                .unwrap_or_default();
             let restart = match self.plan.restart {
                 RestartPolicy::No => false,
                 RestartPolicy::OnFailure => code != 0,
@@ -348,7 +376,10 @@ impl Guest {
             };
             if !restart {
                 let state = if code == 0 { "stopped" } else { "failed" };
-                self.set_state(state, Some(format!("the UML process exited with status {code}")));
+                self.set_state(
+                    state,
+                    Some(format!("the UML process exited with status {code}")),
+                );
                 on_change();
                 return;
             }
@@ -357,7 +388,10 @@ impl Guest {
             }
             self.set_state(
                 "restarting",
-                Some(format!("the UML process exited with status {code}; restarting in {} s", backoff.as_secs())),
+                Some(format!(
+                    "the UML process exited with status {code}; restarting in {} s",
+                    backoff.as_secs()
+                )),
             );
             on_change();
             let end = Instant::now() + backoff;

@@ -55,7 +55,11 @@ pub fn preflight(plan: &Plan, socks: &mut Sockets) -> Result<(), RuntimeError> {
                     }
                 }
             }
-            HostStep::Tap { name } if root.link_exists(name).map_err(RuntimeError::host("netlink"))? => {
+            HostStep::Tap { name }
+                if root
+                    .link_exists(name)
+                    .map_err(RuntimeError::host("netlink"))? =>
+            {
                 taken.push(format!("interface `{name}`"))
             }
             _ => {}
@@ -103,7 +107,10 @@ pub fn create(
             }
             HostStep::Bridge { name } => {
                 let root = socks.get(None)?;
-                if !root.link_exists(name).map_err(RuntimeError::host("bridge"))? {
+                if !root
+                    .link_exists(name)
+                    .map_err(RuntimeError::host("bridge"))?
+                {
                     root.bridge_add(name, Some(owner))
                         .map_err(RuntimeError::host("bridge"))?;
                     state.owned.bridges.push(name.clone());
@@ -139,7 +146,9 @@ pub fn create(
                 .link_set_up(name)
                 .map_err(RuntimeError::host("link up"))?,
         }
-        state.save(lab_dir).map_err(RuntimeError::io("saving the lab state"))?;
+        state
+            .save(lab_dir)
+            .map_err(RuntimeError::io("saving the lab state"))?;
     }
     Ok(())
 }
@@ -147,12 +156,14 @@ pub fn create(
 /// Applies addresses, routes and sysctls of a host node inside its namespace.
 pub fn configure_host_node(h: &HostNodePlan, socks: &mut Sockets) -> Result<(), RuntimeError> {
     let s = socks.get(Some(&h.netns))?;
-    s.link_set_up("lo").map_err(RuntimeError::host("loopback"))?;
+    s.link_set_up("lo")
+        .map_err(RuntimeError::host("loopback"))?;
     for (ifname, addr) in &h.addresses {
         let net = addr
             .parse()
             .map_err(|_| RuntimeError::Conflict(format!("address `{addr}` is not a prefix")))?;
-        s.addr_add(ifname, net).map_err(RuntimeError::host("address"))?;
+        s.addr_add(ifname, net)
+            .map_err(RuntimeError::host("address"))?;
     }
     for (k, v) in &h.sysctls {
         sysctl_set(Some(&h.netns), k, v).map_err(RuntimeError::host("sysctl"))?;

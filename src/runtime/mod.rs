@@ -48,7 +48,9 @@ pub enum RuntimeError {
         pid: i32,
     },
     /// Deploying needs root.
-    #[error("deploying a lab needs root (namespaces, veth pairs and raw sockets): run umlvnf as root")]
+    #[error(
+        "deploying a lab needs root (namespaces, veth pairs and raw sockets): run umlvnf as root"
+    )]
     NotRoot,
     /// The deploy was interrupted.
     #[error("interrupted")]

@@ -148,9 +148,17 @@ impl Lab {
         let reply = if problems.is_empty() {
             Reply::ok()
         } else {
-            Reply::err(format!("some objects could not be removed: {}", problems.join("; ")))
+            Reply::err(format!(
+                "some objects could not be removed: {}",
+                problems.join("; ")
+            ))
         };
-        for w in self.down_waiters.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for w in self
+            .down_waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             let _ = control::write_reply(&w, &reply);
         }
     }
@@ -245,7 +253,13 @@ impl Lab {
 
     fn status(&self) -> LabStatus {
         let st = self.state_snapshot();
-        status_of(&st, self.guests.values().map(|g| (g.node().to_string(), g.record())).collect())
+        status_of(
+            &st,
+            self.guests
+                .values()
+                .map(|g| (g.node().to_string(), g.record()))
+                .collect(),
+        )
     }
 }
 
@@ -272,7 +286,12 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         nodes.push(NodeStatus {
             name: name.clone(),
             kind: "host".into(),
-            state: if umlvnf_host::netns_exists(ns) { "up" } else { "missing" }.into(),
+            state: if umlvnf_host::netns_exists(ns) {
+                "up"
+            } else {
+                "missing"
+            }
+            .into(),
             pid: None,
             boot_seconds: None,
             restarts: 0,

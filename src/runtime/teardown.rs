@@ -23,7 +23,7 @@ pub fn down_stale(lab: &str, lab_dir: &Path) -> Vec<String> {
         for (node, g) in &st.guests {
             if let Some(p) = g.process.filter(|p| p.is_alive()) {
                 let mconsole = lab_dir.join("uml").join(node).join("mconsole");
-                if let Ok(m) = umlvnf_guest::mconsole::Mconsole::connect(&mconsole) {
+                if let Ok(m) = umlvnf_guest::Mconsole::connect(&mconsole) {
                     let _ = m.halt();
                 }
                 let _ = killpg(Pid::from_raw(p.pid), Signal::SIGKILL);
@@ -52,12 +52,16 @@ pub fn down_stale(lab: &str, lab_dir: &Path) -> Vec<String> {
 /// Kills every process whose command line names this lab's `uml_dir=`.
 fn kill_by_uml_dir(uml_dir: &Path, problems: &mut Vec<String>) {
     let needle = format!("uml_dir={}", uml_dir.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
     for e in entries.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
         if cmd.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
             if let Err(err) = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL) {
                 problems.push(format!("pid {pid}: {err}"));

@@ -68,7 +68,11 @@ impl DebianRootfs {
 
     /// Returns the cached tarball in `store_dir`, running debootstrap first when it is absent.
     /// The caller holds the store's `debian` lock.
-    pub fn ensure_tarball(&self, store_dir: &Path, progress: &dyn Fn(&str)) -> Result<PathBuf, ImageError> {
+    pub fn ensure_tarball(
+        &self,
+        store_dir: &Path,
+        progress: &dyn Fn(&str),
+    ) -> Result<PathBuf, ImageError> {
         let tarball = store_dir.join(self.tarball_name());
         if tarball.is_file() {
             return Ok(tarball);
@@ -131,6 +135,9 @@ pub(crate) fn assemble(
             .arg("-C")
             .arg(tree.root()),
     )?;
+    // debootstrap copies the build host's name and resolver; guests get neutral ones.
+    tree.write_file(Path::new("/etc/hostname"), b"umlvnf\n", 0o644)?;
+    tree.write_file(Path::new("/etc/resolv.conf"), b"", 0o644)?;
     progress("debian: installing the agent");
     agent.install(tree, true)?;
     progress("debian: installing kernel modules");

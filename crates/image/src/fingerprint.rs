@@ -61,3 +61,48 @@ impl Fingerprint {
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_boundaries_and_values_matter() {
+        let hash = |parts: &[(&str, &str)]| {
+            let mut fp = Fingerprint::new("t");
+            for (k, v) in parts {
+                fp.text(k, v);
+            }
+            fp.short_hex()
+        };
+        assert_eq!(hash(&[("a", "b")]), hash(&[("a", "b")]));
+        assert_ne!(hash(&[("a", "bc")]), hash(&[("ab", "c")]));
+        assert_ne!(hash(&[("a", "b")]), hash(&[("a", "c")]));
+        assert_eq!(hash(&[]).len(), 16);
+        assert_ne!(
+            Fingerprint::new("minimal").short_hex(),
+            Fingerprint::new("debian").short_hex()
+        );
+    }
+
+    #[test]
+    fn file_contents_and_identity_follow_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent");
+        std::fs::write(&file, b"one").unwrap();
+        let of = |path: &Path| {
+            let mut fp = Fingerprint::new("t");
+            fp.file_contents("agent", path).unwrap();
+            fp.file_identity("agent", path).unwrap();
+            fp.short_hex()
+        };
+        let first = of(&file);
+        assert_eq!(first, of(&file));
+        std::fs::write(&file, b"two").unwrap();
+        assert_ne!(first, of(&file));
+        let mut fp = Fingerprint::new("t");
+        assert!(fp
+            .file_contents("missing", &dir.path().join("nope"))
+            .is_err());
+    }
+}

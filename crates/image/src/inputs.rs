@@ -71,7 +71,11 @@ impl AgentPlan {
     ///
     /// With `keep_existing_libraries`, libraries the tree already has are left alone
     /// (a Debian rootfs brings its own glibc).
-    pub fn install(&self, tree: &RootTree, keep_existing_libraries: bool) -> Result<(), ImageError> {
+    pub fn install(
+        &self,
+        tree: &RootTree,
+        keep_existing_libraries: bool,
+    ) -> Result<(), ImageError> {
         tree.copy_file(&self.binary, Path::new(AGENT_GUEST_PATH), 0o755)?;
         install_libraries(tree, &self.libraries, keep_existing_libraries)
     }

@@ -49,7 +49,11 @@ const MODULE_PREFIXES: &[&str] = &[
 ];
 
 /// `modules.*` files copied as they are (depmod regenerates the others).
-const MODULE_META_FILES: &[&str] = &["modules.builtin", "modules.builtin.modinfo", "modules.order"];
+const MODULE_META_FILES: &[&str] = &[
+    "modules.builtin",
+    "modules.builtin.modinfo",
+    "modules.order",
+];
 
 /// A UML kernel binary with its version and module directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,12 +106,13 @@ impl KernelInfo {
     /// The network modules (and their dependencies), as paths relative to [`KernelInfo::modules_dir`].
     pub fn selected_modules(&self) -> Result<Vec<String>, ImageError> {
         let dep_path = self.modules_dir.join("modules.dep");
-        let text = std::fs::read_to_string(&dep_path).map_err(ImageError::io("reading", &dep_path))?;
+        let text =
+            std::fs::read_to_string(&dep_path).map_err(ImageError::io("reading", &dep_path))?;
         Ok(select_modules(&parse_modules_dep(&text), MODULE_PREFIXES))
     }
 
     /// Adds the kernel version, binary and the selected modules' identities to a fingerprint.
-    pub fn fingerprint(&self, fp: &mut Fingerprint) -> Result<(), ImageError> {
+    pub(crate) fn fingerprint(&self, fp: &mut Fingerprint) -> Result<(), ImageError> {
         fp.text("kernel-version", &self.version);
         fp.file_identity("kernel-binary", &self.binary)?;
         fp.file_identity("modules.dep", &self.modules_dir.join("modules.dep"))?;
@@ -118,7 +123,7 @@ impl KernelInfo {
     }
 
     /// Copies the selected modules to `/lib/modules/<version>/` in `tree` and runs `depmod -b` there.
-    pub fn install_modules(&self, tree: &RootTree) -> Result<usize, ImageError> {
+    pub(crate) fn install_modules(&self, tree: &RootTree) -> Result<usize, ImageError> {
         let guest_dir = PathBuf::from("/lib/modules").join(&self.version);
         let modules = self.selected_modules()?;
         for rel in &modules {
@@ -145,7 +150,8 @@ fn is_version(s: &str) -> bool {
     !s.is_empty()
         && s.len() < 64
         && s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || ".-+_".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-+_".contains(c))
 }
 
 /// Parses `modules.dep` into module → dependencies.
@@ -191,7 +197,10 @@ kernel/fs/nfs/nfs.ko: kernel/net/sunrpc/sunrpc.ko\n\
 kernel/net/sunrpc/sunrpc.ko:\n",
         );
         let sel = select_modules(&deps, &["kernel/net/ipv6/"]);
-        assert_eq!(sel, vec!["kernel/lib/crc-ccitt.ko", "kernel/net/ipv6/ipv6.ko"]);
+        assert_eq!(
+            sel,
+            vec!["kernel/lib/crc-ccitt.ko", "kernel/net/ipv6/ipv6.ko"]
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub use fingerprint::FORMAT_VERSION;
 pub use inputs::{ImageInputs, AGENT_GUEST_PATH, DEFAULT_KERNEL};
 pub use kernel::{KernelInfo, UML_MODULES_ROOT};
 pub use kind::ImageKind;
-pub use mirror::{host_debian_mirror, parse_deb822, parse_one_line, pick_debian_mirror, AptSource, DEBIAN_SUITE};
+pub use mirror::{
+    host_debian_mirror, parse_deb822, parse_one_line, pick_debian_mirror, AptSource, DEBIAN_SUITE,
+};
 pub use mkfs::FREE_SPACE;
 pub use store::{ImageInfo, ImageStore, DEFAULT_IMAGE_DIR, IMAGE_DIR_ENV};
 

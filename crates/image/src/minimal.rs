@@ -77,10 +77,11 @@ impl MinimalPlan {
         let mut libraries = tools::shared_libraries(&busybox)?;
         let mut found = Vec::new();
         for (name, guest, package) in TOOLS {
-            let host = tools::find_program(name, package).map_err(|_| ImageError::MissingHostFile {
-                path: PathBuf::from(guest),
-                package,
-            })?;
+            let host =
+                tools::find_program(name, package).map_err(|_| ImageError::MissingHostFile {
+                    path: PathBuf::from(guest),
+                    package,
+                })?;
             libraries.extend(tools::shared_libraries(&host)?);
             found.push((host, PathBuf::from(guest)));
         }

@@ -16,8 +16,18 @@ pub const DEBIAN_SUITE: &str = "bookworm";
 
 /// Suite names that identify the Debian main archive (as opposed to third-party repositories).
 const DEBIAN_SUITES: &[&str] = &[
-    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "oldoldstable",
-    "oldstable", "stable", "testing", "unstable",
+    "buster",
+    "bullseye",
+    "bookworm",
+    "trixie",
+    "forky",
+    "duke",
+    "sid",
+    "oldoldstable",
+    "oldstable",
+    "stable",
+    "testing",
+    "unstable",
 ];
 
 /// One apt source: a repository URI with its suites and components.
@@ -131,7 +141,9 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
 pub fn pick_debian_mirror(sources: &[AptSource]) -> Option<String> {
     let mut best: Option<(u8, String)> = None;
     for source in sources {
-        if !source.types.iter().any(|t| t == "deb") || !source.components.iter().any(|c| c == "main") {
+        if !source.types.iter().any(|t| t == "deb")
+            || !source.components.iter().any(|c| c == "main")
+        {
             continue;
         }
         let release_suites: Vec<&String> = source
@@ -258,7 +270,10 @@ deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://ftp.example.org/debi
 
     #[test]
     fn nothing_usable_gives_none() {
-        assert_eq!(pick_debian_mirror(&parse_one_line("deb-src http://x/debian bookworm main\n")), None);
+        assert_eq!(
+            pick_debian_mirror(&parse_one_line("deb-src http://x/debian bookworm main\n")),
+            None
+        );
         assert_eq!(pick_debian_mirror(&parse_one_line("garbage\n\n")), None);
     }
 }

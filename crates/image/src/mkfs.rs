@@ -30,7 +30,8 @@ pub fn measure(dir: &Path) -> Result<TreeUsage, ImageError> {
     let mut usage = TreeUsage::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
-        let meta = std::fs::symlink_metadata(&path).map_err(ImageError::io("reading metadata of", &path))?;
+        let meta = std::fs::symlink_metadata(&path)
+            .map_err(ImageError::io("reading metadata of", &path))?;
         usage.inodes += 1;
         let ft = meta.file_type();
         if ft.is_dir() {
@@ -65,7 +66,9 @@ pub fn make_ext4(dir: &Path, image: &Path, label: &str) -> Result<u64, ImageErro
     let mkfs = tools::find_program("mkfs.ext4", "e2fsprogs")?;
     tools::run(
         Command::new(mkfs)
-            .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-m", "0"])
+            .args([
+                "-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-m", "0",
+            ])
             .arg("-N")
             .arg(inodes.to_string())
             .arg("-L")

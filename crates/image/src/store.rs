@@ -106,9 +106,10 @@ impl ImageStore {
         if !force && path.is_file() {
             return Ok(path);
         }
-        std::fs::create_dir_all(&self.dir).map_err(ImageError::io("creating directory", &self.dir))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(ImageError::io("creating directory", &self.dir))?;
         let lock_path = self.dir.join(format!(".{kind}.lock"));
-        progress(&format!("{kind}: waiting for the build lock"));
+        progress(&format!("{kind}: taking the build lock"));
         let _lock = FileLock::exclusive(&lock_path)?;
         if !force && path.is_file() {
             return Ok(path);
@@ -152,9 +153,10 @@ impl ImageStore {
         Ok(images)
     }
 
-    /// Deletes every image not named in `keep`, and leftovers of interrupted builds; returns what
-    /// was deleted. COW files based on a deleted image can no longer boot, so pass every image a
-    /// lab still uses. Cached Debian rootfs tarballs are kept.
+    /// Deletes every image not named in `keep`, leftovers of interrupted builds, and cached Debian
+    /// rootfs tarballs other than the one the host's current mirror and package list use (all are
+    /// kept when no mirror is configured); returns what was deleted. COW files based on a deleted
+    /// image can no longer boot, so pass every image a lab still uses.
     pub fn remove_stale(&self, keep: &[PathBuf]) -> Result<Vec<PathBuf>, ImageError> {
         let mut removed = Vec::new();
         for kind in ImageKind::ALL {
@@ -167,15 +169,42 @@ impl ImageStore {
                 if keep.iter().any(|k| same_file(k, &image.path)) {
                     continue;
                 }
-                std::fs::remove_file(&image.path).map_err(ImageError::io("removing", &image.path))?;
+                std::fs::remove_file(&image.path)
+                    .map_err(ImageError::io("removing", &image.path))?;
                 removed.push(image.path);
+            }
+            if kind == ImageKind::Debian {
+                removed.extend(self.remove_stale_tarballs()?);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes `debian-rootfs-*.tar` files other than the current one (debian lock held).
+    fn remove_stale_tarballs(&self) -> Result<Vec<PathBuf>, ImageError> {
+        let Ok(mirror) = mirror::host_debian_mirror(Path::new("/etc/apt")) else {
+            return Ok(Vec::new());
+        };
+        let current = DebianRootfs::new(mirror).tarball_name();
+        let mut removed = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(removed);
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("debian-rootfs-") && name.ends_with(".tar") && name != current {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(ImageError::io("removing", &path))?;
+                removed.push(path);
             }
         }
         Ok(removed)
     }
 
     fn path_for(&self, resolved: &Resolved) -> PathBuf {
-        self.dir.join(format!("{}-{}.img", resolved.kind, resolved.hash))
+        self.dir
+            .join(format!("{}-{}.img", resolved.kind, resolved.hash))
     }
 
     fn resolve(&self, kind: ImageKind, inputs: &ImageInputs) -> Result<Resolved, ImageError> {
@@ -221,7 +250,12 @@ impl ImageStore {
         Ok(())
     }
 
-    fn build_locked(&self, resolved: &Resolved, path: &Path, progress: &dyn Fn(&str)) -> Result<(), ImageError> {
+    fn build_locked(
+        &self,
+        resolved: &Resolved,
+        path: &Path,
+        progress: &dyn Fn(&str),
+    ) -> Result<(), ImageError> {
         let kind = resolved.kind;
         let pid = std::process::id();
         let build_dir = self.dir.join(format!(".build-{kind}-{pid}"));
@@ -235,7 +269,9 @@ impl ImageStore {
             .map_err(ImageError::io("setting permissions of", &root))?;
         let tree = RootTree::new(&root);
         match &resolved.plan {
-            Plan::Minimal(plan) => plan.assemble(&tree, &resolved.agent, &resolved.kernel, progress)?,
+            Plan::Minimal(plan) => {
+                plan.assemble(&tree, &resolved.agent, &resolved.kernel, progress)?
+            }
             Plan::Debian(rootfs) => {
                 let tarball = rootfs.ensure_tarball(&self.dir, progress)?;
                 debian::assemble(&tarball, &tree, &resolved.agent, &resolved.kernel, progress)?;
@@ -245,8 +281,10 @@ impl ImageStore {
         mkfs::make_ext4(&root, &tmp_image, &format!("umlvnf-{kind}"))?;
         std::fs::set_permissions(&tmp_image, std::fs::Permissions::from_mode(0o444))
             .map_err(ImageError::io("setting permissions of", &tmp_image))?;
-        let file = std::fs::File::open(&tmp_image).map_err(ImageError::io("opening", &tmp_image))?;
-        file.sync_all().map_err(ImageError::io("syncing", &tmp_image))?;
+        let file =
+            std::fs::File::open(&tmp_image).map_err(ImageError::io("opening", &tmp_image))?;
+        file.sync_all()
+            .map_err(ImageError::io("syncing", &tmp_image))?;
         std::fs::rename(&tmp_image, path).map_err(ImageError::io("renaming", &tmp_image))?;
         Ok(())
     }
@@ -285,8 +323,14 @@ mod tests {
 
     #[test]
     fn image_names_parsed() {
-        assert_eq!(parse_image_name("minimal-0123456789abcdef.img"), Some(ImageKind::Minimal));
-        assert_eq!(parse_image_name("debian-0123456789abcdef.img"), Some(ImageKind::Debian));
+        assert_eq!(
+            parse_image_name("minimal-0123456789abcdef.img"),
+            Some(ImageKind::Minimal)
+        );
+        assert_eq!(
+            parse_image_name("debian-0123456789abcdef.img"),
+            Some(ImageKind::Debian)
+        );
         assert_eq!(parse_image_name("debian-rootfs-0123456789abcdef.tar"), None);
         assert_eq!(parse_image_name("minimal-xyz.img"), None);
         assert_eq!(parse_image_name(".tmp-minimal-12.img"), None);

@@ -111,7 +111,9 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         // Static binaries and scripts: "not a dynamic executable" (exit 1).
-        if stdout.contains("not a dynamic executable") || stderr.contains("not a dynamic executable") {
+        if stdout.contains("not a dynamic executable")
+            || stderr.contains("not a dynamic executable")
+        {
             return Ok(Vec::new());
         }
         return Err(ImageError::ToolFailed {
@@ -156,7 +158,11 @@ mod tests {
     fn real_ldd_on_host_binary() {
         let libs = shared_libraries(Path::new("/usr/sbin/ethtool")).unwrap();
         assert!(libs.iter().any(|p| p.ends_with("libc.so.6")), "{libs:?}");
-        assert!(libs.iter().any(|p| p.to_string_lossy().contains("ld-linux")), "{libs:?}");
+        assert!(
+            libs.iter()
+                .any(|p| p.to_string_lossy().contains("ld-linux")),
+            "{libs:?}"
+        );
         let none = shared_libraries(Path::new("/bin/busybox")).unwrap();
         assert!(none.is_empty(), "busybox-static must be static: {none:?}");
     }

@@ -99,7 +99,8 @@ impl RootTree {
             so_far.push(&comp);
             host = self.resolve_followed(&so_far)?;
             if std::fs::symlink_metadata(&host).is_err() {
-                std::fs::create_dir_all(&host).map_err(ImageError::io("creating directory", &host))?;
+                std::fs::create_dir_all(&host)
+                    .map_err(ImageError::io("creating directory", &host))?;
                 std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode))
                     .map_err(ImageError::io("setting permissions of", &host))?;
             }
@@ -179,7 +180,8 @@ mod tests {
     fn absolute_symlinks_stay_inside_the_tree() {
         let dir = tempfile::tempdir().unwrap();
         let tree = RootTree::new(dir.path());
-        tree.mkdir(Path::new("/usr/lib/x86_64-linux-gnu"), 0o755).unwrap();
+        tree.mkdir(Path::new("/usr/lib/x86_64-linux-gnu"), 0o755)
+            .unwrap();
         tree.mkdir(Path::new("/usr/lib64"), 0o755).unwrap();
         std::os::unix::fs::symlink("usr/lib", dir.path().join("lib")).unwrap();
         std::os::unix::fs::symlink("usr/lib64", dir.path().join("lib64")).unwrap();
@@ -187,10 +189,13 @@ mod tests {
         std::os::unix::fs::symlink("/etc", dir.path().join("usr/lib64/hostetc")).unwrap();
         let r = tree.resolve(Path::new("/lib64/hostetc/passwd")).unwrap();
         assert_eq!(r, dir.path().join("etc/passwd"));
-        let r = tree.resolve(Path::new("/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
+        let r = tree
+            .resolve(Path::new("/lib/x86_64-linux-gnu/libc.so.6"))
+            .unwrap();
         assert_eq!(r, dir.path().join("usr/lib/x86_64-linux-gnu/libc.so.6"));
         // Writing through the link lands inside the tree.
-        tree.write_file(Path::new("/lib64/hostetc/marker"), b"x", 0o644).unwrap();
+        tree.write_file(Path::new("/lib64/hostetc/marker"), b"x", 0o644)
+            .unwrap();
         assert!(dir.path().join("etc/marker").is_file());
         // `..` cannot climb above the root.
         let r = tree.resolve(Path::new("/../../x")).unwrap();

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use umlvnf_image::{boot_args, ImageInputs, ImageKind, ImageStore, AGENT_GUEST_PATH, DEFAULT_KERNEL};
+use umlvnf_image::{
+    boot_args, ImageInputs, ImageKind, ImageStore, AGENT_GUEST_PATH, DEFAULT_KERNEL,
+};
 
 fn require_root() {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -117,7 +119,8 @@ echo TEST-AGENT-START\n\
 {body}\n\
 echo TEST-AGENT-END\n\
 sync\n\
-poweroff -f\n"
+poweroff -f 2>/dev/null || echo o > /proc/sysrq-trigger\n\
+sleep 5\n"
     );
     let path = dir.join("umlvnf-agent");
     std::fs::write(&path, script).unwrap();
@@ -133,6 +136,15 @@ fn assert_checks(console: &str, commands: &[&str]) {
             "`{command}` did not succeed in the guest; console:\n{console}"
         );
     }
+}
+
+/// The `ROOT-FREE-KB=` figure the test agents print from `df -k /`.
+fn root_free_kb(console: &str) -> u64 {
+    console
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ROOT-FREE-KB="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no free-space line; console:\n{console}"))
 }
 
 fn mtime(path: &Path) -> (i64, i64, u64) {
@@ -159,6 +171,8 @@ check modprobe sch_netem\n\
 check modprobe bridge\n\
 check modprobe veth\n\
 check nft add table bridge umlvnftest\n\
+check modprobe iptable_filter\n\
+check modprobe iptable_nat\n\
 nft add table ip umlvnftest 2>&1; echo \"nft-ip-family-rc=$?\"\n\
 echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     );
@@ -168,10 +182,14 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     let progress = |m: &str| messages.borrow_mut().push(m.to_string());
 
     let t0 = Instant::now();
-    let base = store.ensure(ImageKind::Minimal, &inputs, &progress).unwrap();
+    let base = store
+        .ensure(ImageKind::Minimal, &inputs, &progress)
+        .unwrap();
     let build_time = t0.elapsed();
     let t1 = Instant::now();
-    let again = store.ensure(ImageKind::Minimal, &inputs, &progress).unwrap();
+    let again = store
+        .ensure(ImageKind::Minimal, &inputs, &progress)
+        .unwrap();
     let cached_time = t1.elapsed();
     eprintln!(
         "minimal build {:.2} s, cached ensure {:.3} s, progress: {:?}",
@@ -180,8 +198,14 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
         messages.borrow()
     );
     assert_eq!(base, again);
-    assert!(cached_time < Duration::from_secs(2), "cached ensure took {cached_time:?}");
-    assert!(build_time < Duration::from_secs(60), "build took {build_time:?}");
+    assert!(
+        cached_time < Duration::from_secs(2),
+        "cached ensure took {cached_time:?}"
+    );
+    assert!(
+        build_time < Duration::from_secs(60),
+        "build took {build_time:?}"
+    );
 
     let meta = std::fs::metadata(&base).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o444);
@@ -198,7 +222,12 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     assert_eq!(list[0].path, base);
 
     let before = mtime(&base);
-    let (console, exited) = boot(&base, tmp.path(), &format!("imgmin{}", std::process::id()), Duration::from_secs(60));
+    let (console, exited) = boot(
+        &base,
+        tmp.path(),
+        &format!("imgmin{}", std::process::id()),
+        Duration::from_secs(60),
+    );
     assert!(exited, "the guest did not power off; console:\n{console}");
     assert!(console.contains("TEST-AGENT-END"), "console:\n{console}");
     assert_checks(
@@ -213,22 +242,31 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
             "modprobe bridge",
             "modprobe veth",
             "nft add table bridge umlvnftest",
+            "modprobe iptable_filter",
+            "modprobe iptable_nat",
         ],
     );
-    let free_kb: u64 = console
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("ROOT-FREE-KB="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no free-space line; console:\n{console}"));
-    assert!(free_kb > 48 * 1024, "only {free_kb} KiB free in the guest's root");
+    let free_kb = root_free_kb(&console);
+    eprintln!("guest: minimal root has {free_kb} KiB free");
+    assert!(
+        free_kb > 48 * 1024,
+        "only {free_kb} KiB free in the guest's root"
+    );
     for line in console.lines().filter(|l| l.contains("nft-ip-family")) {
         eprintln!("guest: {line}");
     }
     assert_eq!(mtime(&base), before, "booting changed the base image");
-    assert!(tmp.path().join(format!("imgmin{}.cow", std::process::id())).is_file());
+    assert!(tmp
+        .path()
+        .join(format!("imgmin{}.cow", std::process::id()))
+        .is_file());
 
     // A changed agent gives a new image; the old one stays untouched.
-    std::fs::write(&agent, format!("{}\n# changed\n", std::fs::read_to_string(&agent).unwrap())).unwrap();
+    std::fs::write(
+        &agent,
+        format!("{}\n# changed\n", std::fs::read_to_string(&agent).unwrap()),
+    )
+    .unwrap();
     let changed = store.image_path(ImageKind::Minimal, &inputs).unwrap();
     assert_ne!(changed, base);
     assert_eq!(mtime(&base), before);
@@ -265,10 +303,27 @@ fn root_debian_image_boots() {
         cached_time.as_secs_f64()
     );
     assert_eq!(base, again);
-    assert!(cached_time < Duration::from_secs(2), "cached ensure took {cached_time:?}");
-    // Keep only this image (and the rootfs tarball) in the cache.
+    assert!(
+        cached_time < Duration::from_secs(2),
+        "cached ensure took {cached_time:?}"
+    );
+    // Keep only this image (and the current rootfs tarball) in the cache.
     store.remove_stale(std::slice::from_ref(&base)).unwrap();
     assert!(base.is_file());
+    let tarballs = std::fs::read_dir(store.dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("debian-rootfs-")
+        })
+        .count();
+    assert_eq!(
+        tarballs, 1,
+        "exactly the current rootfs tarball stays cached"
+    );
 
     let before = mtime(&base);
     let name = format!("imgdeb{}", std::process::id());
@@ -302,7 +357,17 @@ fn root_debian_image_boots() {
         console.contains("frr-processes-left=0"),
         "FRR daemons survived the stop; console:\n{console}"
     );
-    for line in console.lines().filter(|l| l.starts_with("frr-") || l.contains("iptables-nft-rc")) {
+    assert!(console.contains("hostname=umlvnf"), "console:\n{console}");
+    let free_kb = root_free_kb(&console);
+    eprintln!("guest: debian root has {free_kb} KiB free");
+    assert!(
+        free_kb > 48 * 1024,
+        "only {free_kb} KiB free in the guest's root"
+    );
+    for line in console
+        .lines()
+        .filter(|l| l.starts_with("frr-") || l.contains("iptables-nft-rc"))
+    {
         eprintln!("guest: {line}");
     }
     assert_eq!(mtime(&base), before, "booting changed the base image");
@@ -356,4 +421,6 @@ t0=$(cut -d' ' -f1 /proc/uptime)
 check /usr/lib/frr/frrinit.sh stop
 echo "frr-stop-from=$t0 to=$(cut -d' ' -f1 /proc/uptime)"
 ps ax | grep -c '[f]rr/' | sed 's/^/frr-processes-left=/'
+echo "hostname=$(cat /etc/hostname)"
+echo "ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')"
 "#;

@@ -1,5 +1,5 @@
 //! Applying a [`GuestConfig`] in order with the guest's own tools (`modprobe`, `ip`, `nft`,
-//! `sh`), stopping at the first failing step.
+//! `iptables-legacy-restore`, `sh`), stopping at the first failing step.
 
 use std::fs;
 use std::io;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::exec;
 use super::supervisor::Supervisor;
+use super::xtables;
 use crate::config::{GuestConfig, InterfaceConfig};
 
 /// Where the nftables ruleset is written before `nft -f` loads it.
@@ -21,7 +22,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepFailure {
     /// The step (`hostname`, `modules`, `loopback`, `interfaces`, `sysctls`, `files`,
-    /// `nftables`, `routes`, `exec`).
+    /// `nftables`, `iptables`, `ip6tables`, `routes`, `exec`).
     pub step: String,
     /// The command or action that failed.
     pub command: String,
@@ -29,7 +30,11 @@ pub struct StepFailure {
     pub error: String,
 }
 
-fn failure(step: &str, command: impl Into<String>, error: impl Into<String>) -> StepFailure {
+pub(crate) fn failure(
+    step: &str,
+    command: impl Into<String>,
+    error: impl Into<String>,
+) -> StepFailure {
     StepFailure {
         step: step.into(),
         command: command.into(),
@@ -56,8 +61,18 @@ pub fn display_argv(argv: &[String]) -> String {
 
 /// Runs one command of `step`; a spawn error, a timeout or a non-zero exit is a failure.
 fn run(sup: &mut Supervisor, step: &str, argv: &[String]) -> Result<(), StepFailure> {
-    let shown = display_argv(argv);
-    let r = exec::run(sup, argv, None, STEP_TIMEOUT)
+    run_with_input(sup, step, argv, None, display_argv(argv))
+}
+
+/// Runs one command of `step` with `stdin` (or `/dev/null`); `shown` names it in a failure.
+pub(crate) fn run_with_input(
+    sup: &mut Supervisor,
+    step: &str,
+    argv: &[String],
+    stdin: Option<&[u8]>,
+    shown: String,
+) -> Result<(), StepFailure> {
+    let r = exec::run(sup, argv, stdin, STEP_TIMEOUT)
         .map_err(|e| failure(step, shown.clone(), e.to_string()))?;
     if r.timed_out {
         return Err(failure(
@@ -85,7 +100,7 @@ fn run(sup: &mut Supervisor, step: &str, argv: &[String]) -> Result<(), StepFail
     Ok(())
 }
 
-fn args(words: &[&str]) -> Vec<String> {
+pub(crate) fn args(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
 }
 
@@ -128,6 +143,12 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
         write_file(NFTABLES_PATH, 0o600, rules.as_bytes())
             .map_err(|e| failure("nftables", format!("write {NFTABLES_PATH}"), e.to_string()))?;
         run(sup, "nftables", &args(&["nft", "-f", NFTABLES_PATH]))?;
+    }
+    if let Some(rules) = &cfg.iptables {
+        xtables::load(sup, &xtables::IPV4, rules)?;
+    }
+    if let Some(rules) = &cfg.ip6tables {
+        xtables::load(sup, &xtables::IPV6, rules)?;
     }
     for r in &cfg.routes {
         let mut argv = args(&["ip"]);
