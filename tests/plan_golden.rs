@@ -75,5 +75,8 @@ fn plan_never_renders_unsafe_values() {
     assert!(plan::is_uml_safe("/var/lib/umlvnf/labs/x/uml"));
     for bad in ["a,b", "a=b", "a b", "", "x\n", "a;b"] {
         assert!(!plan::is_uml_safe(bad), "{bad:?} must be rejected");
+        assert!(!plan::is_option_value_safe(bad), "{bad:?} must be rejected");
     }
+    assert!(plan::is_option_value_safe("02:00:00:00:01:01"));
+    assert!(!plan::is_option_value_safe("02::00"));
 }

@@ -211,6 +211,10 @@ pub struct GuestSetup {
     pub sysctls: Vec<(String, String)>,
     /// nftables ruleset text.
     pub nftables: Option<String>,
+    /// iptables ruleset (iptables-restore format).
+    pub iptables: Option<String>,
+    /// ip6tables ruleset (ip6tables-restore format).
+    pub ip6tables: Option<String>,
     /// Files copied in: (host source, guest destination, mode).
     pub files: Vec<(PathBuf, String, u32)>,
     /// Commands run in order.
@@ -574,9 +578,13 @@ fn vector_options(
         opts.push(("gro".into(), u8::from(g).to_string()));
     }
     let spec = topo.nodes.get(node).and_then(|n| n.interfaces.get(iface));
-    if let Some(mac) = spec.and_then(|s| s.mac) {
-        opts.push(("mac".into(), mac.to_string()));
-    }
+    // A stable MAC: a restarted guest keeps its address, so its neighbours' ARP caches stay
+    // right (UML picks a random one otherwise).
+    let mac = spec
+        .and_then(|s| s.mac)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| naming::guest_mac(&topo.name, node, iface));
+    opts.push(("mac".into(), mac));
     if let Some(mtu) = spec.and_then(|s| s.mtu) {
         opts.push(("mtu".into(), mtu.to_string()));
     }
@@ -589,6 +597,12 @@ pub fn is_uml_safe(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'+' | b'-'))
+}
+
+/// True if `value` can stand as a `key=value` value of a vector interface: the characters of
+/// [`is_uml_safe`] and `:` (MAC addresses), never `,` or `=`.
+pub fn is_option_value_safe(value: &str) -> bool {
+    value.split(':').all(is_uml_safe)
 }
 
 fn safe(node: &str, what: &'static str, value: &Path) -> Result<String, PlanError> {
@@ -672,7 +686,7 @@ fn plan_guest(
             });
         }
         for (_, v) in opts {
-            if !is_uml_safe(v) || v.contains(',') || v.contains('=') {
+            if !is_option_value_safe(v) {
                 return Err(PlanError::UnsafeValue {
                     node: name.to_string(),
                     what: "vector option",
@@ -693,7 +707,10 @@ fn plan_guest(
     }
 
     let mut modules = Vec::new();
-    if interfaces.iter().any(|i| !i.ipv6.is_empty()) || node.routes.iter().any(|r| r.v6) {
+    if interfaces.iter().any(|i| !i.ipv6.is_empty())
+        || node.routes.iter().any(|r| r.v6)
+        || node.ip6tables.is_some()
+    {
         modules.push("ipv6".to_string());
     }
     if node.nftables.is_some() {
@@ -724,6 +741,8 @@ fn plan_guest(
                 .map(|(k, v)| (k.clone(), v.to_string()))
                 .collect(),
             nftables: node.nftables.clone(),
+            iptables: node.iptables.clone(),
+            ip6tables: node.ip6tables.clone(),
             files: node
                 .files
                 .iter()

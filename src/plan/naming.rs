@@ -38,6 +38,16 @@ pub fn netns_prefix(lab: &str) -> String {
     format!("umlvnf-{lab}-")
 }
 
+/// The MAC address of a guest interface that the topology gives none: locally administered,
+/// unicast, and the same for every deploy of the lab.
+pub fn guest_mac(lab: &str, node: &str, iface: &str) -> String {
+    let d = Sha256::digest(format!("{lab}/{node}/{iface}").as_bytes());
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        d[0], d[1], d[2], d[3], d[4]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +59,8 @@ mod tests {
         assert!(link_bridge("x", 9999).len() <= 15);
         assert_ne!(lab_tag("a"), lab_tag("b"));
         assert_eq!(lab_tag("quickstart").len(), 5);
+        let mac = guest_mac("lab", "r1", "eth0");
+        assert!(mac.starts_with("02:") && mac.len() == 17);
+        assert_ne!(mac, guest_mac("lab", "r1", "eth1"));
     }
 }

@@ -57,8 +57,14 @@ pub fn render_text(p: &Plan) -> String {
         for (k, v) in &g.setup.sysctls {
             let _ = writeln!(out, "  sysctl {k}={v}");
         }
-        if g.setup.nftables.is_some() {
-            let _ = writeln!(out, "  nftables ruleset loaded at boot");
+        for (name, rules) in [
+            ("nftables", &g.setup.nftables),
+            ("iptables", &g.setup.iptables),
+            ("ip6tables", &g.setup.ip6tables),
+        ] {
+            if let Some(r) = rules {
+                let _ = writeln!(out, "  {name} ruleset ({} lines) loaded at boot", r.lines().count());
+            }
         }
         for e in &g.setup.exec {
             let _ = writeln!(out, "  exec {e}");

@@ -199,6 +199,8 @@ fn run(
     mut ready_pipe: Option<std::fs::File>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
+    // Helper processes of a UML guest that dies are re-parented to us, so they can be reaped.
+    let _ = umlvnf_guest::become_subreaper();
     let lab_dir = plan.lab_dir.clone();
     let mut st = LabState {
         lab: plan.lab.clone(),

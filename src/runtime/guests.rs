@@ -497,6 +497,8 @@ fn guest_config(lab: &str, g: &GuestPlan) -> Result<GuestConfig, RuntimeError> {
             .collect(),
         sysctls: g.setup.sysctls.clone(),
         nftables: g.setup.nftables.clone(),
+        iptables: g.setup.iptables.clone(),
+        ip6tables: g.setup.ip6tables.clone(),
         files,
         exec: g.setup.exec.clone(),
     })

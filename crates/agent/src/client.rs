@@ -76,7 +76,7 @@ pub enum AgentError {
         /// The node name.
         node: String,
         /// The step (`config-drive`, `hostname`, `modules`, `loopback`, `interfaces`,
-        /// `sysctls`, `files`, `nftables`, `routes`, `exec`).
+        /// `sysctls`, `files`, `nftables`, `iptables`, `ip6tables`, `routes`, `exec`).
         step: String,
         /// The command or action that failed.
         command: String,

@@ -1,7 +1,12 @@
 //! What a guest is configured with at boot: the content of its config drive.
 //!
 //! The runtime fills a [`GuestConfig`] from the topology; the agent applies it in a fixed order
-//! (modules, loopback, interfaces, sysctls, files, nftables, routes, exec commands).
+//! (modules, loopback, interfaces, sysctls, files, nftables, iptables, ip6tables, routes, exec
+//! commands).
+//!
+//! Debian's UML kernel has no `NF_TABLES_IPV4`/`IPV6`/`INET`: an nftables ruleset can only use
+//! the `bridge` family there. IP filtering and NAT go in [`GuestConfig::iptables`] and
+//! [`GuestConfig::ip6tables`], loaded with `iptables-legacy-restore` (x_tables).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +26,7 @@ pub struct GuestConfig {
     /// Network interfaces to rename, size and address.
     #[serde(default)]
     pub interfaces: Vec<InterfaceConfig>,
-    /// Routes added after interfaces, sysctls, files and nftables.
+    /// Routes added after interfaces, sysctls, files, nftables and iptables.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
     /// Sysctls as (`net.ipv4.ip_forward`, `1`) pairs, written to `/proc/sys/...`.
@@ -30,6 +35,18 @@ pub struct GuestConfig {
     /// An nftables ruleset, written to `/etc/umlvnf/nftables.nft` and loaded with `nft -f`.
     #[serde(default)]
     pub nftables: Option<String>,
+    /// An IPv4 ruleset in `iptables-save` format (`*filter`, `:FORWARD ACCEPT [0:0]`,
+    /// `-A FORWARD ...`, `COMMIT`), loaded right after nftables: written to
+    /// `/etc/umlvnf/iptables.rules`, `ip_tables` loaded with `modprobe`, then fed on stdin to
+    /// the first of `iptables-legacy-restore`, `iptables-restore` found on `PATH` (which
+    /// flushes the tables the ruleset names). Step name `iptables`.
+    #[serde(default)]
+    pub iptables: Option<String>,
+    /// An IPv6 ruleset in `ip6tables-save` format, loaded after [`GuestConfig::iptables`]:
+    /// written to `/etc/umlvnf/ip6tables.rules`, `ip6_tables` loaded with `modprobe`, then fed
+    /// to `ip6tables-legacy-restore` or `ip6tables-restore`. Step name `ip6tables`.
+    #[serde(default)]
+    pub ip6tables: Option<String>,
     /// Files written into the guest (parent directories are created).
     #[serde(default)]
     pub files: Vec<FileConfig>,
@@ -68,7 +85,7 @@ pub struct RouteConfig {
     pub v6: bool,
 }
 
-/// One file written into the guest before nftables, routes and exec commands run.
+/// One file written into the guest before nftables, iptables, routes and exec commands run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -79,4 +96,25 @@ pub struct FileConfig {
     /// File content (base64 in JSON).
     #[serde(with = "crate::base64::bytes")]
     pub data: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iptables_fields_default_to_none_and_round_trip() {
+        let old: GuestConfig =
+            serde_json::from_str(r#"{"lab":"l","node":"n","hostname":"h"}"#).unwrap();
+        assert_eq!(old.iptables, None);
+        assert_eq!(old.ip6tables, None);
+        let cfg = GuestConfig {
+            iptables: Some("*filter\n-A FORWARD -p tcp --dport 23 -j DROP\nCOMMIT\n".into()),
+            ip6tables: Some("*filter\nCOMMIT\n".into()),
+            ..GuestConfig::default()
+        };
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains(r#""iptables":"*filter\n"#), "{json}");
+        assert_eq!(serde_json::from_str::<GuestConfig>(&json).unwrap(), cfg);
+    }
 }

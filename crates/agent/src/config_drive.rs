@@ -163,6 +163,8 @@ mod tests {
             }],
             sysctls: vec![("net.ipv4.ip_forward".into(), "1".into())],
             nftables: Some("table ip f { }\n".into()),
+            iptables: Some("*filter\n-A FORWARD -p tcp --dport 23 -j DROP\nCOMMIT\n".into()),
+            ip6tables: None,
             files: vec![FileConfig {
                 path: "/etc/x".into(),
                 mode: 0o600,

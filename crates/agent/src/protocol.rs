@@ -105,7 +105,7 @@ pub enum Event {
     /// A configuration step failed; the agent stopped applying but keeps serving requests.
     Failed {
         /// Which step (`config-drive`, `modules`, `loopback`, `interfaces`, `sysctls`, `files`,
-        /// `nftables`, `routes`, `exec`).
+        /// `nftables`, `iptables`, `ip6tables`, `routes`, `exec`).
         step: String,
         /// The command (or action) that failed.
         command: String,

@@ -143,7 +143,9 @@ impl Lab {
                 fs::copy(word, dest).unwrap();
             }
         }
-        // Only the ipv6 module (and its dependency), with a matching modules.dep.
+        install_iptables(&root);
+        // Only the ipv6 and x_tables modules (and their dependencies), indexed by the host's
+        // depmod so that modprobe and the kernel's autoloading (aliases) work.
         let release = fs::read_dir(MODULES)
             .unwrap()
             .next()
@@ -152,15 +154,21 @@ impl Lab {
             .file_name();
         let src = Path::new(MODULES).join(&release);
         let dst = root.join("lib/modules").join(&release);
-        for m in ["kernel/net/ipv6/ipv6.ko", "kernel/lib/crc-ccitt.ko"] {
+        for m in GUEST_MODULES {
             fs::create_dir_all(dst.join(m).parent().unwrap()).unwrap();
             fs::copy(src.join(m), dst.join(m)).unwrap();
         }
-        fs::write(
-            dst.join("modules.dep"),
-            "kernel/net/ipv6/ipv6.ko: kernel/lib/crc-ccitt.ko\nkernel/lib/crc-ccitt.ko:\n",
-        )
-        .unwrap();
+        for f in [
+            "modules.order",
+            "modules.builtin",
+            "modules.builtin.modinfo",
+        ] {
+            fs::copy(src.join(f), dst.join(f)).unwrap();
+        }
+        sh(
+            "depmod",
+            &["-b", root.to_str().unwrap(), release.to_str().unwrap()],
+        );
         let img = self.dir.join("rootfs.img");
         sh(
             "mkfs.ext4",
@@ -308,6 +316,63 @@ fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Kernel modules copied into the test root (relative to the modules directory).
+const GUEST_MODULES: &[&str] = &[
+    "kernel/net/ipv6/ipv6.ko",
+    "kernel/lib/crc-ccitt.ko",
+    "kernel/net/netfilter/x_tables.ko",
+    "kernel/net/netfilter/xt_tcpudp.ko",
+    "kernel/net/ipv4/netfilter/ip_tables.ko",
+    "kernel/net/ipv4/netfilter/iptable_filter.ko",
+    "kernel/net/ipv6/netfilter/ip6_tables.ko",
+    "kernel/net/ipv6/netfilter/ip6table_filter.ko",
+];
+
+/// The host's iptables-legacy (package `iptables`) as the minimal image carries it.
+const XTABLES: &str = "/usr/sbin/xtables-legacy-multi";
+const XTABLES_PLUGINS: &str = "/usr/lib/x86_64-linux-gnu/xtables";
+const XTABLES_NAMES: &[&str] = &[
+    "iptables-legacy",
+    "iptables-legacy-restore",
+    "iptables-legacy-save",
+    "ip6tables-legacy",
+    "ip6tables-legacy-restore",
+    "ip6tables-legacy-save",
+];
+
+/// Copies a host file to the same path under `root`, with its `ldd` libraries.
+fn copy_with_libraries(root: &Path, file: &Path) {
+    let dest = root.join(file.strip_prefix("/").unwrap());
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    fs::copy(file, &dest).unwrap();
+    let ldd = Command::new("ldd").arg(file).output().unwrap();
+    for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace() {
+        let dest = root.join(word.trim_start_matches('/'));
+        if word.starts_with('/') && !dest.exists() {
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::copy(word, dest).unwrap();
+        }
+    }
+}
+
+/// Installs iptables-legacy (the multi binary, its names, its plugins) into a test root.
+fn install_iptables(root: &Path) {
+    copy_with_libraries(root, Path::new(XTABLES));
+    for name in XTABLES_NAMES {
+        symlink("xtables-legacy-multi", root.join("usr/sbin").join(name)).unwrap();
+    }
+    for entry in fs::read_dir(XTABLES_PLUGINS).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if ["libxt_", "libipt_", "libip6t_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            copy_with_libraries(root, &path);
+        }
+    }
+}
+
 const T: Duration = Duration::from_secs(30);
 
 fn exec_ok(c: &mut AgentClient<UnixStream>, script: &str) -> String {
@@ -352,6 +417,14 @@ fn root_agent_boots() {
         ],
         sysctls: vec![("net.ipv4.ip_forward".into(), "1".into())],
         nftables: None,
+        iptables: Some(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A FORWARD -p tcp --dport 23 -j DROP\nCOMMIT\n"
+                .into(),
+        ),
+        ip6tables: Some(
+            "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p udp --dport 53 -j ACCEPT\nCOMMIT\n".into(),
+        ),
         files: vec![FileConfig {
             path: "/etc/umlvnf/hello.txt".into(),
             mode: 0o640,
@@ -404,6 +477,22 @@ fn root_agent_boots() {
     assert!(!exec_ok(&mut c, "ip link").contains("vec0"));
     assert!(exec_ok(&mut c, "ip route").contains("198.51.100.0/24 via 10.1.0.1"));
     assert!(exec_ok(&mut c, "ip -6 route").contains("2001:db8:99::/64 via 2001:db8:1::1"));
+    // The iptables and ip6tables rulesets were loaded through x_tables.
+    let v4 = exec_ok(&mut c, "iptables-legacy -S FORWARD");
+    assert!(
+        v4.contains("-A FORWARD -p tcp -m tcp --dport 23 -j DROP"),
+        "{v4}"
+    );
+    let v6 = exec_ok(&mut c, "ip6tables-legacy -S FORWARD");
+    assert!(v6.contains("-P FORWARD DROP"), "{v6}");
+    assert!(
+        v6.contains("-A FORWARD -p udp -m udp --dport 53 -j ACCEPT"),
+        "{v6}"
+    );
+    assert!(c
+        .get_file("/etc/umlvnf/iptables.rules", T)
+        .unwrap()
+        .starts_with(b"*filter\n"));
     // Traffic through vec0 to the netns this test created.
     exec_ok(
         &mut c,
@@ -535,6 +624,42 @@ fn root_agent_reports_config_failure() {
     assert!(!exec_ok(&mut c, "ip link").contains("vec1"));
     let out = c.exec(&["test", "-e", "/tmp/never"], None, T).unwrap();
     assert_eq!(out.status, 1, "the step after the failing one must not run");
+    lab.mconsole("cad");
+    assert!(lab.wait_exit(Duration::from_secs(15)).is_some());
+}
+
+#[test]
+fn root_agent_reports_iptables_failure() {
+    require_root();
+    let mut lab = Lab::new("agi");
+    let cfg = GuestConfig {
+        lab: "test".into(),
+        node: lab.name.clone(),
+        hostname: "badrules".into(),
+        iptables: Some("*filter\n-A NOSUCHCHAIN -j DROP\nCOMMIT\n".into()),
+        exec: vec!["touch /tmp/never".into()],
+        ..GuestConfig::default()
+    };
+    let mut c = lab.boot(&cfg, &[]);
+    match c.wait_ready(Duration::from_secs(60)) {
+        Err(AgentError::ConfigFailed {
+            step,
+            command,
+            error,
+            ..
+        }) => {
+            assert_eq!(step, "iptables");
+            assert!(
+                command.contains("iptables-legacy-restore < /etc/umlvnf/iptables.rules"),
+                "{command}"
+            );
+            assert!(error.contains("exit status"), "{error}");
+            assert!(error.contains("line 2"), "{error}");
+        }
+        other => panic!("expected ConfigFailed, got {other:?}"),
+    }
+    let out = c.exec(&["test", "-e", "/tmp/never"], None, T).unwrap();
+    assert_eq!(out.status, 1, "the steps after iptables must not run");
     lab.mconsole("cad");
     assert!(lab.wait_exit(Duration::from_secs(15)).is_some());
 }

@@ -28,6 +28,13 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "procps",
 ];
 
+/// Programs the unpacked rootfs must contain: (guest path, Debian package). The agent loads
+/// `GuestConfig::iptables` / `ip6tables` with these.
+const REQUIRED_PROGRAMS: &[(&str, &str)] = &[
+    ("/usr/sbin/iptables-legacy-restore", "iptables"),
+    ("/usr/sbin/ip6tables-legacy-restore", "iptables"),
+];
+
 /// The debootstrap variant.
 const VARIANT: &str = "minbase";
 
@@ -135,6 +142,14 @@ pub(crate) fn assemble(
             .arg("-C")
             .arg(tree.root()),
     )?;
+    for (path, package) in REQUIRED_PROGRAMS {
+        if !tree.exists(Path::new(path)) {
+            return Err(ImageError::IncompleteRootfs {
+                path: PathBuf::from(path),
+                package,
+            });
+        }
+    }
     // debootstrap copies the build host's name and resolver; guests get neutral ones.
     tree.write_file(Path::new("/etc/hostname"), b"umlvnf\n", 0o644)?;
     tree.write_file(Path::new("/etc/resolv.conf"), b"", 0o644)?;

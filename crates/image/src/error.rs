@@ -76,6 +76,17 @@ pub enum ImageError {
         /// The Debian package that provides it.
         package: &'static str,
     },
+    /// The cached Debian rootfs lacks a program every Debian image must have.
+    #[error(
+        "the cached Debian rootfs lacks `{path}` (package `{package}`); delete the \
+         debian-rootfs-*.tar files in the image store so debootstrap runs again"
+    )]
+    IncompleteRootfs {
+        /// The missing path inside the rootfs.
+        path: PathBuf,
+        /// The Debian package that should have provided it.
+        package: &'static str,
+    },
     /// No Debian main archive mirror could be found in the host's apt sources.
     #[error(
         "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/*.sources; \

@@ -21,6 +21,7 @@ mod mkfs;
 mod store;
 mod tools;
 mod tree;
+mod xtables;
 
 use std::path::Path;
 
@@ -35,6 +36,7 @@ pub use mirror::{
 };
 pub use mkfs::FREE_SPACE;
 pub use store::{ImageInfo, ImageStore, DEFAULT_IMAGE_DIR, IMAGE_DIR_ENV};
+pub use xtables::{XTABLES_GUEST_PATH, XTABLES_NAMES, XTABLES_PLUGIN_DIR};
 
 /// The UML block device argument booting `base` through the copy-on-write file `cow`:
 /// `ubd0=COW,BASE`. UML creates `cow` when it does not exist. Neither path may contain `,`.

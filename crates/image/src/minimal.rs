@@ -1,4 +1,8 @@
-//! The `minimal` image: busybox, nft, ethtool, tcpdump, the agent and network modules.
+//! The `minimal` image: busybox, nft, ethtool, tcpdump, iptables-legacy, the agent and network
+//! modules.
+//!
+//! iptables-legacy is there because Debian's UML kernel lacks `NF_TABLES_IPV4`/`IPV6`/`INET`:
+//! nft can only use the `bridge` family, so IP filtering and NAT need x_tables.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,6 +12,7 @@ use crate::inputs::{install_libraries, AgentPlan};
 use crate::kernel::KernelInfo;
 use crate::tools;
 use crate::tree::RootTree;
+use crate::xtables::XtablesPlan;
 use crate::ImageError;
 
 /// Host tools copied into the minimal image: (program name, guest path, Debian package).
@@ -51,7 +56,9 @@ pub(crate) struct MinimalPlan {
     applets: Vec<PathBuf>,
     /// (host path, guest path) of the tools.
     tools: Vec<(PathBuf, PathBuf)>,
-    /// Libraries of busybox and the tools.
+    /// iptables-legacy: the multi binary, its names and its extension plugins.
+    xtables: XtablesPlan,
+    /// Libraries of busybox, the tools, iptables-legacy and its plugins.
     libraries: Vec<PathBuf>,
     etc_files: Vec<PathBuf>,
 }
@@ -85,6 +92,8 @@ impl MinimalPlan {
             libraries.extend(tools::shared_libraries(&host)?);
             found.push((host, PathBuf::from(guest)));
         }
+        let xtables = XtablesPlan::new()?;
+        libraries.extend(xtables.libraries.iter().cloned());
         libraries.sort();
         libraries.dedup();
         let mut etc_files = Vec::new();
@@ -99,6 +108,7 @@ impl MinimalPlan {
             busybox,
             applets,
             tools: found,
+            xtables,
             libraries,
             etc_files,
         })
@@ -111,6 +121,7 @@ impl MinimalPlan {
             fp.file_identity("tool", host)?;
             fp.text("tool-guest-path", &guest.to_string_lossy());
         }
+        self.xtables.fingerprint(fp)?;
         for lib in &self.libraries {
             fp.file_identity("library", lib)?;
         }
@@ -131,14 +142,16 @@ impl MinimalPlan {
         for (dir, mode) in EMPTY_DIRS {
             tree.mkdir(Path::new(dir), *mode)?;
         }
+        progress("minimal: copying nft, ethtool, tcpdump, iptables-legacy and their libraries");
+        for (host, guest) in &self.tools {
+            tree.copy_file(host, guest, 0o755)?;
+        }
+        // Before busybox's applets, so that iptables names are never taken by an applet.
+        self.xtables.install(tree)?;
         progress("minimal: copying busybox and its applets");
         tree.copy_file(&self.busybox, Path::new(BUSYBOX_GUEST), 0o755)?;
         for applet in &self.applets {
             tree.symlink_if_absent(Path::new(BUSYBOX_GUEST), applet)?;
-        }
-        progress("minimal: copying nft, ethtool, tcpdump and their libraries");
-        for (host, guest) in &self.tools {
-            tree.copy_file(host, guest, 0o755)?;
         }
         install_libraries(tree, &self.libraries, false)?;
         for file in &self.etc_files {

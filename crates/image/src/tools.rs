@@ -1,7 +1,9 @@
 //! Running host programs (mkfs.ext4, ldd, depmod, debootstrap, tar) and parsing `ldd`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use crate::ImageError;
 
@@ -98,8 +100,78 @@ pub fn parse_ldd(output: &str) -> Result<Vec<PathBuf>, String> {
     Ok(libs)
 }
 
+/// What identifies a host file's version: (path, device, inode, size, mtime in ns).
+type FileKey = (PathBuf, u64, u64, u64, i128);
+
+/// `ldd` answers already obtained in this process, by file version.
+static LDD_CACHE: Mutex<BTreeMap<FileKey, Vec<PathBuf>>> = Mutex::new(BTreeMap::new());
+
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+    Some((path.to_path_buf(), m.dev(), m.ino(), m.size(), mtime))
+}
+
 /// The shared libraries (and dynamic loader) a host binary needs; empty for static binaries and scripts.
+///
+/// Answers are remembered for the life of the process while the file is unchanged.
 pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
+    let key = file_key(binary);
+    if let Some(key) = &key {
+        let cache = LDD_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(libs) = cache.get(key) {
+            return Ok(libs.clone());
+        }
+    }
+    let libs = run_ldd(binary)?;
+    if let Some(key) = key {
+        let mut cache = LDD_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(key, libs.clone());
+    }
+    Ok(libs)
+}
+
+/// The union of [`shared_libraries`] of many files, asking `ldd` on a few threads at once.
+pub fn shared_libraries_of_all(files: &[PathBuf]) -> Result<Vec<PathBuf>, ImageError> {
+    const THREADS: usize = 4;
+    let chunk = files.len().div_ceil(THREADS).max(1);
+    let results: Vec<Result<Vec<PathBuf>, ImageError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut libs = Vec::new();
+                    for file in part {
+                        libs.extend(shared_libraries(file)?);
+                    }
+                    Ok(libs)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ImageError::ToolFailed {
+                        command: "ldd".to_string(),
+                        status: "an internal error".to_string(),
+                        stderr: "a thread running ldd panicked".to_string(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+fn run_ldd(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
     let ldd = find_program("ldd", "libc-bin")?;
     let output = Command::new(&ldd)
         .arg(binary)
@@ -162,6 +234,20 @@ mod tests {
             libs.iter()
                 .any(|p| p.to_string_lossy().contains("ld-linux")),
             "{libs:?}"
+        );
+        let files = [
+            PathBuf::from("/usr/sbin/ethtool"),
+            PathBuf::from("/bin/busybox"),
+        ];
+        let all = shared_libraries_of_all(&files).unwrap();
+        assert_eq!(
+            all, libs,
+            "the union equals ethtool's libraries (busybox has none)"
+        );
+        assert_eq!(
+            shared_libraries(Path::new("/usr/sbin/ethtool")).unwrap(),
+            libs,
+            "a remembered answer is the same"
         );
         let none = shared_libraries(Path::new("/bin/busybox")).unwrap();
         assert!(none.is_empty(), "busybox-static must be static: {none:?}");

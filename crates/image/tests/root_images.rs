@@ -171,6 +171,14 @@ check modprobe sch_netem\n\
 check modprobe bridge\n\
 check modprobe veth\n\
 check nft add table bridge umlvnftest\n\
+printf '*filter\\n:FORWARD ACCEPT [0:0]\\n-A FORWARD -p tcp --dport 23 -j DROP\\nCOMMIT\\n' > /tmp/v4.rules\n\
+check sh -c 'iptables-legacy-restore < /tmp/v4.rules'\n\
+check iptables-legacy -S FORWARD\n\
+printf '*filter\\n:FORWARD DROP [0:0]\\n-A FORWARD -p ipv6-icmp -j ACCEPT\\nCOMMIT\\n' > /tmp/v6.rules\n\
+check sh -c 'ip6tables-restore < /tmp/v6.rules'\n\
+check ip6tables -S FORWARD\n\
+check iptables -t nat -A POSTROUTING -o lo -j MASQUERADE\n\
+check iptables-save -t nat\n\
 check modprobe iptable_filter\n\
 check modprobe iptable_nat\n\
 nft add table ip umlvnftest 2>&1; echo \"nft-ip-family-rc=$?\"\n\
@@ -242,10 +250,27 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
             "modprobe bridge",
             "modprobe veth",
             "nft add table bridge umlvnftest",
+            "sh -c iptables-legacy-restore < /tmp/v4.rules",
+            "iptables-legacy -S FORWARD",
+            "sh -c ip6tables-restore < /tmp/v6.rules",
+            "ip6tables -S FORWARD",
+            "iptables -t nat -A POSTROUTING -o lo -j MASQUERADE",
+            "iptables-save -t nat",
             "modprobe iptable_filter",
             "modprobe iptable_nat",
         ],
     );
+    for rule in [
+        "-A FORWARD -p tcp -m tcp --dport 23 -j DROP",
+        "-P FORWARD DROP",
+        "-A FORWARD -p ipv6-icmp -j ACCEPT",
+        "-A POSTROUTING -o lo -j MASQUERADE",
+    ] {
+        assert!(
+            console.contains(rule),
+            "`{rule}` is not listed in the guest; console:\n{console}"
+        );
+    }
     let free_kb = root_free_kb(&console);
     eprintln!("guest: minimal root has {free_kb} KiB free");
     assert!(
@@ -341,6 +366,8 @@ fn root_debian_image_boots() {
             "nft list ruleset",
             "iptables-legacy -A FORWARD -p tcp --dport 22 -j DROP",
             "iptables-legacy -t nat -A POSTROUTING -o lo -j MASQUERADE",
+            "sh -c iptables-legacy-restore < /tmp/v4.rules",
+            "ip6tables-legacy-restore --version",
             "ip link add dum0 type dummy",
             "/usr/lib/frr/frrinit.sh start",
             "/usr/lib/frr/frrinit.sh status",
@@ -394,6 +421,9 @@ check nft list ruleset
 check iptables-legacy -A FORWARD -p tcp --dport 22 -j DROP
 check iptables-legacy -t nat -A POSTROUTING -o lo -j MASQUERADE
 check iptables-legacy -S
+printf '*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p tcp --dport 23 -j DROP\nCOMMIT\n' > /tmp/v4.rules
+check sh -c 'iptables-legacy-restore < /tmp/v4.rules'
+check ip6tables-legacy-restore --version
 iptables-nft -L 2>&1; echo "iptables-nft-rc=$?"
 check ip link add dum0 type dummy
 check ip addr add 10.0.0.1/24 dev dum0

@@ -25,6 +25,8 @@ const NODE_FIELDS: &[&str] = &[
     "routes",
     "sysctls",
     "nftables",
+    "iptables",
+    "ip6tables",
     "exec",
     "files",
     "restart",
@@ -452,6 +454,8 @@ impl Decoder<'_> {
                     }
                 }
                 "nftables" => out.nftables = self.opt_string(value, fpath),
+                "iptables" => out.iptables = self.opt_string(value, fpath),
+                "ip6tables" => out.ip6tables = self.opt_string(value, fpath),
                 "exec" => out.exec = self.strings(value, fpath, "shell commands"),
                 "files" => {
                     if let Some(items) = self.items(value, fpath, "files") {

@@ -79,6 +79,11 @@ pub struct Node {
     /// An nftables ruleset (uml only): inline text, or a path to a file relative to the
     /// topology file. After loading, this holds the ruleset text.
     pub nftables: Option<String>,
+    /// An iptables ruleset in `iptables-restore` format (uml only): inline text, or a path to
+    /// a file relative to the topology file. After loading, this holds the ruleset text.
+    pub iptables: Option<String>,
+    /// An ip6tables ruleset in `ip6tables-restore` format (uml only), like `iptables`.
+    pub ip6tables: Option<String>,
     /// Shell commands run in order once the node is configured.
     #[serde(default)]
     pub exec: Vec<String>,

@@ -48,6 +48,7 @@ pub(crate) fn validate(topo: &mut Topology, spans: &Spans, sink: &mut Sink, base
     for (name, node) in &topo.nodes {
         v.route_devices(name, node, &used);
     }
+    v.nftables_support(topo);
 }
 
 struct Validator<'a> {
@@ -285,12 +286,57 @@ impl Validator<'_> {
         }
     }
 
+    /// A ruleset is inline text (several lines, or with `{` or `*`), or else the path of a file
+    /// relative to the topology file, whose text replaces it.
+    fn ruleset(&mut self, field: &str, name: &str, text: &mut String) {
+        if text.contains('\n') || text.contains('{') || text.contains('*') {
+            return;
+        }
+        let full = self.resolve(text.trim());
+        match std::fs::read_to_string(&full) {
+            Ok(content) => *text = content,
+            Err(e) => self.at_value(
+                field,
+                format!("cannot read the {name} file `{}` ({e}): give inline rules (several lines of text) or the path of a readable file relative to the topology file", full.display()),
+            ),
+        }
+    }
+
+    /// Every nftables family a ruleset uses must be built into the node's kernel.
+    fn nftables_support(&mut self, topo: &Topology) {
+        let mut configs = HashMap::new();
+        for (name, node) in &topo.nodes {
+            let Some(rules) = &node.nftables else {
+                continue;
+            };
+            if topo.node_kind(name) != NodeKind::Uml {
+                continue;
+            }
+            let kernel = topo.effective_kernel(name);
+            let config = configs
+                .entry(kernel.clone())
+                .or_insert_with(|| crate::kernel_config::kernel_config(Path::new(&kernel)));
+            let Some(config) = config else { continue };
+            for family in crate::kernel_config::nftables_families(rules) {
+                let option = crate::kernel_config::nftables_family_option(&family);
+                if !config.get(option).is_some_and(|v| v == "y" || v == "m") {
+                    self.at_key(
+                        &format!("nodes.{name}.nftables"),
+                        format!("the ruleset uses the nftables `{family}` family, which the kernel {kernel} was built without ({option} is not set): write IP filtering under `iptables:` (iptables-restore format), or use a kernel built with {option}"),
+                    );
+                }
+            }
+        }
+    }
+
     fn host_only(&mut self, path: &str, node: &Node) {
         let set = [
             ("image", node.image.is_some()),
             ("kernel", node.kernel.is_some()),
             ("memory", node.memory.is_some()),
             ("nftables", node.nftables.is_some()),
+            ("iptables", node.iptables.is_some()),
+            ("ip6tables", node.ip6tables.is_some()),
             ("files", !node.files.is_empty()),
             ("restart", node.restart.is_some()),
             ("cpus", node.cpus.is_some()),
@@ -332,17 +378,13 @@ impl Validator<'_> {
                 }
             }
         }
-        if let Some(nft) = node.nftables.as_mut() {
-            if !(nft.contains('\n') || nft.contains('{')) {
-                let field = join(path, "nftables");
-                let full = self.resolve(nft.trim());
-                match std::fs::read_to_string(&full) {
-                    Ok(text) => *nft = text,
-                    Err(e) => self.at_value(
-                        &field,
-                        format!("cannot read the nftables file `{}` ({e}): give inline rules (text with `{{` or several lines) or the path of a readable file relative to the topology file", full.display()),
-                    ),
-                }
+        for (name, rules) in [
+            ("nftables", &mut node.nftables),
+            ("iptables", &mut node.iptables),
+            ("ip6tables", &mut node.ip6tables),
+        ] {
+            if let Some(text) = rules.as_mut() {
+                self.ruleset(&join(path, name), name, text);
             }
         }
         let files_path = join(path, "files");

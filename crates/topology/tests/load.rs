@@ -42,6 +42,10 @@ fn full_file_resolves_paths_and_defaults() {
         .nftables
         .as_deref()
         .is_some_and(|n| n.contains("policy drop")));
+    assert!(t.nodes["fw1"]
+        .iptables
+        .as_deref()
+        .is_some_and(|n| n.contains(":FORWARD DROP")));
     assert_eq!(r1.sysctls["net.ipv4.ip_forward"], SysctlValue::Int(1));
     assert_eq!(r1.sysctls["net.ipv6.conf.all.forwarding"].to_string(), "1");
     assert_eq!(

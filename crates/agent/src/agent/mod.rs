@@ -13,6 +13,7 @@ pub mod files;
 pub mod init;
 pub mod serve;
 pub mod supervisor;
+pub mod xtables;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
