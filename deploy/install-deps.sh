@@ -18,6 +18,8 @@ declare -A packages=(
   [libpcap-dev]=/usr/include/pcap/pcap.h
   [prometheus]=/usr/bin/prometheus
   [iputils-ping]=/usr/bin/ping
+  [iptables]=/usr/sbin/xtables-legacy-multi
+  [netbase]=/etc/protocols
   [procps]=/usr/bin/pgrep
 )
 

@@ -215,3 +215,21 @@ fn root_conflicts_are_reported() {
     );
     lab.down();
 }
+
+/// FRR routers on the Debian image converge with OSPF; h1 then reaches h2 with no static route.
+#[test]
+fn root_ospf_converges_on_frr() {
+    require_root();
+    let ex = example("ospf", &lab_name("os"), |t| t);
+    let lab = Deployed::up(&ex);
+    let converged = eventually(Duration::from_secs(90), || {
+        let r = lab.exec("r1", &["ip", "route", "show", "10.2.0.0/24"]);
+        out_str(&r).contains("proto ospf")
+    });
+    let neighbors = lab.exec("r1", &["vtysh", "-c", "show ip ospf neighbor"]);
+    assert!(converged, "no OSPF route to 10.2.0.0/24 on r1; neighbors: {}", text(&neighbors));
+    assert_eq!(out_str(&neighbors).matches("Full").count(), 2, "{}", text(&neighbors));
+    let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "ping over OSPF routes: {}", text(&ping));
+    lab.down();
+}
