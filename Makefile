@@ -13,10 +13,10 @@ run: build
 test: deps
 	$(CARGO) build --workspace --bins
 ifeq ($(ROOT),0)
-	$(CARGO) test --workspace -- --test-threads=2
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
 else
 	@echo "SKIPPED: tests named root_* boot UML guests and need root; run 'make test' as root."
-	$(CARGO) test --workspace -- --skip root_
+	$(CARGO) test --workspace --no-fail-fast -- --skip root_
 endif
 
 deps:

@@ -227,9 +227,141 @@ fn root_ospf_converges_on_frr() {
         out_str(&r).contains("proto ospf")
     });
     let neighbors = lab.exec("r1", &["vtysh", "-c", "show ip ospf neighbor"]);
-    assert!(converged, "no OSPF route to 10.2.0.0/24 on r1; neighbors: {}", text(&neighbors));
-    assert_eq!(out_str(&neighbors).matches("Full").count(), 2, "{}", text(&neighbors));
+    assert!(
+        converged,
+        "no OSPF route to 10.2.0.0/24 on r1; neighbors: {}",
+        text(&neighbors)
+    );
+    assert_eq!(
+        out_str(&neighbors).matches("Full").count(),
+        2,
+        "{}",
+        text(&neighbors)
+    );
+    // Both directions need their routes: retry until r3 has learned the way back too.
+    let reached = eventually(Duration::from_secs(60), || {
+        lab.exec("h1", &["ping", "-c", "1", "-W", "1", "10.2.0.1"])
+            .status
+            .success()
+    });
+    let routes = lab.exec("r3", &["ip", "route"]);
+    assert!(
+        reached,
+        "h1 cannot reach h2 over OSPF routes; r3: {}",
+        text(&routes)
+    );
+    lab.down();
+}
+
+fn node_pid(lab: &Deployed, node: &str) -> i32 {
+    let info = lab.inspect();
+    info["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["name"] == node)
+        .and_then(|n| n["pid"].as_i64())
+        .unwrap_or_else(|| panic!("{node} has no pid: {info}")) as i32
+}
+
+fn proc_status_field(pid: i32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Every link kind: tap through a generated bridge to a host node, raw guest to guest, hybrid
+/// joining an existing host bridge, and an interface in the root namespace. Guests keep only
+/// the capabilities their links need, and CPU pinning applies.
+#[test]
+fn root_every_link_kind_carries_traffic() {
+    require_root();
+    let root = umlvnf_host::Rtnl::root().expect("netlink");
+    // An existing host bridge: the lab joins it and leaves it in place.
+    let _ = root.link_del("lkbr0");
+    root.bridge_add("lkbr0", None).expect("bridge");
+    root.link_set_up("lkbr0").expect("bridge up");
+    let ex = example("links", &lab_name("lk"), |t| t);
+    let lab = Deployed::up(&ex);
+
     let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
-    assert!(ping.status.success(), "ping over OSPF routes: {}", text(&ping));
+    assert!(
+        ping.status.success(),
+        "h1 -> r1 -> r2 -> h2: {}",
+        text(&ping)
+    );
+    assert!(out_str(&ping).contains("ttl=62"), "{}", text(&ping));
+
+    let lkroot = root
+        .link("lkroot0")
+        .expect("netlink")
+        .expect("lkroot0 exists");
+    assert_eq!(
+        lkroot.alias.as_deref(),
+        Some(umlvnf::plan::naming::owner_alias(&lab.lab).as_str())
+    );
+    assert!(lkroot.up);
+
+    let r1 = node_pid(&lab, "r1");
+    assert_eq!(proc_status_field(r1, "Cpus_allowed_list"), "0");
+    // tap needs CAP_NET_ADMIN (12), raw CAP_NET_RAW (13): nothing else.
+    assert_eq!(proc_status_field(r1, "CapEff"), "0000000000003000");
+    assert_eq!(proc_status_field(r1, "NoNewPrivs"), "1");
+
+    let mac = lab.exec("r1", &["cat", "/sys/class/net/eth1/address"]);
+    assert_eq!(out_str(&mac).trim(), "02:00:00:00:12:01");
+
+    let lab_name = lab.lab.clone();
+    lab.down();
+    assert!(
+        root.link_exists("lkbr0").expect("netlink"),
+        "the pre-existing bridge must be left in place"
+    );
+    root.link_del("lkbr0").expect("remove bridge");
+    assert!(!root.link_exists("lkroot0").expect("netlink"));
+    assert_nothing_left(&lab_name);
+}
+
+/// The console relays both ways: a command typed there runs in the guest's shell.
+#[test]
+fn root_console_runs_a_shell() {
+    require_root();
+    let ex = example("quickstart", &lab_name("co"), |t| t);
+    let lab = Deployed::up(&ex);
+    let r1 = node_pid(&lab, "r1");
+    // raw links only: CAP_NET_RAW alone.
+    assert_eq!(proc_status_field(r1, "CapEff"), "0000000000002000");
+
+    let socket = umlvnf::state::labs_dir()
+        .join(&lab.lab)
+        .join("control.sock");
+    let (reply, mut stream) = umlvnf::control::call(
+        &lab.lab,
+        &socket,
+        &umlvnf::control::Request::Console { node: "r1".into() },
+        Some(Duration::from_secs(10)),
+    )
+    .expect("console request");
+    assert!(reply.ok, "{:?}", reply.error);
+    use std::io::{Read, Write};
+    stream
+        .write_all(b"\necho console-$((6*7))\n")
+        .expect("type");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut seen = Vec::new();
+    let found = eventually(Duration::from_secs(15), || {
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = stream.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).contains("console-42")
+    });
+    assert!(found, "console output: {}", String::from_utf8_lossy(&seen));
+    drop(stream);
     lab.down();
 }

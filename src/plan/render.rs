@@ -63,7 +63,11 @@ pub fn render_text(p: &Plan) -> String {
             ("ip6tables", &g.setup.ip6tables),
         ] {
             if let Some(r) = rules {
-                let _ = writeln!(out, "  {name} ruleset ({} lines) loaded at boot", r.lines().count());
+                let _ = writeln!(
+                    out,
+                    "  {name} ruleset ({} lines) loaded at boot",
+                    r.lines().count()
+                );
             }
         }
         for e in &g.setup.exec {

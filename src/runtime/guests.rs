@@ -199,6 +199,13 @@ impl Guest {
             log: self.plan.log.clone(),
             tmpdir,
             cpus: self.plan.cpus.clone(),
+            keep_caps: Some(
+                self.plan
+                    .capabilities
+                    .iter()
+                    .filter_map(|c| umlvnf_guest::capability_number(c))
+                    .collect(),
+            ),
             ..UmlCommand::default()
         })
         .map_err(|e| format!("starting {} failed: {e}", self.plan.argv[0]))?;

@@ -24,8 +24,8 @@ pub use kernel::{kernel_version, KernelError};
 pub use mconsole::{Mconsole, MconsoleError};
 pub use notify::{Notification, NotifyError, NotifySocket, Received};
 pub use process::{
-    become_subreaper, spawn, wait_exit, wait_gone, wait_group_gone, ProcessError, ProcessId,
-    UmlChild, UmlCommand,
+    become_subreaper, capability_number, spawn, wait_exit, wait_gone, wait_group_gone,
+    ProcessError, ProcessId, UmlChild, UmlCommand,
 };
 pub use room::{check_tmpdir, RoomError};
 pub use stop::{stop, StopOutcome, StopStep};

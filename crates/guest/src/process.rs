@@ -28,6 +28,29 @@ pub struct UmlCommand {
     pub cpus: Option<Vec<u32>>,
     /// Descriptors passed as fd 4, 5, ... in order (e.g. for `vecN:transport=fd,fd=4`).
     pub extra_fds: Vec<OwnedFd>,
+    /// Capabilities (numbers as in `linux/capability.h`) the process may keep; every other one
+    /// is dropped from its bounding set before exec and `no_new_privs` is set, so the guest
+    /// runs with only these. `None` leaves the capabilities as inherited.
+    pub keep_caps: Option<Vec<u32>>,
+}
+
+/// The highest capability number this code knows (CAP_CHECKPOINT_RESTORE).
+const CAP_LAST: u32 = 40;
+
+/// Maps capability names such as `CAP_NET_RAW` to their numbers; `None` for an unknown name.
+pub fn capability_number(name: &str) -> Option<u32> {
+    Some(match name {
+        "CAP_NET_BIND_SERVICE" => 10,
+        "CAP_NET_BROADCAST" => 11,
+        "CAP_NET_ADMIN" => 12,
+        "CAP_NET_RAW" => 13,
+        "CAP_IPC_LOCK" => 14,
+        "CAP_SYS_PTRACE" => 19,
+        "CAP_SYS_NICE" => 23,
+        "CAP_SYS_RESOURCE" => 24,
+        "CAP_BPF" => 39,
+        _ => return None,
+    })
 }
 
 /// A pid plus its start time, so a recorded pid is never confused with a reused one.
@@ -261,8 +284,23 @@ pub fn spawn(cmd: &UmlCommand) -> Result<UmlChild> {
         .stdin(Stdio::from(OwnedFd::from(guest_console)))
         .stdout(Stdio::from(OwnedFd::from(guest_console_out)))
         .stderr(Stdio::from(log));
+    let drop_caps: Option<Vec<u32>> = cmd
+        .keep_caps
+        .as_ref()
+        .map(|keep| (0..=CAP_LAST).filter(|c| !keep.contains(c)).collect());
     let pre_exec = move || -> io::Result<()> {
         // Only async-signal-safe system calls below: this runs between fork and exec.
+        if let Some(drop) = &drop_caps {
+            for &cap in drop {
+                // SAFETY: prctl with integer arguments; EINVAL for a capability this kernel
+                // does not know is harmless.
+                unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+            }
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
         // SAFETY: setsid has no preconditions.
         if unsafe { libc::setsid() } < 0 {
             return Err(io::Error::last_os_error());
