@@ -60,6 +60,7 @@ fn spawn_sets_fds_session_tmpdir_and_closes_everything_else() {
         tmpdir: dir.path().to_path_buf(),
         cpus: Some(vec![0]),
         extra_fds: vec![OwnedFd::from(extra_theirs)],
+        keep_caps: Some(vec![13]),
     };
     let mut child = spawn(&cmd).unwrap();
     let pid = child.pid;
@@ -107,6 +108,12 @@ fn spawn_sets_fds_session_tmpdir_and_closes_everything_else() {
     assert_eq!(fields[3].parse::<i32>().unwrap(), pid.pid, "session");
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.pid)).unwrap();
     assert!(status.contains("Cpus_allowed_list:\t0\n"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1\n"), "{status}");
+    if nix_is_root() {
+        // Only CAP_NET_RAW (13) is left, in the bounding set and so in what root gets.
+        assert!(status.contains("CapBnd:\t0000000000002000\n"), "{status}");
+        assert!(status.contains("CapEff:\t0000000000002000\n"), "{status}");
+    }
 
     assert!(pid.is_alive());
     assert!(pid.kill_group(libc::SIGKILL).unwrap());
@@ -132,7 +139,13 @@ fn spawn_reports_a_missing_kernel() {
         tmpdir: dir.path().to_path_buf(),
         cpus: None,
         extra_fds: Vec::new(),
+        keep_caps: None,
     };
     let err = spawn(&cmd).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/linux"), "{err}");
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }

@@ -147,6 +147,7 @@ impl Lab {
             tmpdir: PathBuf::from("/dev/shm"),
             cpus: None,
             extra_fds: Vec::new(),
+            keep_caps: None,
         }
     }
 

@@ -1,0 +1,108 @@
+//! The `umlvnf` command without a lab: validation, schema, plan and graph output, and the
+//! errors a person sees when no lab is up.
+
+mod common;
+
+use common::{bin, text};
+use std::process::Command;
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args(args)
+        .env(
+            "UMLVNF_STATE_DIR",
+            std::env::temp_dir().join("umlvnf-cli-test-empty"),
+        )
+        .output()
+        .expect("umlvnf runs")
+}
+
+fn topology(name: &str) -> String {
+    format!("{}/topologies/{name}.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn validate_reports_every_error_with_its_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "name: bad\nnodes:\n  r1:\n    memroy: 64M\n  r2: {}\nlinks:\n  - endpoints: [r1:eth0, r9:eth0]\n",
+    )
+    .expect("write");
+    let out = run(&["validate", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:4:5: nodes.r1.memroy: unknown field",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("links[0].endpoints[1]"), "{err}");
+    assert!(err.contains("r9"), "{err}");
+
+    let good = run(&["validate", &topology("quickstart"), &topology("chain")]);
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("quickstart.yaml: valid"));
+}
+
+#[test]
+fn schema_is_json_with_the_topology_fields() {
+    let out = run(&["schema"]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for field in ["name", "nodes", "links", "defaults"] {
+        assert!(
+            schema["properties"][field].is_object(),
+            "{field} in {schema}"
+        );
+    }
+}
+
+#[test]
+fn plan_shows_uml_command_lines_without_creating_anything() {
+    let out = run(&["plan", &topology("quickstart")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("init=/sbin/umlvnf-agent"), "{plan}");
+    assert!(plan.contains("vec0:transport=raw,ifname="), "{plan}");
+    assert!(plan.contains("hostfs="), "{plan}");
+    let json = run(&["plan", "--format", "json", &topology("quickstart")]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("plan JSON");
+    assert_eq!(v["guests"][0]["node"], "r1");
+    assert_eq!(v["guests"][0]["capabilities"][0], "CAP_NET_RAW");
+}
+
+#[test]
+fn graph_draws_dot_and_mermaid() {
+    let dot = run(&["graph", &topology("links")]);
+    let dot = String::from_utf8_lossy(&dot.stdout);
+    assert!(dot.starts_with("graph \"links\""), "{dot}");
+    assert!(dot.contains("\"r1\" -- \"r2\""), "{dot}");
+    assert!(dot.contains("label=\"tap\""), "{dot}");
+    let mermaid = run(&["graph", "--format", "mermaid", &topology("quickstart")]);
+    let mermaid = String::from_utf8_lossy(&mermaid.stdout);
+    assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
+    assert!(mermaid.contains("r1[[\"r1 (uml)\"]]"), "{mermaid}");
+}
+
+#[test]
+fn commands_on_no_lab_say_so() {
+    for args in [
+        vec!["inspect"],
+        vec!["down"],
+        vec!["exec", "r1", "--", "true"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no lab is up"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let out = run(&["inspect", "--lab", "nosuch"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lab `nosuch` is not up"));
+}
