@@ -340,8 +340,8 @@ fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
                     .unwrap_or("-".into())
             );
             println!(
-                "{:<12} {:<5} {:<11} {:>8} {:>7} {:>8}  {}",
-                "NODE", "KIND", "STATE", "PID", "BOOT", "RESTARTS", "NETNS/ERROR"
+                "{:<12} {:<5} {:<11} {:>8} {:>7} {:>8}  NETNS/ERROR",
+                "NODE", "KIND", "STATE", "PID", "BOOT", "RESTARTS"
             );
             for n in &status.nodes {
                 println!(

@@ -201,7 +201,7 @@ impl Lab {
                     },
                     Err(e) => Reply::err(e),
                 },
-                Err(e) => e,
+                Err(e) => *e,
             },
             Request::Put {
                 node,
@@ -213,7 +213,7 @@ impl Lab {
                     Ok(()) => Reply::ok(),
                     Err(e) => Reply::err(e),
                 },
-                Err(e) => e,
+                Err(e) => *e,
             },
             Request::Get { node, path } => match self.guest(&node) {
                 Ok(g) => match g.get(&path) {
@@ -223,7 +223,7 @@ impl Lab {
                     },
                     Err(e) => Reply::err(e),
                 },
-                Err(e) => e,
+                Err(e) => *e,
             },
             Request::Console { node } => match self.guest(&node) {
                 Ok(g) => {
@@ -234,20 +234,20 @@ impl Lab {
                     }
                     return;
                 }
-                Err(e) => e,
+                Err(e) => *e,
             },
         };
         let _ = control::write_reply(&conn, &reply);
     }
 
-    fn guest(&self, node: &str) -> Result<&Arc<Guest>, Reply> {
+    fn guest(&self, node: &str) -> Result<&Arc<Guest>, Box<Reply>> {
         self.guests.get(node).ok_or_else(|| {
             let names: Vec<&str> = self.guests.keys().map(String::as_str).collect();
-            Reply::err(format!(
+            Box::new(Reply::err(format!(
                 "`{node}` is not a guest of lab `{}`; its guests are: {}",
                 self.plan.lab,
                 names.join(", ")
-            ))
+            )))
         })
     }
 
