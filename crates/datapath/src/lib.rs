@@ -1,0 +1,1 @@
+//! umlvnf-datapath (being written).

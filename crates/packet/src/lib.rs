@@ -1,0 +1,1 @@
+//! umlvnf-packet (being written).
