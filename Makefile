@@ -7,7 +7,7 @@ ROOT := $(shell id -u)
 
 ## run: install what is missing, build in release mode, deploy the quickstart lab (Ctrl-C tears it down)
 run: build
-	./target/release/umlvnf up $(TOPOLOGY)
+	./target/release/umlvnf up --check $(TOPOLOGY)
 
 ## test: install what is missing, build, run the whole suite (root tests need root)
 test: deps

@@ -64,6 +64,9 @@ enum Command {
         /// Return once every node is ready; the lab keeps running in the background.
         #[arg(short, long)]
         detach: bool,
+        /// Once ready, ping between every pair of host nodes and print what is reachable.
+        #[arg(long)]
+        check: bool,
     },
     /// Tear a lab down, leaving nothing behind.
     Down {
@@ -184,10 +187,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", umlvnf::graph::render(&topo, format));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Up { file, detach } => {
+        Command::Up {
+            file,
+            detach,
+            check,
+        } => {
             runtime::up(&UpOptions {
                 topology: file,
                 detach,
+                check,
             })?;
             Ok(ExitCode::SUCCESS)
         }

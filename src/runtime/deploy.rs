@@ -25,6 +25,8 @@ pub struct UpOptions {
     pub topology: PathBuf,
     /// Return once every node is ready, leaving the runtime in the background.
     pub detach: bool,
+    /// Once ready, ping between every pair of host nodes and print what is reachable.
+    pub check: bool,
 }
 
 /// Set when SIGINT or SIGTERM arrives; deploy steps and waits check it.
@@ -88,13 +90,13 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
     let topology = std::fs::canonicalize(&opts.topology).unwrap_or(opts.topology.clone());
 
     if opts.detach {
-        detach_and_run(plan, topology)
+        detach_and_run(plan, topology, opts.check)
     } else {
         block_signals();
         let progress = Progress {
             out: Box::new(std::io::stdout()),
         };
-        run(plan, topology, progress, None)
+        run(plan, topology, progress, None, opts.check)
     }
 }
 
@@ -130,7 +132,11 @@ fn block_signals() {
 }
 
 /// `up -d`: fork; the child deploys and stays, the parent relays progress until ready.
-fn detach_and_run(plan: Plan, topology: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+fn detach_and_run(
+    plan: Plan,
+    topology: PathBuf,
+    check: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (rd, wr) = nix::unistd::pipe()?;
     // SAFETY: the process is single-threaded here (no thread has been started yet), so the
     // child may run arbitrary code after fork.
@@ -167,7 +173,7 @@ fn detach_and_run(plan: Plan, topology: PathBuf) -> Result<(), Box<dyn std::erro
                 out: Box::new(std::fs::File::from(wr.try_clone()?)),
             };
             let ready_pipe = std::fs::File::from(wr);
-            let code = match run(plan, topology, progress, Some(ready_pipe)) {
+            let code = match run(plan, topology, progress, Some(ready_pipe), check) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -197,6 +203,7 @@ fn run(
     topology: PathBuf,
     mut progress: Progress,
     mut ready_pipe: Option<std::fs::File>,
+    check: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     // Helper processes of a UML guest that dies are re-parented to us, so they can be reaped.
@@ -245,17 +252,23 @@ fn run(
         plan.links.len(),
         started.elapsed().as_secs_f64()
     ));
-    for g in &plan.guests {
+    if check {
+        reachability(&plan, &mut progress);
+    }
+    let me = std::env::args().next().unwrap_or_else(|| "umlvnf".into());
+    if let Some(g) = plan.guests.first() {
         progress.line(&format!(
-            "  umlvnf exec {} -- ip addr     # run a command",
+            "  {me} exec {} -- ip route      # a command in a guest",
             g.node
         ));
     }
-    if let Some(h) = plan.host_nodes.first() {
-        progress.line(&format!("  umlvnf exec {} -- ping -c 3 <address>", h.node));
+    if let [a, b, ..] = plan.host_nodes.as_slice() {
+        if let Some(addr) = first_ipv4(b) {
+            progress.line(&format!("  {me} exec {} -- ping -c 3 {addr}", a.node));
+        }
     }
     progress.line(&format!(
-        "  umlvnf inspect · umlvnf console NODE · umlvnf down --lab {}",
+        "  {me} inspect · {me} console NODE · {me} down --lab {}",
         plan.lab
     ));
     match ready_pipe.take() {
@@ -265,8 +278,61 @@ fn run(
         None => progress.line("Ctrl-C tears the lab down."),
     }
     drop(progress);
+    let foreground = ready_pipe.is_none();
     lab.hold();
+    if foreground {
+        println!("lab {} is down", plan.lab);
+    }
     Ok(())
+}
+
+/// The first IPv4 address of a host node, without its prefix length.
+fn first_ipv4(h: &crate::plan::HostNodePlan) -> Option<String> {
+    h.addresses
+        .iter()
+        .map(|(_, a)| a.split('/').next().unwrap_or(a).to_string())
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
+/// Pings from every host node to every other one and prints the result with the hop count.
+fn reachability(plan: &Plan, progress: &mut Progress) {
+    for a in &plan.host_nodes {
+        for b in &plan.host_nodes {
+            let Some(addr) = first_ipv4(b).filter(|_| a.node != b.node) else {
+                continue;
+            };
+            let out = umlvnf_host::command_in_netns(
+                &a.netns,
+                "ping",
+                ["-c", "1", "-W", "2", addr.as_str()],
+            )
+            .stdin(std::process::Stdio::null())
+            .output();
+            let ttl = out
+                .as_ref()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| {
+                    let text = String::from_utf8_lossy(&o.stdout);
+                    text.split("ttl=")
+                        .nth(1)
+                        .and_then(|t| t.split_whitespace().next())
+                        .and_then(|t| t.parse::<u8>().ok())
+                });
+            progress.line(&match ttl {
+                Some(t) => format!(
+                    "check: {} -> {} ({addr}) reachable, ttl={t} ({} on the way)",
+                    a.node,
+                    b.node,
+                    match 64u8.saturating_sub(t) {
+                        1 => "1 router".to_string(),
+                        n => format!("{n} routers"),
+                    }
+                ),
+                None => format!("check: {} -> {} ({addr}) NOT reachable", a.node, b.node),
+            });
+        }
+    }
 }
 
 /// Creates host objects, configures host nodes and boots guests.
