@@ -1,0 +1,1 @@
+//! umlvnf-metrics (being written).
