@@ -115,6 +115,23 @@ enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Classic BPF socket filters from pcap expressions.
+    Bpf {
+        #[command(subcommand)]
+        command: BpfCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BpfCommand {
+    /// Compile a pcap expression (as tcpdump takes) into the blob UML loads with `bpffile=`.
+    Compile {
+        /// The expression, such as `not icmp` (quote it as one argument).
+        expr: String,
+        /// Output file; without it the program is printed as `tcpdump -ddd` does.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +227,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Console { lab, node } => console(&lab, &node),
         Command::Cp { lab, src, dst } => copy(&lab, &src, &dst),
         Command::Image { command } => image(command),
+        Command::Bpf {
+            command: BpfCommand::Compile { expr, output },
+        } => {
+            let prog = umlvnf_packet::bpf::compile(&expr)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, umlvnf_packet::bpf::to_blob(&prog))
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!("{} instructions written to {}", prog.len(), path.display());
+                }
+                None => {
+                    println!("{}", prog.len());
+                    for i in &prog {
+                        println!("{} {} {} {}", i.code, i.jt, i.jf, i.k);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -106,3 +106,28 @@ fn commands_on_no_lab_say_so() {
     let out = run(&["inspect", "--lab", "nosuch"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("lab `nosuch` is not up"));
 }
+
+#[test]
+fn bpf_compile_writes_the_uml_blob() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("no-icmp.bpf");
+    let out = run(&[
+        "bpf",
+        "compile",
+        "not icmp",
+        "-o",
+        out_file.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let blob = std::fs::read(&out_file).expect("blob");
+    let listed = run(&["bpf", "compile", "not icmp"]);
+    let count: usize = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .expect("instruction count");
+    assert_eq!(blob.len(), count * 8, "8 bytes per instruction");
+    let bad = run(&["bpf", "compile", "icmp and and"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("syntax error"));
+}
