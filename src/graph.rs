@@ -14,14 +14,14 @@ pub enum GraphFormat {
 }
 
 fn transport(t: Option<Transport>, has_guest: bool) -> &'static str {
-    if !has_guest {
+    let datapath = matches!(
+        t,
+        Some(Transport::Gre | Transport::L2tpv3 | Transport::Wire)
+    );
+    if !has_guest && !datapath {
         return "veth";
     }
-    match t.unwrap_or(Transport::Raw) {
-        Transport::Raw => "raw",
-        Transport::Tap => "tap",
-        Transport::Hybrid => "hybrid",
-    }
+    t.unwrap_or(Transport::Raw).name()
 }
 
 fn has_guest(topo: &Topology, link: &umlvnf_topology::Link) -> bool {
@@ -58,8 +58,11 @@ pub fn render(topo: &Topology, format: GraphFormat) -> String {
                     "  \"host\" [shape=ellipse, label=\"host (root netns)\"];"
                 );
             }
-            for link in &topo.links {
-                let (a, b) = (&link.endpoints[0], &link.endpoints[1]);
+            for (i, link) in topo.links.iter().enumerate() {
+                let Some(a) = link.endpoints.first() else {
+                    continue;
+                };
+                let b = &far_end(i, link);
                 let _ = writeln!(
                     out,
                     "  \"{}\" -- \"{}\" [taillabel=\"{}\", headlabel=\"{}\", label=\"{}\"];",
@@ -91,8 +94,11 @@ pub fn render(topo: &Topology, format: GraphFormat) -> String {
             {
                 let _ = writeln!(out, "  host((\"host\"))");
             }
-            for link in &topo.links {
-                let (a, b) = (&link.endpoints[0], &link.endpoints[1]);
+            for (i, link) in topo.links.iter().enumerate() {
+                let Some(a) = link.endpoints.first() else {
+                    continue;
+                };
+                let b = &far_end(i, link);
                 let _ = writeln!(
                     out,
                     "  {} ---|\"{} {} {}\"| {}",
@@ -113,4 +119,18 @@ fn kind_name(topo: &Topology, name: &str) -> &'static str {
         NodeKind::Uml => "uml",
         NodeKind::Host => "host",
     }
+}
+
+/// The second endpoint of a link, or a `remoteN` node standing for its remote tunnel end.
+fn far_end(i: usize, link: &umlvnf_topology::Link) -> umlvnf_topology::Endpoint {
+    link.endpoints
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| umlvnf_topology::Endpoint {
+            node: format!("remote{i}"),
+            interface: link
+                .remote
+                .as_ref()
+                .map_or_else(String::new, |r| r.address.to_string()),
+        })
 }

@@ -7,6 +7,7 @@
 
 pub mod naming;
 mod render;
+pub mod tunnels;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use serde::Serialize;
 use umlvnf_topology::{NodeKind, RestartPolicy, Route, Topology, Transport};
 
 pub use render::render_text;
+pub use tunnels::{BpfFilePlan, ImpairPlan, WireEncap, WireEnd, WirePlan, WireSocket};
 
 /// What the planner needs to know about the machine, kept apart so that plans stay pure.
 #[derive(Debug, Clone)]
@@ -50,6 +52,19 @@ pub enum PlanError {
         /// How many options were rendered.
         count: usize,
     },
+    /// A wire's unix socket path would not fit in `sun_path`.
+    #[error("the wire socket path `{path}` is longer than the 107 bytes a unix socket path can have: use a shorter labs directory or lab name")]
+    SocketPathTooLong {
+        /// The path.
+        path: String,
+    },
+    /// A datapath link did not resolve to exactly two wire ends (a topology that passed
+    /// validation never does this).
+    #[error("link {link} does not have exactly two ends for the datapath: give it two endpoints, or one and a `remote`")]
+    WireEnds {
+        /// The link's position.
+        link: usize,
+    },
     /// No base image was resolved for an image name.
     #[error("node `{node}`: no base image for `{image}`")]
     MissingImage {
@@ -77,6 +92,11 @@ pub struct Plan {
     pub guests: Vec<GuestPlan>,
     /// Every link with the host interfaces that carry it.
     pub links: Vec<LinkPlan>,
+    /// Wires of umlvnf's datapath, created after the host steps and before the guests boot
+    /// (guests attached by `bess` connect to their socket when they bring the interface up).
+    pub wires: Vec<WirePlan>,
+    /// Filters to compile into classic BPF files before the guests boot (`bpffile=`).
+    pub bpf_files: Vec<BpfFilePlan>,
 }
 
 /// One host-side action.
@@ -268,7 +288,10 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
         host_nodes: Vec::new(),
         guests: Vec::new(),
         links: Vec::new(),
+        wires: Vec::new(),
+        bpf_files: Vec::new(),
     };
+    let mut alloc = tunnels::Allocator::new(topo);
 
     for (name, node) in &topo.nodes {
         if topo.node_kind(name) == NodeKind::Host {
@@ -308,6 +331,18 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
         let has_guest = ends.iter().any(|e| matches!(e, End::Guest { .. }));
         let transport = link.transport.unwrap_or(Transport::Raw);
         let mtu = link_mtu(topo, link);
+        if matches!(
+            transport,
+            Transport::Gre | Transport::L2tpv3 | Transport::Wire
+        ) {
+            let mut acc = tunnels::GuestAcc {
+                vec_opts: &mut vec_opts,
+                caps: &mut caps,
+            };
+            let lp = tunnels::plan_link(&mut p, topo, i, link, &ends, mtu, &mut alloc, &mut acc)?;
+            p.links.push(lp);
+            continue;
+        }
         let mut lp = LinkPlan {
             endpoints: [link.endpoints[0].to_string(), link.endpoints[1].to_string()],
             transport: if has_guest {
@@ -336,7 +371,13 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
             for (end, ifname) in ends.iter().zip(created.iter()) {
                 place_end(&mut p, topo, lab, end, ifname, mtu, &mut lp);
                 if let End::Guest { node, iface } = end {
-                    let opts = vector_options("raw", ifname, link, topo, node, iface);
+                    let mut opts = vector_options("raw", ifname, link, topo, node, iface);
+                    let ep = umlvnf_topology::Endpoint {
+                        node: node.to_string(),
+                        interface: iface.to_string(),
+                    };
+                    let bpffile = tunnels::guest_bpf_file(&mut p, i, link, &ep);
+                    opts.extend(tunnels::bpf_options(link, bpffile.as_deref()));
                     vec_opts.insert((node.to_string(), iface.to_string()), opts);
                     add_cap(&mut caps, node, "CAP_NET_RAW");
                 }
@@ -395,7 +436,17 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                             name: tap.clone(),
                         });
                         lp.host_interfaces.push(tap.clone());
-                        let opts = vector_options(kind, &tap, link, topo, node, iface);
+                        let mut opts = vector_options(kind, &tap, link, topo, node, iface);
+                        let ep = umlvnf_topology::Endpoint {
+                            node: node.to_string(),
+                            interface: iface.to_string(),
+                        };
+                        let bpffile = if transport == Transport::Hybrid {
+                            tunnels::guest_bpf_file(&mut p, i, link, &ep)
+                        } else {
+                            None
+                        };
+                        opts.extend(tunnels::bpf_options(link, bpffile.as_deref()));
                         vec_opts.insert((node.to_string(), iface.to_string()), opts);
                         if transport == Transport::Hybrid {
                             add_cap(&mut caps, node, "CAP_NET_RAW");
@@ -475,11 +526,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
 }
 
 fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::Raw => "raw",
-        Transport::Tap => "tap",
-        Transport::Hybrid => "hybrid",
-    }
+    t.name()
 }
 
 fn add_cap(caps: &mut BTreeMap<String, Vec<String>>, node: &str, cap: &str) {
@@ -686,7 +733,8 @@ fn plan_guest(
             });
         }
         for (_, v) in opts {
-            if !is_option_value_safe(v) {
+            // Tunnel addresses are typed IP addresses (IPv6 ones contain `::`).
+            if !is_option_value_safe(v) && v.parse::<std::net::IpAddr>().is_err() {
                 return Err(PlanError::UnsafeValue {
                     node: name.to_string(),
                     what: "vector option",

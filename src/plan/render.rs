@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{HostStep, Plan};
+use super::{HostStep, Plan, WireEncap, WireSocket};
 
 /// Renders a plan as readable text: host steps, host node settings, and every UML command line.
 pub fn render_text(p: &Plan) -> String {
@@ -74,6 +74,54 @@ pub fn render_text(p: &Plan) -> String {
             let _ = writeln!(out, "  exec {e}");
         }
     }
+    if !p.bpf_files.is_empty() {
+        let _ = writeln!(out, "\nbpf filters (compiled before boot):");
+        for b in &p.bpf_files {
+            let _ = writeln!(
+                out,
+                "  {} receives only \"{}\" ({})",
+                b.endpoint,
+                b.expression,
+                b.path.display()
+            );
+        }
+    }
+    if !p.wires.is_empty() {
+        let _ = writeln!(out, "\nwires (umlvnf datapath):");
+        for w in &p.wires {
+            let _ = writeln!(out, "  {} ({:?}, depth {}):", w.name, w.backend, w.depth);
+            for (k, e) in w.ends.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "    {} {}: {}",
+                    ['a', 'b'][k],
+                    e.endpoint,
+                    socket_text(&e.socket)
+                );
+            }
+            for (k, dir) in ["a->b", "b->a"].iter().enumerate() {
+                if let Some(i) = &w.impair[k] {
+                    let _ = writeln!(
+                        out,
+                        "    {dir}: loss {}% delay {}us jitter {}us rate {} duplicate {}% reorder {}%",
+                        i.loss * 100.0,
+                        i.delay_us,
+                        i.jitter_us,
+                        i.rate_bps.map_or("unlimited".to_string(), |r| format!("{r}bit/s")),
+                        i.duplicate * 100.0,
+                        i.reorder * 100.0
+                    );
+                }
+                if let Some(f) = &w.filter[k] {
+                    let _ = writeln!(
+                        out,
+                        "    filter on frames received on {}: \"{f}\"",
+                        ['a', 'b'][k]
+                    );
+                }
+            }
+        }
+    }
     let _ = writeln!(out, "\nlinks:");
     for l in &p.links {
         let _ = writeln!(
@@ -114,5 +162,71 @@ fn step_text(step: &HostStep) -> String {
         HostStep::Mac { netns, name, mac } => format!("mac {mac} on {name}{}", ns(netns)),
         HostStep::Master { name, bridge } => format!("{name} joins bridge {bridge}"),
         HostStep::Up { netns, name } => format!("up {name}{}", ns(netns)),
+    }
+}
+
+fn encap_text(e: &WireEncap) -> String {
+    match e {
+        WireEncap::Gre {
+            rx_key,
+            tx_key,
+            sequence,
+        } => {
+            let keys = match (rx_key, tx_key) {
+                (Some(r), Some(t)) => format!(" rx_key {r:#x} tx_key {t:#x}"),
+                _ => String::new(),
+            };
+            format!("gre{keys}{}", if *sequence { " sequence" } else { "" })
+        }
+        WireEncap::L2tpv3 {
+            udp,
+            rx_session,
+            tx_session,
+            rx_cookie,
+            tx_cookie,
+            cookie64,
+            counter,
+        } => {
+            let cookies = match (rx_cookie, tx_cookie) {
+                (Some(r), Some(t)) => format!(
+                    " rx_cookie {r:#x} tx_cookie {t:#x}{}",
+                    if *cookie64 { " (64-bit)" } else { "" }
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "l2tpv3/{} rx_session {rx_session:#x} tx_session {tx_session:#x}{cookies}{}",
+                if *udp { "udp" } else { "ip" },
+                if *counter { " counter" } else { "" }
+            )
+        }
+    }
+}
+
+fn socket_text(s: &WireSocket) -> String {
+    match s {
+        WireSocket::Packet { ifname, vnet_hdr } => format!(
+            "packet socket on {ifname}{}",
+            if *vnet_hdr { " (vnet header)" } else { "" }
+        ),
+        WireSocket::Udp {
+            local,
+            remote,
+            encap,
+        } => format!(
+            "udp {local} -> {} {}",
+            remote.map_or("(learned)".to_string(), |r| r.to_string()),
+            encap_text(encap)
+        ),
+        WireSocket::RawIp {
+            proto,
+            local,
+            remote,
+            encap,
+        } => format!(
+            "raw ip proto {proto} {local} -> {remote} {}",
+            encap_text(encap)
+        ),
+        WireSocket::Seqpacket { path } => format!("seqpacket listener {}", path.display()),
     }
 }

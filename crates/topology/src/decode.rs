@@ -13,6 +13,7 @@ use crate::diagnostic::{Pos, Sink};
 use crate::model::*;
 use crate::spans::{index, join, Spans};
 use crate::tree::{Entry, YNode, YValue};
+use crate::tunnel::*;
 
 const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links"];
 const DEFAULTS_FIELDS: &[&str] = &["kind", "image", "kernel", "memory", "restart"];
@@ -34,8 +35,36 @@ const NODE_FIELDS: &[&str] = &[
     "hostfs",
 ];
 const INTERFACE_FIELDS: &[&str] = &["ipv4", "ipv6", "mtu", "mac"];
-const LINK_FIELDS: &[&str] = &["endpoints", "transport", "depth", "gro", "bridge"];
+const LINK_FIELDS: &[&str] = &[
+    "endpoints",
+    "transport",
+    "depth",
+    "gro",
+    "bridge",
+    "gre",
+    "l2tpv3",
+    "remote",
+    "wire",
+    "impair",
+    "filter",
+    "bpfflash",
+];
 const FILE_FIELDS: &[&str] = &["src", "dst", "mode"];
+const GRE_FIELDS: &[&str] = &["key", "rx_key", "tx_key", "sequence"];
+const L2TPV3_FIELDS: &[&str] = &[
+    "mode",
+    "session",
+    "rx_session",
+    "tx_session",
+    "cookie",
+    "rx_cookie",
+    "tx_cookie",
+    "cookie64",
+    "counter",
+];
+const REMOTE_FIELDS: &[&str] = &["address", "port", "local", "local_port"];
+const WIRE_FIELDS: &[&str] = &["attach", "backend"];
+const IMPAIR_FIELDS: &[&str] = &["loss", "delay", "jitter", "rate", "duplicate", "reorder"];
 
 /// Decodes the whole tree (or `None` for an empty file) into a topology, which is partial when
 /// problems were recorded in `sink`.
@@ -626,6 +655,13 @@ impl Decoder<'_> {
             depth: None,
             gro: None,
             bridge: None,
+            gre: None,
+            l2tpv3: None,
+            remote: None,
+            wire: None,
+            impair: None,
+            filter: BTreeMap::new(),
+            bpfflash: None,
         };
         let Some(fields) = self.fields(node, path, "a link", LINK_FIELDS) else {
             return out;
@@ -650,9 +686,39 @@ impl Decoder<'_> {
                             ("raw", Transport::Raw),
                             ("tap", Transport::Tap),
                             ("hybrid", Transport::Hybrid),
+                            ("gre", Transport::Gre),
+                            ("l2tpv3", Transport::L2tpv3),
+                            ("wire", Transport::Wire),
                         ],
                     )
                 }
+                "gre" if !Self::is_null(value) => out.gre = self.gre(value, fpath),
+                "l2tpv3" if !Self::is_null(value) => out.l2tpv3 = self.l2tpv3(value, fpath),
+                "remote" if !Self::is_null(value) => out.remote = self.remote(value, fpath),
+                "wire" if !Self::is_null(value) => out.wire = self.wire(value, fpath),
+                "impair" if !Self::is_null(value) => out.impair = self.impairments(value, fpath),
+                "filter" => {
+                    if let Some(entries) = self.entries(
+                        value,
+                        fpath,
+                        "a mapping of endpoints to pcap filter expressions",
+                    ) {
+                        for (key, v, kpath) in entries {
+                            let ep = match key.parse::<Endpoint>() {
+                                Ok(ep) => ep,
+                                Err(e) => {
+                                    let pos = self.spans.key(&kpath);
+                                    self.error(pos, &kpath, e.message);
+                                    continue;
+                                }
+                            };
+                            if let Some(expr) = self.string(v, &kpath) {
+                                out.filter.insert(ep, expr);
+                            }
+                        }
+                    }
+                }
+                "bpfflash" => out.bpfflash = self.opt_bool(value, fpath),
                 "depth" => out.depth = self.opt_u32(value, fpath, "a vector depth from 1 to 2048"),
                 "gro" => out.gro = self.opt_bool(value, fpath),
                 "bridge" => out.bridge = self.opt_string(value, fpath),
@@ -667,5 +733,201 @@ impl Decoder<'_> {
             "two endpoints, such as `endpoints: [r1:eth0, h1:eth0]`",
         );
         out
+    }
+
+    fn opt_parse<T>(&mut self, node: &YNode, path: &str) -> Option<T>
+    where
+        T: FromStr<Err = ValueError>,
+    {
+        if Self::is_null(node) {
+            return None;
+        }
+        self.parse(node, path)
+    }
+
+    fn opt_u16(&mut self, node: &YNode, path: &str, what: &str) -> Option<u16> {
+        let n = self.opt_u32(node, path, what)?;
+        match u16::try_from(n) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.error(node.pos, path, format!("{n} is too large: write {what}"));
+                None
+            }
+        }
+    }
+
+    fn gre(&mut self, node: &YNode, path: &str) -> Option<GreOptions> {
+        let fields = self.fields(node, path, "the gre section", GRE_FIELDS)?;
+        let mut out = GreOptions::default();
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "key" => out.key = self.opt_parse(value, fpath),
+                "rx_key" => out.rx_key = self.opt_parse(value, fpath),
+                "tx_key" => out.tx_key = self.opt_parse(value, fpath),
+                "sequence" => out.sequence = self.opt_bool(value, fpath),
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
+    fn l2tpv3(&mut self, node: &YNode, path: &str) -> Option<L2tpv3Options> {
+        let fields = self.fields(node, path, "the l2tpv3 section", L2TPV3_FIELDS)?;
+        let mut out = L2tpv3Options::default();
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "mode" => {
+                    out.mode = self.choice(
+                        value,
+                        fpath,
+                        &[("udp", L2tpMode::Udp), ("ip", L2tpMode::Ip)],
+                    )
+                }
+                "session" => out.session = self.opt_parse(value, fpath),
+                "rx_session" => out.rx_session = self.opt_parse(value, fpath),
+                "tx_session" => out.tx_session = self.opt_parse(value, fpath),
+                "cookie" => out.cookie = self.opt_parse(value, fpath),
+                "rx_cookie" => out.rx_cookie = self.opt_parse(value, fpath),
+                "tx_cookie" => out.tx_cookie = self.opt_parse(value, fpath),
+                "cookie64" => out.cookie64 = self.opt_bool(value, fpath),
+                "counter" => out.counter = self.opt_bool(value, fpath),
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
+    fn ip(&mut self, node: &YNode, path: &str) -> Option<std::net::IpAddr> {
+        if Self::is_null(node) {
+            return None;
+        }
+        let text = self.string(node, path)?;
+        match text.trim().parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                self.error(
+                    node.pos,
+                    path,
+                    format!(
+                        "`{}` is not an IP address: write one such as 127.0.0.9 or fd00::9",
+                        text.escape_debug()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn remote(&mut self, node: &YNode, path: &str) -> Option<RemoteEnd> {
+        let fields = self.fields(node, path, "a remote tunnel end", REMOTE_FIELDS)?;
+        let mut address = None;
+        let mut out = RemoteEnd {
+            address: std::net::IpAddr::from([0, 0, 0, 0]),
+            port: None,
+            local: None,
+            local_port: None,
+        };
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "address" => address = self.ip(value, fpath),
+                "port" => out.port = self.opt_u16(value, fpath, "a UDP port from 1 to 65535"),
+                "local" => out.local = self.ip(value, fpath),
+                "local_port" => {
+                    out.local_port = self.opt_u16(value, fpath, "a UDP port from 1 to 65535")
+                }
+                _ => {}
+            }
+        }
+        self.require(
+            node,
+            path,
+            &fields,
+            "address",
+            "the remote tunnel address, such as `address: 127.0.0.9`",
+        );
+        out.address = address?;
+        Some(out)
+    }
+
+    fn wire(&mut self, node: &YNode, path: &str) -> Option<WireOptions> {
+        let fields = self.fields(node, path, "the wire section", WIRE_FIELDS)?;
+        let mut out = WireOptions::default();
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "attach" => {
+                    out.attach = self.choice(
+                        value,
+                        fpath,
+                        &[("bess", WireAttach::Bess), ("l2tpv3", WireAttach::L2tpv3)],
+                    )
+                }
+                "backend" => {
+                    out.backend = self.choice(
+                        value,
+                        fpath,
+                        &[
+                            ("mmsg", WireBackend::Mmsg),
+                            ("io_uring", WireBackend::IoUring),
+                        ],
+                    )
+                }
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
+    fn impairment(&mut self, node: &YNode, path: &str) -> Impairment {
+        let mut out = Impairment::default();
+        let Some(fields) = self.fields(node, path, "an impairment", IMPAIR_FIELDS) else {
+            return out;
+        };
+        for (key, value, fpath) in &fields {
+            let (value, fpath) = (*value, fpath.as_str());
+            match *key {
+                "loss" => out.loss = self.opt_parse(value, fpath),
+                "delay" => out.delay = self.opt_parse(value, fpath),
+                "jitter" => out.jitter = self.opt_parse(value, fpath),
+                "rate" => out.rate = self.opt_parse(value, fpath),
+                "duplicate" => out.duplicate = self.opt_parse(value, fpath),
+                "reorder" => out.reorder = self.opt_parse(value, fpath),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// `impair:` holds either impairment fields (both directions) or endpoints (per sender).
+    fn impairments(&mut self, node: &YNode, path: &str) -> Option<Impairments> {
+        let per_end = match &node.value {
+            YValue::Map(entries) => entries.iter().any(|e| e.key.contains(':')),
+            _ => false,
+        };
+        if !per_end {
+            return Some(Impairments::Both(self.impairment(node, path)));
+        }
+        let entries = self.entries(node, path, "impairments per endpoint (a mapping)")?;
+        let mut map = BTreeMap::new();
+        for (key, value, kpath) in entries {
+            match key.parse::<Endpoint>() {
+                Ok(ep) => {
+                    let imp = self.impairment(value, &kpath);
+                    map.insert(ep, imp);
+                }
+                Err(_) => {
+                    let pos = self.spans.key(&kpath);
+                    self.error(
+                        pos,
+                        &kpath,
+                        format!("`{}` is neither an impairment field nor an endpoint: write either {} for both directions, or endpoints of the link (NODE:IFNAME) for the frames each one sends", key.escape_debug(), IMPAIR_FIELDS.join(", ")),
+                    );
+                }
+            }
+        }
+        Some(Impairments::PerEnd(map))
     }
 }

@@ -104,6 +104,29 @@ impl Link {
     }
 }
 
+impl Topology {
+    /// True if umlvnf's own datapath carries `link`: a `wire`, or a `gre`/`l2tpv3` link with
+    /// an end that is not a uml guest (a host node or `host:IFNAME`), whose tunnel umlvnf
+    /// terminates in userspace.
+    pub fn link_uses_datapath(&self, link: &Link) -> bool {
+        match link.effective_transport() {
+            Transport::Wire => true,
+            t if t.is_tunnel() => link
+                .endpoints
+                .iter()
+                .any(|e| e.is_root() || self.node_kind(&e.node) == NodeKind::Host),
+            _ => false,
+        }
+    }
+
+    /// True if `endpoint` is an interface of a uml guest.
+    pub fn is_guest_endpoint(&self, endpoint: &Endpoint) -> bool {
+        !endpoint.is_root()
+            && self.nodes.contains_key(&endpoint.node)
+            && self.node_kind(&endpoint.node) == NodeKind::Uml
+    }
+}
+
 impl FileCopy {
     /// The permission bits: `mode` parsed as octal, else 0o644. A loaded topology's modes
     /// always parse.

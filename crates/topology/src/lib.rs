@@ -12,6 +12,7 @@ pub mod model;
 pub mod names;
 mod spans;
 mod tree;
+pub mod tunnel;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use defaults::ImageSource;
 pub use diagnostic::{Diagnostic, LoadError};
 pub use model::*;
+pub use tunnel::*;
 
 use diagnostic::{Pos, Sink};
 use spans::Spans;
@@ -151,6 +153,8 @@ mod tests {
             root.join("../../topologies/firewall.yaml"),
             root.join("../../topologies/chain.yaml"),
             root.join("tests/good/full.yaml"),
+            root.join("tests/good/tunnels.yaml"),
+            root.join("../../topologies/tunnels.yaml"),
         ];
         for file in files {
             let text = std::fs::read_to_string(&file).expect("example exists");

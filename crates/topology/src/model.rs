@@ -117,14 +117,14 @@ pub struct Interface {
     pub mac: Option<MacAddr>,
 }
 
-/// A link between two endpoints.
+/// A link between two endpoints (or one endpoint and a `remote` tunnel end).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
-    /// Exactly two endpoints, `node:interface`, or `host:IFNAME` for an interface in the
-    /// host's root namespace.
+    /// Two endpoints, `node:interface`, or `host:IFNAME` for an interface in the host's root
+    /// namespace; exactly one with `remote`.
     pub endpoints: Vec<Endpoint>,
-    /// How guests attach: `raw` (default), `tap` or `hybrid`.
+    /// How the ends attach: `raw` (default), `tap`, `hybrid`, `gre`, `l2tpv3` or `wire`.
     pub transport: Option<Transport>,
     /// Packets per vector read or write, 1 to 2048 (UML's default is 64).
     pub depth: Option<u32>,
@@ -133,6 +133,21 @@ pub struct Link {
     /// A host bridge that the link's tap interfaces join (`tap` and `hybrid` only). Created and
     /// owned by the lab if it does not exist.
     pub bridge: Option<String>,
+    /// GRE options (`transport: gre` only).
+    pub gre: Option<crate::tunnel::GreOptions>,
+    /// L2TPv3 options (`transport: l2tpv3` only).
+    pub l2tpv3: Option<crate::tunnel::L2tpv3Options>,
+    /// The far end of a `gre` or `l2tpv3` tunnel with a single endpoint.
+    pub remote: Option<crate::tunnel::RemoteEnd>,
+    /// Datapath options (`transport: wire` only).
+    pub wire: Option<crate::tunnel::WireOptions>,
+    /// Impairments applied by umlvnf's datapath (links it carries only).
+    pub impair: Option<crate::tunnel::Impairments>,
+    /// A pcap filter expression per endpoint, applied to the frames that endpoint receives.
+    #[serde(default)]
+    pub filter: BTreeMap<Endpoint, String>,
+    /// Let guests load BPF programs into their own vector interfaces (`bpfflash=1`).
+    pub bpfflash: Option<bool>,
 }
 
 /// How a UML guest's vector interface attaches to the host.
@@ -145,6 +160,31 @@ pub enum Transport {
     Tap,
     /// A tap for transmit and a raw socket for receive.
     Hybrid,
+    /// GRE (Ethernet over GRE), guest to guest directly or terminated by umlvnf.
+    Gre,
+    /// L2TPv3 Ethernet pseudowire, over UDP or IP.
+    L2tpv3,
+    /// umlvnf's own datapath joins the two ends (impairments, filters, captures).
+    Wire,
+}
+
+impl Transport {
+    /// The name written in topology files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Raw => "raw",
+            Transport::Tap => "tap",
+            Transport::Hybrid => "hybrid",
+            Transport::Gre => "gre",
+            Transport::L2tpv3 => "l2tpv3",
+            Transport::Wire => "wire",
+        }
+    }
+
+    /// True for `gre` and `l2tpv3`.
+    pub fn is_tunnel(self) -> bool {
+        matches!(self, Transport::Gre | Transport::L2tpv3)
+    }
 }
 
 /// Restart policy of a guest.
@@ -267,7 +307,7 @@ pub struct ValueError {
 }
 
 impl ValueError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         ValueError {
             message: message.into(),
         }

@@ -14,6 +14,8 @@ use crate::model::*;
 use crate::names::{is_valid_ifname, is_valid_name};
 use crate::spans::{index, join, Spans};
 
+mod tunnel_rules;
+
 /// Highest CPU number accepted in `cpus` (exclusive).
 const MAX_CPUS: u32 = 1024;
 
@@ -465,10 +467,17 @@ impl Validator<'_> {
             if self.spans.is_bad(&epath) {
                 complete = false;
             } else {
-                if link.endpoints.len() != 2 {
+                if link.remote.is_some() {
+                    if link.endpoints.len() != 1 {
+                        self.at_value(
+                            &epath,
+                            format!("a link with `remote` has exactly one endpoint, this one has {}: write it as `[NODE:IFNAME]`, the remote end is the other", link.endpoints.len()),
+                        );
+                    }
+                } else if link.endpoints.len() != 2 {
                     self.at_value(
                         &epath,
-                        format!("a link has exactly two endpoints, this one has {}: write them as `[NODE:IFNAME, NODE:IFNAME]`", link.endpoints.len()),
+                        format!("a link has exactly two endpoints, this one has {}: write them as `[NODE:IFNAME, NODE:IFNAME]` (or one endpoint and a `remote:` tunnel end)", link.endpoints.len()),
                     );
                 }
                 for (j, ep) in link.endpoints.iter().enumerate() {
@@ -509,7 +518,9 @@ impl Validator<'_> {
                 .iter()
                 .any(|e| !e.is_root() && kinds.get(&e.node) == Some(&NodeKind::Uml));
             let transport = link.effective_transport();
-            if !has_uml && !self.spans.is_bad(&epath) && link.endpoints.len() == 2 {
+            let datapath_only = transport == Transport::Wire || link.remote.is_some();
+            if !has_uml && !datapath_only && !self.spans.is_bad(&epath) && link.endpoints.len() == 2
+            {
                 for (field, set) in [
                     ("transport", link.transport.is_some()),
                     ("depth", link.depth.is_some()),
@@ -530,13 +541,18 @@ impl Validator<'_> {
             }
             if let Some(bridge) = &link.bridge {
                 let bpath = join(&lpath, "bridge");
-                if transport == Transport::Raw && !self.spans.is_bad(&join(&lpath, "transport")) {
-                    self.at_key(&bpath, "`bridge` needs `transport: tap` or `transport: hybrid`: raw links are veth pairs and join no bridge");
+                if !matches!(transport, Transport::Tap | Transport::Hybrid)
+                    && !self.spans.is_bad(&join(&lpath, "transport"))
+                {
+                    self.at_key(&bpath, format!("`bridge` needs `transport: tap` or `transport: hybrid`: {} links join no bridge", transport.name()));
                 }
                 if !is_valid_ifname(bridge) {
                     self.at_value(&bpath, format!("`{}` is not a valid bridge name: use 1 to 15 letters, digits, `-`, `_` or `.`", bridge.escape_debug()));
                 }
             }
+        }
+        for (i, link) in topo.links.iter().enumerate() {
+            self.tunnel_rules(topo, link, &index("links", i));
         }
         complete.then(|| used.into_keys().cloned().collect())
     }

@@ -59,7 +59,7 @@ fn bad_files_report_exactly_the_expected_diagnostics() {
 #[test]
 fn examples_load_cleanly() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../topologies");
-    for name in ["quickstart", "firewall", "chain"] {
+    for name in ["quickstart", "firewall", "chain", "tunnels"] {
         let path = examples.join(format!("{name}.yaml"));
         let topo = umlvnf_topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(topo.name, name);

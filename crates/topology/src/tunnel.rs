@@ -1,0 +1,552 @@
+//! The tunnel and wire vocabulary of links: GRE and L2TPv3 options, remote endpoints, umlvnf's
+//! own datapath (`transport: wire`), impairments and per-end packet filters.
+//!
+//! Numbers that reach UML (keys, sessions, cookies) are kept as the unsigned values people
+//! write; the planner renders them the way UML parses them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Endpoint, ValueError};
+
+/// GRE options of a `transport: gre` link. Keys are seen from the link's first endpoint:
+/// `rx_key` is what it expects to receive, `tx_key` what it sends; the other end mirrors them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GreOptions {
+    /// One key for both directions (0 to 0xffffffff).
+    pub key: Option<TunnelId>,
+    /// The key the first endpoint receives (with `tx_key`, instead of `key`).
+    pub rx_key: Option<TunnelId>,
+    /// The key the first endpoint sends (with `rx_key`, instead of `key`).
+    pub tx_key: Option<TunnelId>,
+    /// Carry GRE sequence numbers.
+    pub sequence: Option<bool>,
+}
+
+/// How L2TPv3 frames travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum L2tpMode {
+    /// Over UDP (needs no privileges).
+    Udp,
+    /// Directly over IP, protocol 115 (needs CAP_NET_RAW).
+    Ip,
+}
+
+/// L2TPv3 options of a `transport: l2tpv3` link, seen from the link's first endpoint like
+/// [`GreOptions`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct L2tpv3Options {
+    /// `udp` (default) or `ip`.
+    pub mode: Option<L2tpMode>,
+    /// One session id for both directions, 1 to 0xffffffff (default 1).
+    pub session: Option<TunnelId>,
+    /// The session id the first endpoint receives (with `tx_session`).
+    pub rx_session: Option<TunnelId>,
+    /// The session id the first endpoint sends (with `rx_session`).
+    pub tx_session: Option<TunnelId>,
+    /// One cookie for both directions (32 bits, or 64 with `cookie64`).
+    pub cookie: Option<Cookie>,
+    /// The cookie the first endpoint expects (with `tx_cookie`).
+    pub rx_cookie: Option<Cookie>,
+    /// The cookie the first endpoint sends (with `rx_cookie`).
+    pub tx_cookie: Option<Cookie>,
+    /// Cookies are 64 bits long instead of 32.
+    pub cookie64: Option<bool>,
+    /// Carry the 4-byte L2-specific sublayer with a sequence counter (what Linux `ip l2tp`
+    /// expects by default).
+    pub counter: Option<bool>,
+}
+
+/// The far end of a tunnel link with a single endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteEnd {
+    /// The remote tunnel address.
+    #[schemars(with = "String")]
+    pub address: IpAddr,
+    /// The remote UDP port (L2TPv3 over UDP only; default 1701).
+    pub port: Option<u16>,
+    /// The local address to send from (default: an address allocated on the loopback, which
+    /// only works when `address` is a loopback address too).
+    #[schemars(with = "Option<String>")]
+    pub local: Option<IpAddr>,
+    /// The local UDP port (L2TPv3 over UDP only; default: allocated).
+    pub local_port: Option<u16>,
+}
+
+/// How a guest end of a `transport: wire` link attaches to umlvnf's datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WireAttach {
+    /// A unix seqpacket socket (UML `transport=bess`), one frame per message.
+    Bess,
+    /// L2TPv3 over UDP on the loopback.
+    L2tpv3,
+}
+
+/// How the datapath moves batches of frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WireBackend {
+    /// `recvmmsg`/`sendmmsg`.
+    Mmsg,
+    /// io_uring.
+    IoUring,
+}
+
+/// Options of a `transport: wire` link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireOptions {
+    /// How guest ends attach: `bess` (default) or `l2tpv3`.
+    pub attach: Option<WireAttach>,
+    /// `mmsg` (default) or `io_uring`.
+    pub backend: Option<WireBackend>,
+}
+
+/// Impairments of one direction, written like `tc netem`: `{loss: 10%, delay: 5ms}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Impairment {
+    /// Share of frames dropped, such as `10%`.
+    pub loss: Option<Percent>,
+    /// Added latency, such as `5ms`.
+    pub delay: Option<Delay>,
+    /// Random variation of the latency, plus or minus, such as `1ms`.
+    pub jitter: Option<Delay>,
+    /// Rate limit, such as `100mbit`.
+    pub rate: Option<Rate>,
+    /// Share of frames sent twice, such as `0.1%`.
+    pub duplicate: Option<Percent>,
+    /// Share of frames sent at once, overtaking delayed ones, such as `1%`.
+    pub reorder: Option<Percent>,
+}
+
+/// Impairments of a wire: the same both ways, or per endpoint (applied to the frames that
+/// endpoint sends).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Impairments {
+    /// The same impairment in both directions.
+    Both(Impairment),
+    /// Per endpoint: the impairment of the frames it sends.
+    PerEnd(BTreeMap<Endpoint, Impairment>),
+}
+
+/// A 32-bit GRE key or L2TPv3 session id, written in decimal or hex (`0x...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "NumberText", into = "u64")]
+#[schemars(with = "NumberText")]
+pub struct TunnelId(pub u32);
+
+/// An L2TPv3 cookie, up to 64 bits, written in decimal or hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "NumberText", into = "u64")]
+#[schemars(with = "NumberText")]
+pub struct Cookie(pub u64);
+
+/// A share from 0 % to 100 %, written `10%`, `0.5%` or as a fraction `0.1`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "NumberText", into = "String")]
+#[schemars(with = "String")]
+pub struct Percent {
+    /// The share as a fraction, 0 to 1.
+    pub ratio: f64,
+}
+
+/// A duration written `5ms`, `250us`, `1.5s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct Delay {
+    /// Microseconds.
+    pub micros: u64,
+}
+
+/// A rate written `100mbit`, `1gbit`, `500kbit` or `64000bit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct Rate {
+    /// Bits per second.
+    pub bits_per_second: u64,
+}
+
+/// Numbers come from YAML as integers or text (hex, or with a `%`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NumberText {
+    /// An integer.
+    Int(u64),
+    /// A fraction.
+    Float(f64),
+    /// Text such as `0xfffffff0` or `10%`.
+    Text(String),
+}
+
+/// Parses a whole number in decimal, `0x` hex or `0o` octal, up to 64 bits.
+pub fn parse_number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(o) = t.strip_prefix("0o") {
+        (o, 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+impl std::str::FromStr for TunnelId {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let n = parse_number(s).ok_or_else(|| {
+            ValueError::new(format!(
+                "`{}` is not a 32-bit number: write 0 to 4294967295 in decimal or 0x0 to 0xffffffff in hex",
+                s.escape_debug()
+            ))
+        })?;
+        u32::try_from(n).map(TunnelId).map_err(|_| {
+            ValueError::new(format!(
+                "{n} does not fit in 32 bits: keys and sessions are 0 to 4294967295 (0xffffffff)"
+            ))
+        })
+    }
+}
+
+impl TryFrom<NumberText> for TunnelId {
+    type Error = ValueError;
+    fn try_from(v: NumberText) -> Result<Self, ValueError> {
+        match v {
+            NumberText::Int(n) => n.to_string().parse(),
+            NumberText::Float(f) => f.to_string().parse(),
+            NumberText::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl From<TunnelId> for u64 {
+    fn from(v: TunnelId) -> u64 {
+        u64::from(v.0)
+    }
+}
+
+impl std::str::FromStr for Cookie {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        parse_number(s).map(Cookie).ok_or_else(|| {
+            ValueError::new(format!(
+                "`{}` is not a cookie: write a whole number in decimal or hex, up to 32 bits (64 with `cookie64: true`), such as 0xdeadbeef",
+                s.escape_debug()
+            ))
+        })
+    }
+}
+
+impl TryFrom<NumberText> for Cookie {
+    type Error = ValueError;
+    fn try_from(v: NumberText) -> Result<Self, ValueError> {
+        match v {
+            NumberText::Int(n) => Ok(Cookie(n)),
+            NumberText::Float(f) => f.to_string().parse(),
+            NumberText::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl From<Cookie> for u64 {
+    fn from(v: Cookie) -> u64 {
+        v.0
+    }
+}
+
+impl std::str::FromStr for Percent {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let bad = || {
+            ValueError::new(format!(
+                "`{}` is not a share: write a percentage from 0% to 100%, such as 10% or 0.5%",
+                s.escape_debug()
+            ))
+        };
+        let t = s.trim();
+        let (num, scale) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), 100.0),
+            None => (t, 1.0),
+        };
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(bad());
+        }
+        let v: f64 = num.parse().map_err(|_| bad())?;
+        let ratio = v / scale;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(bad());
+        }
+        Ok(Percent { ratio })
+    }
+}
+
+impl TryFrom<NumberText> for Percent {
+    type Error = ValueError;
+    fn try_from(v: NumberText) -> Result<Self, ValueError> {
+        match v {
+            NumberText::Int(n) => n.to_string().parse(),
+            NumberText::Float(f) => f.to_string().parse(),
+            NumberText::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl From<Percent> for String {
+    fn from(p: Percent) -> String {
+        p.to_string()
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.ratio * 100.0)
+    }
+}
+
+/// Longest delay or jitter accepted: one minute.
+pub const MAX_DELAY_MICROS: u64 = 60_000_000;
+
+impl std::str::FromStr for Delay {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let bad = || {
+            ValueError::new(format!(
+                "`{}` is not a duration: write a number with us, ms or s, up to 60s, such as 5ms",
+                s.escape_debug()
+            ))
+        };
+        let t = s.trim();
+        let (num, scale) = if let Some(n) = t.strip_suffix("us") {
+            (n, 1.0)
+        } else if let Some(n) = t.strip_suffix("ms") {
+            (n, 1e3)
+        } else if let Some(n) = t.strip_suffix('s') {
+            (n, 1e6)
+        } else {
+            return Err(bad());
+        };
+        let num = num.trim();
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(bad());
+        }
+        let v: f64 = num.parse().map_err(|_| bad())?;
+        let micros = (v * scale).round();
+        if !(0.0..=MAX_DELAY_MICROS as f64).contains(&micros) {
+            return Err(bad());
+        }
+        Ok(Delay {
+            micros: micros as u64,
+        })
+    }
+}
+
+impl TryFrom<String> for Delay {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        s.parse()
+    }
+}
+
+impl From<Delay> for String {
+    fn from(d: Delay) -> String {
+        if d.micros.is_multiple_of(1000) {
+            format!("{}ms", d.micros / 1000)
+        } else {
+            format!("{}us", d.micros)
+        }
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let bad = || {
+            ValueError::new(format!(
+                "`{}` is not a rate: write a positive number with bit, kbit, mbit or gbit, such as 100mbit",
+                s.escape_debug()
+            ))
+        };
+        let t = s.trim().to_ascii_lowercase();
+        let (num, scale) = if let Some(n) = t.strip_suffix("gbit") {
+            (n.to_string(), 1e9)
+        } else if let Some(n) = t.strip_suffix("mbit") {
+            (n.to_string(), 1e6)
+        } else if let Some(n) = t.strip_suffix("kbit") {
+            (n.to_string(), 1e3)
+        } else if let Some(n) = t.strip_suffix("bit") {
+            (n.to_string(), 1.0)
+        } else {
+            return Err(bad());
+        };
+        let num = num.trim();
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(bad());
+        }
+        let v: f64 = num.parse().map_err(|_| bad())?;
+        let bps = (v * scale).round();
+        if !(1.0..=1e12).contains(&bps) {
+            return Err(bad());
+        }
+        Ok(Rate {
+            bits_per_second: bps as u64,
+        })
+    }
+}
+
+impl TryFrom<String> for Rate {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        s.parse()
+    }
+}
+
+impl From<Rate> for String {
+    fn from(r: Rate) -> String {
+        format!("{}bit", r.bits_per_second)
+    }
+}
+
+impl Impairment {
+    /// True if nothing is impaired.
+    pub fn is_none(&self) -> bool {
+        *self == Impairment::default()
+    }
+}
+
+impl Impairments {
+    /// The impairment of the frames `sender` sends, if any.
+    pub fn for_sender(&self, sender: &Endpoint) -> Option<&Impairment> {
+        match self {
+            Impairments::Both(i) => Some(i),
+            Impairments::PerEnd(m) => m.get(sender),
+        }
+    }
+}
+
+/// A GRE or L2TPv3 key pair seen from one side: what it receives and what it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxTx<T> {
+    /// Received.
+    pub rx: T,
+    /// Sent.
+    pub tx: T,
+}
+
+impl<T: Copy> RxTx<T> {
+    /// The same pair seen from the other side.
+    pub fn mirrored(self) -> Self {
+        RxTx {
+            rx: self.tx,
+            tx: self.rx,
+        }
+    }
+}
+
+impl GreOptions {
+    /// The keys seen from the first endpoint, or `None` for a GRE tunnel without keys.
+    pub fn keys(&self) -> Option<RxTx<u32>> {
+        match (self.key, self.rx_key, self.tx_key) {
+            (Some(k), _, _) => Some(RxTx { rx: k.0, tx: k.0 }),
+            (None, Some(r), Some(t)) => Some(RxTx { rx: r.0, tx: t.0 }),
+            _ => None,
+        }
+    }
+}
+
+/// The session used when an L2TPv3 link names none.
+pub const DEFAULT_SESSION: u32 = 1;
+
+impl L2tpv3Options {
+    /// The mode, `udp` if unset.
+    pub fn effective_mode(&self) -> L2tpMode {
+        self.mode.unwrap_or(L2tpMode::Udp)
+    }
+
+    /// The sessions seen from the first endpoint (default 1 both ways).
+    pub fn sessions(&self) -> RxTx<u32> {
+        match (self.session, self.rx_session, self.tx_session) {
+            (Some(s), _, _) => RxTx { rx: s.0, tx: s.0 },
+            (None, Some(r), Some(t)) => RxTx { rx: r.0, tx: t.0 },
+            _ => RxTx {
+                rx: DEFAULT_SESSION,
+                tx: DEFAULT_SESSION,
+            },
+        }
+    }
+
+    /// The cookies seen from the first endpoint, or `None` without cookies.
+    pub fn cookies(&self) -> Option<RxTx<u64>> {
+        match (self.cookie, self.rx_cookie, self.tx_cookie) {
+            (Some(c), _, _) => Some(RxTx { rx: c.0, tx: c.0 }),
+            (None, Some(r), Some(t)) => Some(RxTx { rx: r.0, tx: t.0 }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parse_in_decimal_and_hex_over_the_whole_range() {
+        assert_eq!("0xfffffff0".parse::<TunnelId>(), Ok(TunnelId(0xffff_fff0)));
+        assert_eq!("4294967295".parse::<TunnelId>(), Ok(TunnelId(u32::MAX)));
+        assert_eq!("0".parse::<TunnelId>(), Ok(TunnelId(0)));
+        assert!("0x100000000".parse::<TunnelId>().is_err());
+        assert!("-1".parse::<TunnelId>().is_err());
+        assert!("0xg".parse::<TunnelId>().is_err());
+        assert_eq!("0xffffffffffffffff".parse::<Cookie>(), Ok(Cookie(u64::MAX)));
+        assert!("0x1ffffffffffffffff".parse::<Cookie>().is_err());
+    }
+
+    #[test]
+    fn impairment_values_parse() {
+        assert_eq!("10%".parse::<Percent>().map(|p| p.ratio), Ok(0.1));
+        assert_eq!("0.1".parse::<Percent>().map(|p| p.ratio), Ok(0.1));
+        assert!("101%".parse::<Percent>().is_err());
+        assert!("-1%".parse::<Percent>().is_err());
+        assert_eq!("5ms".parse::<Delay>().map(|d| d.micros), Ok(5000));
+        assert_eq!("250us".parse::<Delay>().map(|d| d.micros), Ok(250));
+        assert_eq!("1.5s".parse::<Delay>().map(|d| d.micros), Ok(1_500_000));
+        assert!("5".parse::<Delay>().is_err());
+        assert!("61s".parse::<Delay>().is_err());
+        assert_eq!(
+            "100mbit".parse::<Rate>().map(|r| r.bits_per_second),
+            Ok(100_000_000)
+        );
+        assert!("0bit".parse::<Rate>().is_err());
+        assert!("fast".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn options_resolve_from_the_first_endpoint() {
+        let g = GreOptions {
+            rx_key: Some(TunnelId(1)),
+            tx_key: Some(TunnelId(2)),
+            ..Default::default()
+        };
+        assert_eq!(g.keys(), Some(RxTx { rx: 1, tx: 2 }));
+        assert_eq!(g.keys().map(RxTx::mirrored), Some(RxTx { rx: 2, tx: 1 }));
+        let l = L2tpv3Options::default();
+        assert_eq!(l.sessions(), RxTx { rx: 1, tx: 1 });
+        assert_eq!(l.effective_mode(), L2tpMode::Udp);
+        assert_eq!(l.cookies(), None);
+    }
+}
