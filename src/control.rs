@@ -52,6 +52,70 @@ pub enum Request {
     },
     /// Tear the lab down; the reply comes when it is gone.
     Down,
+    /// Stream a pcap capture of a wire; the connection then carries the pcap stream until the
+    /// client closes it.
+    Capture {
+        /// Wire name (`link3`) or one of its endpoints.
+        link: String,
+    },
+    /// Change a wire at run time.
+    LinkSet {
+        /// Wire name (`link3`) or one of its endpoints.
+        link: String,
+        /// Only the frames this endpoint sends; both directions when absent.
+        from: Option<String>,
+        /// New impairment of the direction(s), replacing the old one; `None` keeps it.
+        impair: Option<ImpairSpec>,
+        /// Bring the wire up or down.
+        up: Option<bool>,
+    },
+    /// Counters of every wire.
+    Links,
+}
+
+/// An impairment as people write it (`50%`, `10ms`, `100mbit`); absent fields are zero.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImpairSpec {
+    /// Loss ratio.
+    pub loss: Option<String>,
+    /// Added delay.
+    pub delay: Option<String>,
+    /// Delay jitter.
+    pub jitter: Option<String>,
+    /// Rate limit.
+    pub rate: Option<String>,
+    /// Duplication ratio.
+    pub duplicate: Option<String>,
+    /// Reordering ratio.
+    pub reorder: Option<String>,
+}
+
+/// Counters of one wire direction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireDirection {
+    /// Endpoint the frames come from.
+    pub from: String,
+    /// Endpoint they go to.
+    pub to: String,
+    /// Frames received.
+    pub received: u64,
+    /// Frames sent.
+    pub sent: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Frames still queued (delay, rate).
+    pub queued: u64,
+    /// Drops by reason.
+    pub drops: Vec<(String, u64)>,
+}
+
+/// Counters of one wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireStatus {
+    /// Wire name.
+    pub name: String,
+    /// Both directions.
+    pub directions: Vec<WireDirection>,
 }
 
 /// The supervisor's reply.
@@ -67,6 +131,9 @@ pub struct Reply {
     pub exec: Option<ExecResult>,
     /// File content, for `get`.
     pub data: Option<Vec<u8>>,
+    /// Wire counters, for `links`.
+    #[serde(default)]
+    pub wires: Option<Vec<WireStatus>>,
 }
 
 impl Reply {
@@ -78,6 +145,7 @@ impl Reply {
             status: None,
             exec: None,
             data: None,
+            wires: None,
         }
     }
 
@@ -189,7 +257,7 @@ pub fn call(
         .write_all(&line)
         .map_err(|e| proto(format!("sending the request failed: {e}")))?;
     let mut reply = String::new();
-    if matches!(request, Request::Console { .. }) {
+    if matches!(request, Request::Console { .. } | Request::Capture { .. }) {
         // The console's raw bytes follow the reply: read no further than its newline.
         let bytes = read_line_unbuffered(&stream)
             .map_err(|e| proto(format!("no reply from the runtime: {e}")))?;

@@ -115,10 +115,77 @@ enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Capture a wire's frames as pcap (both directions) to a file or stdout.
+    Capture {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Wire name (`link3`, as `link show` lists) or one of its endpoints (`r1:eth5`).
+        link: String,
+        /// Output file; `-` or absent: stdout (pipe it to `tcpdump -r -`).
+        #[arg(short = 'w', long = "write")]
+        write: Option<PathBuf>,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<f64>,
+    },
+    /// Show or change the links carried by umlvnf's datapath.
+    Link {
+        #[command(subcommand)]
+        command: LinkCommand,
+    },
     /// Classic BPF socket filters from pcap expressions.
     Bpf {
         #[command(subcommand)]
         command: BpfCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinkCommand {
+    /// Counters of every wire, per direction, with drops by reason.
+    Show {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+        format: InspectFormat,
+    },
+    /// Change a wire's impairments (they replace the current ones) or state.
+    Set {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Wire name or one of its endpoints.
+        link: String,
+        /// Only the frames this endpoint sends (default: both directions).
+        #[arg(long)]
+        from: Option<String>,
+        /// Loss, such as `50%`.
+        #[arg(long)]
+        loss: Option<String>,
+        /// Delay, such as `10ms`.
+        #[arg(long)]
+        delay: Option<String>,
+        /// Jitter of the delay, such as `2ms`.
+        #[arg(long)]
+        jitter: Option<String>,
+        /// Rate limit, such as `10mbit`.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Duplication, such as `1%`.
+        #[arg(long)]
+        duplicate: Option<String>,
+        /// Reordering, such as `5%`.
+        #[arg(long)]
+        reorder: Option<String>,
+        /// Remove every impairment.
+        #[arg(long)]
+        clear: bool,
+        /// Take the link down (frames are dropped as `link_down`).
+        #[arg(long, conflicts_with = "up")]
+        down: bool,
+        /// Bring the link up again.
+        #[arg(long)]
+        up: bool,
     },
 }
 
@@ -227,6 +294,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Console { lab, node } => console(&lab, &node),
         Command::Cp { lab, src, dst } => copy(&lab, &src, &dst),
         Command::Image { command } => image(command),
+        Command::Capture {
+            lab,
+            link,
+            write,
+            duration,
+        } => capture(&lab, &link, write, duration),
+        Command::Link { command } => link(command),
         Command::Bpf {
             command: BpfCommand::Compile { expr, output },
         } => {
@@ -626,4 +700,152 @@ fn image(command: ImageCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn capture(
+    args: &LabArgs,
+    link: &str,
+    write: Option<PathBuf>,
+    duration: Option<f64>,
+) -> Result<ExitCode> {
+    let lab = select_lab(args)?;
+    let (_, st) = lab_state(&lab)?;
+    let (reply, mut stream) = control::call(
+        &lab,
+        &st.control,
+        &Request::Capture {
+            link: link.to_string(),
+        },
+        Some(Duration::from_secs(10)),
+    )?;
+    if !reply.ok {
+        return Err(reply.error.unwrap_or_default().into());
+    }
+    let mut out: Box<dyn Write> = match write.as_deref() {
+        None => Box::new(std::io::stdout()),
+        Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),
+    };
+    let end = duration.map(|d| std::time::Instant::now() + Duration::from_secs_f64(d));
+    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        if end.is_some_and(|e| std::time::Instant::now() >= e) {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.write_all(&buf[..n])?;
+                out.flush()?;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn link(command: LinkCommand) -> Result<ExitCode> {
+    match command {
+        LinkCommand::Show { lab, format } => {
+            let lab = select_lab(&lab)?;
+            let (_, st) = lab_state(&lab)?;
+            let (reply, _) = control::call(
+                &lab,
+                &st.control,
+                &Request::Links,
+                Some(Duration::from_secs(10)),
+            )?;
+            if !reply.ok {
+                return Err(reply.error.unwrap_or_default().into());
+            }
+            let wires = reply.wires.unwrap_or_default();
+            match format {
+                InspectFormat::Json => println!("{}", serde_json::to_string_pretty(&wires)?),
+                InspectFormat::Table => {
+                    println!(
+                        "{:<8} {:<14} {:<14} {:>10} {:>10} {:>7}  DROPS",
+                        "WIRE", "FROM", "TO", "RECEIVED", "SENT", "QUEUED"
+                    );
+                    for w in &wires {
+                        for d in &w.directions {
+                            let drops: Vec<String> =
+                                d.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
+                            println!(
+                                "{:<8} {:<14} {:<14} {:>10} {:>10} {:>7}  {}",
+                                w.name,
+                                d.from,
+                                d.to,
+                                d.received,
+                                d.sent,
+                                d.queued,
+                                drops.join(" ")
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCommand::Set {
+            lab,
+            link,
+            from,
+            loss,
+            delay,
+            jitter,
+            rate,
+            duplicate,
+            reorder,
+            clear,
+            down,
+            up,
+        } => {
+            let lab = select_lab(&lab)?;
+            let (_, st) = lab_state(&lab)?;
+            let spec = control::ImpairSpec {
+                loss,
+                delay,
+                jitter,
+                rate,
+                duplicate,
+                reorder,
+            };
+            let any = clear
+                || [
+                    &spec.loss,
+                    &spec.delay,
+                    &spec.jitter,
+                    &spec.rate,
+                    &spec.duplicate,
+                    &spec.reorder,
+                ]
+                .iter()
+                .any(|v| v.is_some());
+            let request = Request::LinkSet {
+                link,
+                from,
+                impair: any.then_some(spec),
+                up: if down {
+                    Some(false)
+                } else if up {
+                    Some(true)
+                } else {
+                    None
+                },
+            };
+            let (reply, _) =
+                control::call(&lab, &st.control, &request, Some(Duration::from_secs(10)))?;
+            if !reply.ok {
+                return Err(reply.error.unwrap_or_default().into());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod guests;
 pub mod host_objects;
 mod supervisor;
 mod teardown;
+mod wires;
 
 pub use deploy::{up, UpOptions};
 pub use teardown::down_stale;

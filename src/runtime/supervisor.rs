@@ -6,13 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::control::{self, ExecResult, LabStatus, NodeStatus, Reply, Request};
+use crate::control::{
+    self, ExecResult, ImpairSpec, LabStatus, NodeStatus, Reply, Request, WireDirection, WireStatus,
+};
 use crate::plan::Plan;
 use crate::state::{GuestRecord, LabState, Phase};
 
 use super::deploy::{Progress, INTERRUPTED};
 use super::guests::{Guest, Notifier};
 use super::host_objects;
+use super::wires::Wires;
 use super::RuntimeError;
 
 /// A lab being held by this process.
@@ -22,6 +25,7 @@ pub struct Lab {
     guests: BTreeMap<String, Arc<Guest>>,
     stopping: Arc<AtomicBool>,
     down_waiters: Mutex<Vec<UnixStream>>,
+    wires: Wires,
     _notifier: Notifier,
 }
 
@@ -30,6 +34,8 @@ impl Lab {
     pub fn start(plan: Plan, state: LabState) -> Result<Arc<Lab>, RuntimeError> {
         let stopping = Arc::new(AtomicBool::new(false));
         let notifier = Notifier::bind(&plan.lab_dir.join("notify.sock"))?;
+        // Wires exist before guests boot: UML connects to their sockets.
+        let wires = Wires::start(&plan)?;
         let mut guests = BTreeMap::new();
         for g in &plan.guests {
             let rx = notifier.subscribe(&plan.lab_dir.join("uml").join(&g.node).join("mconsole"));
@@ -44,6 +50,7 @@ impl Lab {
             guests,
             stopping,
             down_waiters: Mutex::new(Vec::new()),
+            wires,
             _notifier: notifier,
         });
         let listener = UnixListener::bind(lab.plan.lab_dir.join("control.sock"))
@@ -115,7 +122,7 @@ impl Lab {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Stops every guest (graceful first), in parallel.
+    /// Stops every guest (graceful first), in parallel, then the datapath.
     pub fn stop_guests(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         std::thread::scope(|s| {
@@ -126,6 +133,7 @@ impl Lab {
         for g in self.guests.values() {
             self.record(g);
         }
+        self.wires.shutdown();
     }
 
     /// Holds the lab until SIGINT/SIGTERM or a `down` request, then removes it.
@@ -225,6 +233,36 @@ impl Lab {
                 },
                 Err(e) => *e,
             },
+            Request::Capture { link } => {
+                if control::write_reply(&conn, &Reply::ok()).is_err() {
+                    return;
+                }
+                let Ok(out) = conn.try_clone() else { return };
+                let waiter = conn;
+                let r = self.wires.capture(&link, Box::new(out), move || {
+                    // The capture runs until the client closes its end.
+                    let mut buf = [0u8; 64];
+                    let mut w = &waiter;
+                    while matches!(std::io::Read::read(&mut w, &mut buf), Ok(n) if n > 0) {}
+                });
+                if let Err(e) = r {
+                    eprintln!("capture {link}: {e}");
+                }
+                return;
+            }
+            Request::LinkSet {
+                link,
+                from,
+                impair,
+                up,
+            } => match self.link_set(&link, from.as_deref(), impair.as_ref(), up) {
+                Ok(()) => Reply::ok(),
+                Err(e) => Reply::err(e),
+            },
+            Request::Links => Reply {
+                wires: Some(self.wire_status()),
+                ..Reply::ok()
+            },
             Request::Console { node } => match self.guest(&node) {
                 Ok(g) => {
                     if control::write_reply(&conn, &Reply::ok()).is_ok() {
@@ -249,6 +287,74 @@ impl Lab {
                 names.join(", ")
             )))
         })
+    }
+
+    fn link_set(
+        &self,
+        link: &str,
+        from: Option<&str>,
+        impair: Option<&ImpairSpec>,
+        up: Option<bool>,
+    ) -> Result<(), String> {
+        let dir = match from {
+            None => None,
+            Some(ep) => {
+                let plan = self
+                    .plan
+                    .wires
+                    .iter()
+                    .find(|w| w.name == link || w.ends.iter().any(|e| e.endpoint == link))
+                    .ok_or_else(|| format!("`{link}` is not a wire of this lab"))?;
+                let idx = plan
+                    .ends
+                    .iter()
+                    .position(|e| e.endpoint == ep)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{ep}` is not an end of {}: its ends are {} and {}",
+                            plan.name, plan.ends[0].endpoint, plan.ends[1].endpoint
+                        )
+                    })?;
+                Some(idx)
+            }
+        };
+        let impair = match impair {
+            Some(spec) => Some((dir, parse_impairment(spec)?)),
+            None => None,
+        };
+        self.wires.set(link, impair, up)
+    }
+
+    fn wire_status(&self) -> Vec<WireStatus> {
+        self.wires
+            .counters()
+            .into_iter()
+            .map(|(name, ends, c)| {
+                let dir = |from: &str, to: &str, d: &umlvnf_datapath::DirectionCounters| {
+                    let drops = d.drops();
+                    WireDirection {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        received: d.rx.packets,
+                        sent: d.tx.packets,
+                        bytes: d.rx.bytes,
+                        queued: d.queued,
+                        drops: umlvnf_datapath::DropReason::ALL
+                            .iter()
+                            .map(|r| (r.as_str().to_string(), drops.get(*r)))
+                            .filter(|(_, n)| *n > 0)
+                            .collect(),
+                    }
+                };
+                WireStatus {
+                    name,
+                    directions: vec![
+                        dir(&ends[0], &ends[1], &c.a_to_b),
+                        dir(&ends[1], &ends[0], &c.b_to_a),
+                    ],
+                }
+            })
+            .collect()
     }
 
     fn status(&self) -> LabStatus {
@@ -313,4 +419,36 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         nodes,
         links: st.links.clone(),
     }
+}
+
+/// Parses an impairment as people write it; absent fields are zero.
+fn parse_impairment(spec: &ImpairSpec) -> Result<umlvnf_packet::impair::Impairment, String> {
+    use umlvnf_packet::impair::Impairment;
+    let pct = |v: &Option<String>| -> Result<f64, String> {
+        v.as_deref()
+            .map(Impairment::parse_percent)
+            .transpose()
+            .map(|x| x.unwrap_or(0.0))
+            .map_err(|e| e.to_string())
+    };
+    let dur = |v: &Option<String>| -> Result<Duration, String> {
+        v.as_deref()
+            .map(Impairment::parse_duration)
+            .transpose()
+            .map(|x| x.unwrap_or_default())
+            .map_err(|e| e.to_string())
+    };
+    Ok(Impairment {
+        loss: pct(&spec.loss)?,
+        delay: dur(&spec.delay)?,
+        jitter: dur(&spec.jitter)?,
+        rate_bps: spec
+            .rate
+            .as_deref()
+            .map(Impairment::parse_rate)
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        duplicate: pct(&spec.duplicate)?,
+        reorder: pct(&spec.reorder)?,
+    })
 }

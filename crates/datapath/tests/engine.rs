@@ -1,0 +1,453 @@
+//! Engine tests over loopback UDP and AF_UNIX sockets (no privileges needed).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::UdpSocket;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use umlvnf_datapath::umlvnf_packet::bpf;
+use umlvnf_datapath::umlvnf_packet::impair::Impairment;
+use umlvnf_datapath::umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config, L2tpv3Repr};
+use umlvnf_datapath::{
+    Backend, Datapath, DatapathError, Direction, Encap, EndSpec, L2tpv3Params, WireSpec,
+};
+
+/// A wire between two UDP socket pairs given as Fd ends: returns (test side of a, of b).
+fn fd_wire(
+    dp: &Datapath,
+    spec: impl FnOnce(EndSpec, EndSpec) -> WireSpec,
+) -> (UdpSocket, UdpSocket, umlvnf_datapath::WireId) {
+    let (ta, wa) = udp_pair("127.0.0.2", "127.0.0.3");
+    let (tb, wb) = udp_pair("127.0.0.4", "127.0.0.5");
+    let id = dp
+        .add_wire(spec(EndSpec::Fd(wa.into()), EndSpec::Fd(wb.into())))
+        .unwrap();
+    (ta, tb, id)
+}
+
+#[test]
+fn forwards_both_ways_and_conserves() {
+    let dp = Datapath::start(2).unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("plain", a, b));
+    assert_eq!(dp.list(), vec![(id, "plain".to_string())]);
+    let rx = std::thread::spawn(move || {
+        let got = drain(&tb);
+        (tb, got)
+    });
+    for i in 0..1000 {
+        ta.send(&udp_frame(i)).unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let (tb, got) = rx.join().unwrap();
+    assert_eq!(got.len(), 1000);
+    assert_eq!(got[0], udp_frame(0), "frames pass unchanged");
+    assert_eq!(got[999], udp_frame(999), "frames keep their order");
+    for i in 0..10 {
+        tb.send(&icmp_frame(i)).unwrap();
+    }
+    assert_eq!(drain(&ta).len(), 10);
+    let c = settle(&dp, id);
+    assert!(c.is_conserved(), "{c:?}");
+    assert_eq!(c.a_to_b.rx.packets, 1000);
+    assert_eq!(c.a_to_b.sent(), 1000);
+    assert_eq!(c.a_to_b.rx.bytes, 1000 * udp_frame(0).len() as u64);
+    assert_eq!(c.b_to_a.sent(), 10);
+    assert_eq!(c.a_to_b.drops().total(), 0);
+    let batches: u64 = c.a_to_b.rx.batch_hist.iter().sum();
+    assert!((1..=1000).contains(&batches), "{c:?}");
+    assert!(c.a_to_b.rx.syscalls >= batches);
+    dp.remove_wire(id).unwrap();
+    assert!(dp.list().is_empty());
+    assert!(matches!(dp.counters(id), Err(DatapathError::NoSuchWire(_))));
+    assert!(matches!(
+        dp.remove_wire(id),
+        Err(DatapathError::NoSuchWire(_))
+    ));
+    dp.shutdown();
+    assert!(matches!(
+        dp.add_wire(WireSpec::new(
+            "late",
+            EndSpec::Fd(UdpSocket::bind("127.0.0.1:0").unwrap().into()),
+            EndSpec::Fd(UdpSocket::bind("127.0.0.1:0").unwrap().into())
+        )),
+        Err(DatapathError::ShutDown)
+    ));
+}
+
+#[test]
+fn loss_half_matches_impairment_counter() {
+    let dp = Datapath::start(1).unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| {
+        let mut s = WireSpec::new("lossy", a, b);
+        s.impair[0].loss = 0.5;
+        s
+    });
+    let rx = std::thread::spawn(move || drain(&tb).len());
+    for i in 0..2000 {
+        ta.send(&udp_frame(i)).unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let got = rx.join().unwrap() as u64;
+    let c = settle(&dp, id);
+    let lost = 2000 - got;
+    assert!((700..=1300).contains(&lost), "lost {lost} of 2000");
+    assert_eq!(c.a_to_b.drops().impairment, lost, "{c:?}");
+    assert!(c.is_conserved(), "{c:?}");
+}
+
+#[test]
+fn delay_queues_frames_then_delivers_them() {
+    let dp = Datapath::start(1).unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("slow", a, b));
+    dp.set_impairment(
+        id,
+        Direction::AtoB,
+        Impairment {
+            delay: Duration::from_millis(200),
+            ..Impairment::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    for i in 0..20 {
+        ta.send(&udp_frame(i)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(80));
+    let mid = dp.counters(id).unwrap();
+    assert_eq!(mid.a_to_b.queued, 20, "{mid:?}");
+    assert!(mid.a_to_b.is_conserved());
+    tb.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 2048];
+    tb.recv(&mut buf).unwrap();
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(190),
+        "arrived after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(600),
+        "arrived after {waited:?}"
+    );
+    tb.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert_eq!(drain(&tb).len(), 19);
+    let c = settle(&dp, id);
+    assert_eq!(c.a_to_b.queued, 0);
+    assert_eq!(c.a_to_b.sent(), 20);
+    // b→a is not delayed.
+    tb.send(&udp_frame(1)).unwrap();
+    ta.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    assert!(ta.recv(&mut buf).is_ok());
+}
+
+#[test]
+fn link_down_drops_everything() {
+    let dp = Datapath::start(1).unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("down", a, b));
+    dp.set_up(id, false).unwrap();
+    for i in 0..50 {
+        ta.send(&udp_frame(i)).unwrap();
+    }
+    assert!(drain(&tb).is_empty());
+    let c = settle(&dp, id);
+    assert_eq!(c.a_to_b.drops().link_down, 50);
+    dp.set_up(id, true).unwrap();
+    ta.send(&udp_frame(51)).unwrap();
+    assert_eq!(drain(&tb).len(), 1);
+    assert!(settle(&dp, id).is_conserved());
+}
+
+#[test]
+fn filter_drops_icmp_and_passes_udp() {
+    let dp = Datapath::start(1).unwrap();
+    let prog = bpf::compile("not icmp").unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| {
+        let mut s = WireSpec::new("filtered", a, b);
+        s.filter[0] = Some(prog);
+        s
+    });
+    for i in 0..30 {
+        ta.send(&icmp_frame(i)).unwrap();
+        ta.send(&udp_frame(u32::from(i))).unwrap();
+    }
+    let got = drain(&tb);
+    assert_eq!(got.len(), 30);
+    assert!(got.iter().all(|f| f[23] == 17), "only UDP passes");
+    // The filter is on a's side only: ICMP from b passes.
+    tb.send(&icmp_frame(1)).unwrap();
+    assert_eq!(drain(&ta).len(), 1);
+    let c = settle(&dp, id);
+    assert_eq!(c.a_to_b.drops().filter, 30);
+    assert_eq!(c.b_to_a.drops().filter, 0);
+    assert!(c.is_conserved());
+}
+
+#[test]
+fn capture_writes_a_pcap_tcpdump_reads() {
+    let dp = Datapath::start(1).unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("captured", a, b));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wire.pcap");
+    let file = std::fs::File::create(&path).unwrap();
+    let cid = dp
+        .capture(id, Box::new(std::io::BufWriter::new(file)))
+        .unwrap();
+    for i in 0..3 {
+        ta.send(&icmp_frame(i)).unwrap();
+    }
+    tb.send(&udp_frame(7)).unwrap();
+    assert_eq!(drain(&tb).len(), 3);
+    assert_eq!(drain(&ta).len(), 1);
+    dp.stop_capture(cid).unwrap();
+    assert!(matches!(
+        dp.stop_capture(cid),
+        Err(DatapathError::NoSuchCapture(_))
+    ));
+    let out = std::process::Command::new("tcpdump")
+        .args(["-r", path.to_str().unwrap(), "-nn"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("ICMP echo request").count(), 3, "{text}");
+    assert_eq!(
+        text.matches("10.9.0.1.5000 > 10.9.0.2.6000: UDP").count(),
+        1,
+        "{text}"
+    );
+}
+
+fn l2tp_params() -> L2tpv3Params {
+    L2tpv3Params {
+        cfg: L2tpv3Config {
+            udp: true,
+            cookie_len: 8,
+            counter: true,
+        },
+        rx_session: 1000,
+        tx_session: 2000,
+        rx_cookie: Cookie::C64(0x1122_3344_5566_7788),
+        tx_cookie: Cookie::C64(0x8877_6655_4433_2211),
+    }
+}
+
+fn free_port(ip: &str) -> u16 {
+    UdpSocket::bind(format!("{ip}:0"))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn l2tpv3_udp_end_terminates_the_tunnel() {
+    let dp = Datapath::start(1).unwrap();
+    let params = l2tp_params();
+    let tunnel_peer = UdpSocket::bind("127.0.0.6:0").unwrap();
+    tunnel_peer
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let local: std::net::SocketAddr = format!("127.0.0.7:{}", free_port("127.0.0.7"))
+        .parse()
+        .unwrap();
+    let (tb, wb) = udp_pair("127.0.0.4", "127.0.0.5");
+    let id = dp
+        .add_wire(WireSpec::new(
+            "l2tp",
+            EndSpec::Udp {
+                local,
+                remote: Some(tunnel_peer.local_addr().unwrap()),
+                encap: Encap::L2tpv3(params),
+            },
+            EndSpec::Fd(wb.into()),
+        ))
+        .unwrap();
+    // Into the tunnel end: good frames come out plain on b; bad session is dropped.
+    let encap = |session: u32, frame: &[u8]| {
+        let repr = L2tpv3Repr {
+            session,
+            cookie: params.rx_cookie,
+            counter: Some(1),
+        };
+        let mut v = vec![0u8; L2tpv3Repr::header_len(&params.cfg)];
+        repr.emit(&params.cfg, &mut v).unwrap();
+        v.extend_from_slice(frame);
+        v
+    };
+    for i in 0..5 {
+        tunnel_peer
+            .send_to(&encap(1000, &udp_frame(i)), local)
+            .unwrap();
+    }
+    tunnel_peer
+        .send_to(&encap(999, &udp_frame(99)), local)
+        .unwrap();
+    let got = drain(&tb);
+    assert_eq!(got, (0..5).map(udp_frame).collect::<Vec<_>>());
+    // Out of the tunnel end: frames from b come encapsulated with tx session and cookie.
+    for i in 0..3 {
+        tb.send(&icmp_frame(i)).unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    for i in 0..3u16 {
+        let n = tunnel_peer.recv(&mut buf).unwrap();
+        let (repr, inner) = L2tpv3Repr::parse(&params.cfg, &buf[..n]).unwrap();
+        assert_eq!(repr.session, 2000);
+        assert_eq!(repr.cookie, params.tx_cookie);
+        assert_eq!(repr.counter, Some(u32::from(i) + 1));
+        assert_eq!(inner, &icmp_frame(i)[..]);
+    }
+    let c = settle(&dp, id);
+    assert_eq!(c.a_to_b.drops().encap, 1, "{c:?}");
+    assert_eq!(c.a_to_b.sent(), 5);
+    assert_eq!(c.b_to_a.sent(), 3);
+    assert_eq!(c.b_to_a.tx.bytes, 3 * (icmp_frame(0).len() as u64 + 20));
+    assert!(c.is_conserved());
+}
+
+/// Connects a SOCK_SEQPACKET client to `path`.
+fn seqpacket_connect(path: &Path) -> OwnedFd {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: test code; plain socket call.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: fd is fresh and owned here.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: zeroed sockaddr_un is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in sun.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: sun is a valid address of the given size.
+    let r = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &sun as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 500_000,
+    };
+    // SAFETY: tv lives across the call.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    fd
+}
+
+#[test]
+fn seqpacket_end_accepts_and_reaccepts() {
+    use std::os::unix::fs::PermissionsExt;
+    let dp = Datapath::start(1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vec0.sock");
+    let (tb, wb) = udp_pair("127.0.0.4", "127.0.0.5");
+    let id = dp
+        .add_wire(WireSpec::new(
+            "bess",
+            EndSpec::Seqpacket { path: path.clone() },
+            EndSpec::Fd(wb.into()),
+        ))
+        .unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Frames from b before any peer: dropped as send errors.
+    tb.send(&udp_frame(0)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    for round in 0..2u32 {
+        let client = seqpacket_connect(&path);
+        let mut file = std::fs::File::from(client);
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 0..5 {
+            file.write_all(&udp_frame(round * 10 + i)).unwrap();
+        }
+        let got = drain(&tb);
+        assert_eq!(got.len(), 5, "round {round}");
+        assert_eq!(got[4], udp_frame(round * 10 + 4));
+        tb.send(&icmp_frame(round as u16)).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = file.read(&mut buf).unwrap();
+        assert_eq!(
+            &buf[..n],
+            &icmp_frame(round as u16)[..],
+            "one frame per message"
+        );
+        drop(file); // the guest goes away; the next round reconnects
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let c = settle(&dp, id);
+    assert_eq!(c.a_to_b.sent(), 10);
+    assert_eq!(c.b_to_a.sent(), 2);
+    assert_eq!(c.b_to_a.drops().send_error, 1, "{c:?}");
+    assert!(c.is_conserved());
+    dp.remove_wire(id).unwrap();
+    assert!(!path.exists(), "removing the wire removes the socket");
+}
+
+#[test]
+fn refusals_read_as_sentences() {
+    let dp = Datapath::start(1).unwrap();
+    let mk = || EndSpec::Fd(UdpSocket::bind("127.0.0.1:0").unwrap().into());
+    let mut s = WireSpec::new("uring", mk(), mk());
+    s.backend = Backend::IoUring;
+    let e = dp.add_wire(s).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the io_uring backend is not built yet: use Backend::Mmsg"
+    );
+    let mut s = WireSpec::new("deep", mk(), mk());
+    s.depth = 5000;
+    let e = dp.add_wire(s).unwrap_err();
+    assert!(e.to_string().contains("between 1 and 1024"), "{e}");
+    let mut s = WireSpec::new("empty filter", mk(), mk());
+    s.filter[1] = Some(Vec::new());
+    assert!(dp.add_wire(s).is_err());
+    assert!(dp.list().is_empty());
+}
+
+#[test]
+fn duplicates_are_counted_and_conserve() {
+    let dp = Datapath::start(1).unwrap();
+    let (ta, tb, id) = fd_wire(&dp, |a, b| {
+        let mut s = WireSpec::new("dup", a, b);
+        s.impair[0].duplicate = 0.5;
+        s
+    });
+    let rx = std::thread::spawn(move || drain(&tb).len() as u64);
+    for i in 0..200 {
+        ta.send(&udp_frame(i)).unwrap();
+        if i % 50 == 49 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let got = rx.join().unwrap();
+    let c = settle(&dp, id);
+    assert!((250..=350).contains(&got), "received {got} for 200 sent");
+    assert_eq!(c.a_to_b.duplicated, got - 200, "{c:?}");
+    assert_eq!(c.a_to_b.sent(), got);
+    assert!(c.is_conserved(), "{c:?}");
+}

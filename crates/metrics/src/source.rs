@@ -1,0 +1,78 @@
+//! What the runtime tells the metrics server about a running lab.
+
+use std::time::Duration;
+
+/// One UML guest of the lab, as the runtime sees it at the moment of the call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuestInfo {
+    /// Node name from the topology.
+    pub node: String,
+    /// Pid of the guest's UML process-group leader (the group id of all its host processes),
+    /// `None` while it is not running.
+    pub pid: Option<i32>,
+    /// Whether the guest is booted and answering.
+    pub up: bool,
+    /// How many times the runtime restarted this guest since the lab came up.
+    pub restarts: u32,
+    /// Seconds from starting the UML process to the guest being ready, for the current boot.
+    pub boot_seconds: Option<f64>,
+}
+
+/// One host-side interface (veth end, tap) that serves a node's interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInterface {
+    /// Interface name in the host's root network namespace.
+    pub ifname: String,
+    /// Node this interface serves.
+    pub node: String,
+    /// That node's interface name (as in the topology).
+    pub interface: String,
+    /// Transport of the link (`raw`, `tap`, `l2tpv3`, ...).
+    pub transport: String,
+}
+
+/// Counters of one queue of umlvnf's userspace datapath, as absolute values since the queue
+/// was created (they are exported as counters, so they must never go down while it exists).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueSample {
+    /// Link name.
+    pub link: String,
+    /// Node whose interface the queue serves.
+    pub node: String,
+    /// That node's interface.
+    pub interface: String,
+    /// Queue direction as seen from the node: `"rx"` or `"tx"`.
+    pub queue: String,
+    /// Transport of the link.
+    pub transport: String,
+    /// Packets moved. Should equal the sum of all batch sizes (it is the histogram's `_sum`).
+    pub packets: u64,
+    /// Bytes moved (whole frames, without transport headers).
+    pub bytes: u64,
+    /// Packets dropped, by reason (a short fixed word such as `"full"`, `"too_big"`).
+    pub drops: Vec<(String, u64)>,
+    /// System calls made by this queue.
+    pub syscalls: u64,
+    /// Batch size histogram: `(upper bound in packets, number of batches in this bucket)`, the
+    /// counts *not* cumulative. `u64::MAX` as a bound means `+Inf`; a `+Inf` bucket is added
+    /// when missing.
+    pub batch_sizes: Vec<(u64, u64)>,
+}
+
+/// The running lab, implemented by the runtime. Every method is called from the server's
+/// threads and must return quickly (no I/O that can block for long), except
+/// [`LabSource::guest_exec`], which only the background refresher calls.
+pub trait LabSource: Send + Sync + 'static {
+    /// Lab name (the `lab` label of every series).
+    fn lab(&self) -> String;
+    /// Every UML guest of the lab, running or not.
+    fn guests(&self) -> Vec<GuestInfo>;
+    /// Runs `argv` in guest `node` and returns its standard output; fails (with a sentence)
+    /// when the guest is not reachable, the command fails, or `timeout` passes.
+    fn guest_exec(&self, node: &str, argv: &[String], timeout: Duration)
+        -> Result<Vec<u8>, String>;
+    /// Host-side interfaces of the lab's links.
+    fn host_interfaces(&self) -> Vec<HostInterface>;
+    /// Queues of umlvnf's userspace datapath (empty when no link uses it).
+    fn datapath_queues(&self) -> Vec<QueueSample>;
+}

@@ -1,0 +1,272 @@
+//! The lab's datapath: wires from the plan created with `umlvnf-datapath`, BPF files for UML
+//! ends, and the run-time controls (capture, impairments, link state, counters).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use umlvnf_datapath::{
+    Backend, Datapath, Direction, Encap, EndSpec, GreParams, L2tpv3Params, WireCounters, WireId,
+    WireSpec,
+};
+use umlvnf_packet::impair::Impairment;
+use umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config};
+
+use crate::plan::{ImpairPlan, Plan, WireEncap, WirePlan, WireSocket};
+
+use super::RuntimeError;
+
+/// The wires of a running lab.
+pub struct Wires {
+    datapath: Option<Datapath>,
+    by_name: BTreeMap<String, (WireId, WirePlan)>,
+}
+
+impl Wires {
+    /// Writes the BPF files UML ends load, then starts the datapath with every wire of the plan
+    /// (before guests boot: UML connects to the wires' sockets when it brings interfaces up).
+    pub fn start(plan: &Plan) -> Result<Wires, RuntimeError> {
+        for f in &plan.bpf_files {
+            let prog = umlvnf_packet::bpf::compile(&f.expression)
+                .map_err(|e| RuntimeError::Conflict(format!("filter of `{}`: {e}", f.endpoint)))?;
+            if let Some(dir) = f.path.parent() {
+                crate::state::make_private_dir(dir)
+                    .map_err(RuntimeError::io("creating the BPF directory"))?;
+            }
+            std::fs::write(&f.path, umlvnf_packet::bpf::to_blob(&prog))
+                .map_err(RuntimeError::io("writing a BPF file"))?;
+        }
+        let mut wires = Wires {
+            datapath: None,
+            by_name: BTreeMap::new(),
+        };
+        if plan.wires.is_empty() {
+            return Ok(wires);
+        }
+        crate::state::make_private_dir(&plan.lab_dir.join("wires"))
+            .map_err(RuntimeError::io("creating the wires directory"))?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let dp = Datapath::start(threads).map_err(RuntimeError::host("datapath"))?;
+        for w in &plan.wires {
+            let spec = wire_spec(w)?;
+            let id = dp
+                .add_wire(spec)
+                .map_err(|e| RuntimeError::Conflict(format!("wire {}: {e}", w.name)))?;
+            wires.by_name.insert(w.name.clone(), (id, w.clone()));
+        }
+        wires.datapath = Some(dp);
+        Ok(wires)
+    }
+
+    /// Stops the datapath and removes its sockets.
+    pub fn shutdown(&self) {
+        if let Some(dp) = &self.datapath {
+            dp.shutdown();
+        }
+    }
+
+    /// Finds a wire by name (`link3`) or by one of its endpoints (`r1:eth5`).
+    fn find(&self, link: &str) -> Result<(WireId, &WirePlan), String> {
+        if let Some((id, w)) = self.by_name.get(link) {
+            return Ok((*id, w));
+        }
+        self.by_name
+            .values()
+            .find(|(_, w)| w.ends.iter().any(|e| e.endpoint == link))
+            .map(|(id, w)| (*id, w))
+            .ok_or_else(|| {
+                let names: Vec<String> = self
+                    .by_name
+                    .values()
+                    .map(|(_, w)| format!("{} ({} <-> {})", w.name, w.ends[0].endpoint, w.ends[1].endpoint))
+                    .collect();
+                if names.is_empty() {
+                    format!("`{link}` is not a wire: this lab has no links carried by umlvnf's datapath")
+                } else {
+                    format!("`{link}` is not a wire of this lab; its wires are: {}", names.join(", "))
+                }
+            })
+    }
+
+    fn datapath(&self) -> Result<&Datapath, String> {
+        self.datapath
+            .as_ref()
+            .ok_or_else(|| "this lab has no links carried by umlvnf's datapath".to_string())
+    }
+
+    /// Streams a pcap capture of a wire into `out` until `until_closed` returns.
+    pub fn capture(
+        &self,
+        link: &str,
+        out: Box<dyn Write + Send>,
+        until_closed: impl FnOnce(),
+    ) -> Result<(), String> {
+        let (id, _) = self.find(link)?;
+        let dp = self.datapath()?;
+        let cid = dp.capture(id, out).map_err(|e| e.to_string())?;
+        until_closed();
+        dp.stop_capture(cid).map_err(|e| e.to_string())
+    }
+
+    /// Changes a wire at run time: impairments (per direction, `None` = both) and up/down.
+    pub fn set(
+        &self,
+        link: &str,
+        impair: Option<(Option<usize>, Impairment)>,
+        up: Option<bool>,
+    ) -> Result<(), String> {
+        let (id, _) = self.find(link)?;
+        let dp = self.datapath()?;
+        if let Some((dir, imp)) = impair {
+            let dirs: Vec<Direction> = match dir {
+                Some(0) => vec![Direction::AtoB],
+                Some(_) => vec![Direction::BtoA],
+                None => vec![Direction::AtoB, Direction::BtoA],
+            };
+            for d in dirs {
+                dp.set_impairment(id, d, imp.clone())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        if let Some(up) = up {
+            dp.set_up(id, up).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Counters of every wire, by name, with its two endpoints.
+    pub fn counters(&self) -> Vec<(String, [String; 2], WireCounters)> {
+        let Some(dp) = &self.datapath else {
+            return Vec::new();
+        };
+        self.by_name
+            .iter()
+            .filter_map(|(name, (id, w))| {
+                dp.counters(*id).ok().map(|c| {
+                    (
+                        name.clone(),
+                        [w.ends[0].endpoint.clone(), w.ends[1].endpoint.clone()],
+                        c,
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// The datapath's impairment from the plan's.
+pub fn impairment(p: &ImpairPlan) -> Impairment {
+    Impairment {
+        loss: p.loss,
+        delay: Duration::from_micros(p.delay_us),
+        jitter: Duration::from_micros(p.jitter_us),
+        rate_bps: p.rate_bps,
+        duplicate: p.duplicate,
+        reorder: p.reorder,
+    }
+}
+
+fn cookie(v: Option<u64>, cookie64: bool) -> Cookie {
+    match v {
+        None => Cookie::None,
+        Some(c) if cookie64 => Cookie::C64(c),
+        Some(c) => Cookie::C32(c as u32),
+    }
+}
+
+fn encap(e: &WireEncap) -> Encap {
+    match e {
+        WireEncap::Gre {
+            rx_key,
+            tx_key,
+            sequence,
+        } => Encap::Gre(GreParams {
+            rx_key: *rx_key,
+            tx_key: *tx_key,
+            seq: *sequence,
+        }),
+        WireEncap::L2tpv3 {
+            udp,
+            rx_session,
+            tx_session,
+            rx_cookie,
+            tx_cookie,
+            cookie64,
+            counter,
+        } => {
+            let cookie_len = match (rx_cookie.or(*tx_cookie), cookie64) {
+                (None, _) => 0,
+                (Some(_), true) => 8,
+                (Some(_), false) => 4,
+            };
+            Encap::L2tpv3(L2tpv3Params {
+                cfg: L2tpv3Config {
+                    udp: *udp,
+                    cookie_len,
+                    counter: *counter,
+                },
+                rx_session: *rx_session,
+                tx_session: *tx_session,
+                rx_cookie: cookie(*rx_cookie, *cookie64),
+                tx_cookie: cookie(*tx_cookie, *cookie64),
+            })
+        }
+    }
+}
+
+fn end_spec(s: &WireSocket) -> EndSpec {
+    match s {
+        WireSocket::Packet { ifname, vnet_hdr } => EndSpec::Packet {
+            ifname: ifname.clone(),
+            vnet_hdr: *vnet_hdr,
+        },
+        WireSocket::Udp {
+            local,
+            remote,
+            encap: e,
+        } => EndSpec::Udp {
+            local: *local,
+            remote: *remote,
+            encap: encap(e),
+        },
+        WireSocket::RawIp {
+            proto,
+            local,
+            remote,
+            encap: e,
+        } => EndSpec::RawIp {
+            proto: *proto,
+            local: *local,
+            remote: *remote,
+            encap: encap(e),
+        },
+        WireSocket::Seqpacket { path } => EndSpec::Seqpacket { path: path.clone() },
+    }
+}
+
+fn wire_spec(w: &WirePlan) -> Result<WireSpec, RuntimeError> {
+    let mut spec = WireSpec::new(
+        format!(
+            "{} ({} <-> {})",
+            w.name, w.ends[0].endpoint, w.ends[1].endpoint
+        ),
+        end_spec(&w.ends[0].socket),
+        end_spec(&w.ends[1].socket),
+    );
+    spec.depth = w.depth as usize;
+    spec.backend = match w.backend {
+        umlvnf_topology::WireBackend::Mmsg => Backend::Mmsg,
+        umlvnf_topology::WireBackend::IoUring => Backend::IoUring,
+    };
+    for k in 0..2 {
+        if let Some(imp) = &w.impair[k] {
+            spec.impair[k] = impairment(imp);
+        }
+        if let Some(expr) = &w.filter[k] {
+            spec.filter[k] = Some(umlvnf_packet::bpf::compile(expr).map_err(|e| {
+                RuntimeError::Conflict(format!("filter of `{}`: {e}", w.ends[k].endpoint))
+            })?);
+        }
+    }
+    Ok(spec)
+}
