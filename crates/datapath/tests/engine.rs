@@ -40,7 +40,7 @@ fn forwards_both_ways_and_conserves() {
     });
     for i in 0..1000 {
         ta.send(&udp_frame(i)).unwrap();
-        if i % 100 == 99 {
+        if i % 50 == 49 {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -91,7 +91,7 @@ fn loss_half_matches_impairment_counter() {
     let rx = std::thread::spawn(move || drain(&tb).len());
     for i in 0..2000 {
         ta.send(&udp_frame(i)).unwrap();
-        if i % 100 == 99 {
+        if i % 50 == 49 {
             std::thread::sleep(Duration::from_millis(2));
         }
     }

@@ -1,0 +1,182 @@
+//! umlvnf's datapath in booted labs: unprivileged guests on wires, capture, impairment, BPF
+//! filters, link state, counters that conserve, and tunnels that umlvnf terminates for test hosts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn out_str(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn pid_of(lab: &Deployed, node: &str) -> i32 {
+    lab.inspect()["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["name"] == node)
+        .and_then(|n| n["pid"].as_i64())
+        .expect("pid") as i32
+}
+
+fn links(lab: &Deployed) -> serde_json::Value {
+    let out = umlvnf(&["link", "show", "--lab", &lab.lab, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The direction `from` → of wire `name`.
+fn direction(links: &serde_json::Value, name: &str, from: &str) -> serde_json::Value {
+    links
+        .as_array()
+        .expect("wires")
+        .iter()
+        .find(|w| w["name"] == name)
+        .and_then(|w| w["directions"].as_array())
+        .and_then(|d| d.iter().find(|d| d["from"] == from).cloned())
+        .unwrap_or_else(|| panic!("no {name} from {from} in {links}"))
+}
+
+fn drops(d: &serde_json::Value, reason: &str) -> u64 {
+    d["drops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p[0] == reason)
+        .and_then(|p| p[1].as_u64())
+        .unwrap_or(0)
+}
+
+fn conserved(d: &serde_json::Value) -> bool {
+    let total_drops: u64 = d["drops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p[1].as_u64())
+        .sum();
+    d["received"].as_u64()
+        == Some(d["sent"].as_u64().unwrap_or(0) + total_drops + d["queued"].as_u64().unwrap_or(0))
+}
+
+#[test]
+fn root_datapath_wires_filters_impairments_and_terminated_tunnels() {
+    require_root();
+    let ex = example("datapath", &lab_name("dp"), |t| t);
+    let lab = Deployed::up(&ex);
+
+    // r2 has only wires: it runs with no capability at all, and still reaches r1.
+    let r2 = pid_of(&lab, "r2");
+    let status = std::fs::read_to_string(format!("/proc/{r2}/status")).expect("status");
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
+    let ping = lab.exec("r2", &["ping", "-c", "3", "-W", "2", "10.0.12.1"]);
+    assert!(ping.status.success(), "ping over a wire: {}", text(&ping));
+
+    // Test hosts reach the guest over GRE and L2TPv3 tunnels that umlvnf terminates.
+    for (host, addr) in [("h1", "10.1.0.254"), ("h2", "10.2.0.254")] {
+        let ping = lab.exec(host, &["ping", "-c", "2", "-W", "2", addr]);
+        assert!(
+            ping.status.success(),
+            "{host} over a terminated tunnel: {}",
+            text(&ping)
+        );
+    }
+
+    // A capture during a ping reads back with tcpdump and shows the ICMP.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("link0.pcap");
+    let capture = std::process::Command::new(bin())
+        .args([
+            "capture",
+            "--lab",
+            &lab.lab,
+            "link0",
+            "-w",
+            pcap.to_str().expect("path"),
+            "--duration",
+            "4",
+        ])
+        .spawn()
+        .expect("capture");
+    std::thread::sleep(Duration::from_millis(700));
+    let ping = lab.exec("r1", &["ping", "-c", "2", "10.0.12.2"]);
+    assert!(ping.status.success(), "{}", text(&ping));
+    let mut capture = capture;
+    assert!(capture.wait().expect("capture ends").success());
+    let read = std::process::Command::new("tcpdump")
+        .args(["-nn", "-r", pcap.to_str().expect("path")])
+        .output()
+        .expect("tcpdump");
+    let shown = out_str(&read);
+    assert!(
+        shown.contains("ICMP echo request") && shown.contains("ICMP echo reply"),
+        "{}",
+        text(&read)
+    );
+
+    // The filter `not icmp` on r1:eth1 stops ping there, and its drops are counted.
+    let ping = lab.exec("r1", &["ping", "-c", "3", "-W", "1", "10.0.21.2"]);
+    assert!(
+        !ping.status.success(),
+        "ICMP must not pass the filter: {}",
+        text(&ping)
+    );
+    let l = links(&lab);
+    assert!(
+        drops(&direction(&l, "link1", "r2:eth1"), "filter") >= 3,
+        "{l}"
+    );
+
+    // 50 % loss on what r1 sends into link0: about half of 1000 pings are lost, and the
+    // impairment drop counter agrees.
+    let set = umlvnf(&[
+        "link", "set", "--lab", &lab.lab, "link0", "--from", "r1:eth0", "--loss", "50%",
+    ]);
+    assert!(set.status.success(), "{}", text(&set));
+    let before = drops(&direction(&links(&lab), "link0", "r1:eth0"), "impairment");
+    let ping = lab.exec(
+        "r1",
+        &["ping", "-c", "1000", "-i", "0.005", "-W", "1", "10.0.12.2"],
+    );
+    let summary = out_str(&ping);
+    let received: u64 = summary
+        .split(" packets received")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("ping summary: {summary}"));
+    let lost = 1000 - received;
+    assert!(
+        (400..=600).contains(&lost),
+        "lost {lost} of 1000 with 50 % loss (tolerance 40-60 %)"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let l = links(&lab);
+    let counted = drops(&direction(&l, "link0", "r1:eth0"), "impairment") - before;
+    assert!(
+        counted.abs_diff(lost) <= 10,
+        "counter {counted} vs lost {lost}: {l}"
+    );
+    // Counters conserve: received = sent + drops + queued, each direction of each wire.
+    for w in l.as_array().expect("wires") {
+        for d in w["directions"].as_array().expect("directions") {
+            assert!(conserved(d), "not conserved: {d}");
+        }
+    }
+
+    // Down, then up again.
+    let clear = umlvnf(&[
+        "link", "set", "--lab", &lab.lab, "link0", "--clear", "--down",
+    ]);
+    assert!(clear.status.success(), "{}", text(&clear));
+    let ping = lab.exec("r1", &["ping", "-c", "2", "-W", "1", "10.0.12.2"]);
+    assert!(!ping.status.success());
+    assert!(drops(&direction(&links(&lab), "link0", "r1:eth0"), "link_down") >= 2);
+    let up = umlvnf(&["link", "set", "--lab", &lab.lab, "link0", "--up"]);
+    assert!(up.status.success());
+    let ping = lab.exec("r1", &["ping", "-c", "2", "-W", "2", "10.0.12.2"]);
+    assert!(ping.status.success(), "after link up: {}", text(&ping));
+
+    lab.down();
+}
