@@ -181,6 +181,9 @@ pub struct LabStatus {
     pub started_at: u64,
     /// Pid of the runtime holding the lab.
     pub supervisor_pid: Option<i32>,
+    /// Address of the lab's `/metrics` endpoint.
+    #[serde(default)]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Every node.
     pub nodes: Vec<NodeStatus>,
     /// Every link.

@@ -67,6 +67,13 @@ enum Command {
         /// Once ready, ping between every pair of host nodes and print what is reachable.
         #[arg(long)]
         check: bool,
+        /// Serve Prometheus metrics here (default: the topology's `metrics.listen`, else
+        /// 127.0.0.1:9477, or a free port when another lab has that one).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
+        /// Do not serve metrics.
+        #[arg(long, conflicts_with = "metrics")]
+        no_metrics: bool,
     },
     /// Tear a lab down, leaving nothing behind.
     Down {
@@ -275,11 +282,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             detach,
             check,
+            metrics,
+            no_metrics,
         } => {
             runtime::up(&UpOptions {
                 topology: file,
                 detach,
                 check,
+                metrics: if no_metrics {
+                    Some(runtime::Listen::Off)
+                } else {
+                    metrics.map(runtime::Listen::Given)
+                },
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -449,13 +463,17 @@ fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
         InspectFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
         InspectFormat::Table => {
             println!(
-                "lab {} ({}), runtime pid {}",
+                "lab {} ({}), runtime pid {}, metrics {}",
                 status.lab,
                 status.phase,
                 status
                     .supervisor_pid
                     .map(|p| p.to_string())
-                    .unwrap_or("-".into())
+                    .unwrap_or("-".into()),
+                status
+                    .metrics
+                    .map(|a| format!("http://{a}/metrics"))
+                    .unwrap_or("off".into())
             );
             println!(
                 "{:<12} {:<5} {:<11} {:>8} {:>7} {:>8}  NETNS/ERROR",

@@ -115,6 +115,9 @@ pub struct LabState {
     pub links: Vec<LinkPlan>,
     /// Control socket of the supervisor.
     pub control: PathBuf,
+    /// Address of the `/metrics` endpoint.
+    #[serde(default)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl LabState {

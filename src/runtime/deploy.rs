@@ -27,6 +27,8 @@ pub struct UpOptions {
     pub detach: bool,
     /// Once ready, ping between every pair of host nodes and print what is reachable.
     pub check: bool,
+    /// Metrics endpoint from the command line (`None`: the topology's, else the default).
+    pub metrics: Option<super::Listen>,
 }
 
 /// Set when SIGINT or SIGTERM arrives; deploy steps and waits check it.
@@ -88,15 +90,22 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
     };
     let plan = plan::plan(&topo, &ctx)?;
     let topology = std::fs::canonicalize(&opts.topology).unwrap_or(opts.topology.clone());
+    let listen = opts.metrics.unwrap_or(match &topo.metrics {
+        Some(m) if m.disabled == Some(true) => super::Listen::Off,
+        Some(m) => m
+            .listen
+            .map_or(super::Listen::Default, super::Listen::Given),
+        None => super::Listen::Default,
+    });
 
     if opts.detach {
-        detach_and_run(plan, topology, opts.check)
+        detach_and_run(plan, topology, opts.check, listen)
     } else {
         block_signals();
         let progress = Progress {
             out: Box::new(std::io::stdout()),
         };
-        run(plan, topology, progress, None, opts.check)
+        run(plan, topology, progress, None, opts.check, listen)
     }
 }
 
@@ -136,6 +145,7 @@ fn detach_and_run(
     plan: Plan,
     topology: PathBuf,
     check: bool,
+    listen: super::Listen,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (rd, wr) = nix::unistd::pipe()?;
     // SAFETY: the process is single-threaded here (no thread has been started yet), so the
@@ -173,7 +183,7 @@ fn detach_and_run(
                 out: Box::new(std::fs::File::from(wr.try_clone()?)),
             };
             let ready_pipe = std::fs::File::from(wr);
-            let code = match run(plan, topology, progress, Some(ready_pipe), check) {
+            let code = match run(plan, topology, progress, Some(ready_pipe), check, listen) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -204,6 +214,7 @@ fn run(
     mut progress: Progress,
     mut ready_pipe: Option<std::fs::File>,
     check: bool,
+    listen: super::Listen,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     // Helper processes of a UML guest that dies are re-parented to us, so they can be reaped.
@@ -227,8 +238,9 @@ fn run(
             .collect(),
         links: plan.links.clone(),
         control: lab_dir.join("control.sock"),
+        metrics: None,
     };
-    let outcome = deploy(&plan, &mut st, &mut progress);
+    let outcome = deploy(&plan, &mut st, &mut progress, listen);
     let lab = match outcome {
         Ok(lab) => lab,
         Err(e) => {
@@ -340,6 +352,7 @@ fn deploy(
     plan: &Plan,
     st: &mut LabState,
     progress: &mut Progress,
+    listen: super::Listen,
 ) -> Result<Arc<Lab>, RuntimeError> {
     let lab_dir = &plan.lab_dir;
     state::make_private_dir(&state::labs_dir())
@@ -388,6 +401,15 @@ fn deploy(
                     String::from_utf8_lossy(&status.stderr).trim()
                 )));
             }
+        }
+    }
+    match lab.serve_metrics(listen) {
+        Ok(Some(addr)) => progress.line(&format!("metrics: http://{addr}/metrics")),
+        Ok(None) => {}
+        Err(e) => {
+            lab.stop_guests();
+            *st = lab.state_snapshot();
+            return Err(RuntimeError::Conflict(e));
         }
     }
     lab.set_phase(Phase::Running);

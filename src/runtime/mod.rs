@@ -3,11 +3,13 @@
 mod deploy;
 mod guests;
 pub mod host_objects;
+mod metrics;
 mod supervisor;
 mod teardown;
 mod wires;
 
 pub use deploy::{up, UpOptions};
+pub use metrics::{Listen, DEFAULT_LISTEN};
 pub use teardown::down_stale;
 
 /// Why a runtime operation failed. Messages are meant for the person at the terminal.

@@ -26,6 +26,7 @@ pub struct Lab {
     stopping: Arc<AtomicBool>,
     down_waiters: Mutex<Vec<UnixStream>>,
     wires: Wires,
+    metrics: Mutex<Option<umlvnf_metrics::MetricsServer>>,
     _notifier: Notifier,
 }
 
@@ -51,6 +52,7 @@ impl Lab {
             stopping,
             down_waiters: Mutex::new(Vec::new()),
             wires,
+            metrics: Mutex::new(None),
             _notifier: notifier,
         });
         let listener = UnixListener::bind(lab.plan.lab_dir.join("control.sock"))
@@ -110,6 +112,59 @@ impl Lab {
         let _ = st.save(&self.plan.lab_dir);
     }
 
+    /// The lab name.
+    pub fn name(&self) -> &str {
+        &self.plan.lab
+    }
+
+    /// The plan the lab was deployed from.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Live records of every guest.
+    pub fn guest_records(&self) -> Vec<(String, GuestRecord)> {
+        self.guests
+            .values()
+            .map(|g| (g.node().to_string(), g.record()))
+            .collect()
+    }
+
+    /// Runs a command in a guest and returns its standard output.
+    pub fn guest_exec(
+        &self,
+        node: &str,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        let g = self
+            .guests
+            .get(node)
+            .ok_or_else(|| format!("`{node}` is not a guest"))?;
+        g.exec(argv, None, timeout).map(|(_, stdout, _)| stdout)
+    }
+
+    /// Counters of every wire.
+    pub fn wire_counters(
+        &self,
+    ) -> Vec<(String, usize, [String; 2], umlvnf_datapath::WireCounters)> {
+        self.wires.counters()
+    }
+
+    /// Starts the metrics endpoint and records its address.
+    pub fn serve_metrics(
+        self: &Arc<Self>,
+        listen: super::metrics::Listen,
+    ) -> Result<Option<std::net::SocketAddr>, String> {
+        let server = super::metrics::serve(self, listen)?;
+        let addr = server.as_ref().map(|s| s.local_addr());
+        *self.metrics.lock().unwrap_or_else(|p| p.into_inner()) = server;
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.metrics = addr;
+        let _ = st.save(&self.plan.lab_dir);
+        Ok(addr)
+    }
+
     /// Sets and saves the lab's phase.
     pub fn set_phase(&self, phase: Phase) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,6 +201,14 @@ impl Lab {
 
     fn teardown(&self) {
         self.set_phase(Phase::Stopping);
+        if let Some(m) = self
+            .metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            m.shutdown();
+        }
         self.stop_guests();
         let owned = self.state_snapshot().owned;
         let problems = host_objects::remove(&self.plan.lab, &owned);
@@ -329,7 +392,7 @@ impl Lab {
         self.wires
             .counters()
             .into_iter()
-            .map(|(name, ends, c)| {
+            .map(|(name, _, ends, c)| {
                 let dir = |from: &str, to: &str, d: &umlvnf_datapath::DirectionCounters| {
                     let drops = d.drops();
                     WireDirection {
@@ -416,6 +479,7 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         .into(),
         started_at: st.started_at,
         supervisor_pid: st.supervisor.map(|p| p.pid),
+        metrics: st.metrics,
         nodes,
         links: st.links.clone(),
     }

@@ -134,8 +134,8 @@ impl Wires {
         Ok(())
     }
 
-    /// Counters of every wire, by name, with its two endpoints.
-    pub fn counters(&self) -> Vec<(String, [String; 2], WireCounters)> {
+    /// Counters of every wire: name, link index, its two endpoints, counters.
+    pub fn counters(&self) -> Vec<(String, usize, [String; 2], WireCounters)> {
         let Some(dp) = &self.datapath else {
             return Vec::new();
         };
@@ -145,6 +145,7 @@ impl Wires {
                 dp.counters(*id).ok().map(|c| {
                     (
                         name.clone(),
+                        w.link,
                         [w.ends[0].endpoint.clone(), w.ends[1].endpoint.clone()],
                         c,
                     )

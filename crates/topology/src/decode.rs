@@ -15,7 +15,8 @@ use crate::spans::{index, join, Spans};
 use crate::tree::{Entry, YNode, YValue};
 use crate::tunnel::*;
 
-const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links"];
+const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links", "metrics"];
+const METRICS_FIELDS: &[&str] = &["listen", "disabled"];
 const DEFAULTS_FIELDS: &[&str] = &["kind", "image", "kernel", "memory", "restart"];
 const NODE_FIELDS: &[&str] = &[
     "kind",
@@ -75,6 +76,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         defaults: NodeDefaults::default(),
         nodes: BTreeMap::new(),
         links: Vec::new(),
+        metrics: None,
     };
     let Some(root) = root else {
         d.sink.error(
@@ -95,6 +97,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         match *key {
             "name" => topo.name = d.string(value, path).unwrap_or_default(),
             "defaults" => topo.defaults = d.defaults(value, path),
+            "metrics" => topo.metrics = d.metrics(value, path),
             "nodes" => {
                 if let Some(entries) = d.entries(value, path, "nodes by name") {
                     for (name, node, npath) in entries {
@@ -427,6 +430,32 @@ impl Decoder<'_> {
             }
         }
         out
+    }
+
+    fn metrics(&mut self, node: &YNode, path: &str) -> Option<MetricsConfig> {
+        if Self::is_null(node) {
+            return None;
+        }
+        let mut out = MetricsConfig::default();
+        let fields = self.fields(node, path, "the metrics section", METRICS_FIELDS)?;
+        for (key, value, fpath) in &fields {
+            match *key {
+                "listen" => {
+                    let text = self.string(value, fpath)?;
+                    match text.parse() {
+                        Ok(addr) => out.listen = Some(addr),
+                        Err(_) => self.error(
+                            value.pos,
+                            fpath,
+                            format!("`{text}` is not a listen address: write IP:PORT, such as 127.0.0.1:9477 or [::1]:9477"),
+                        ),
+                    }
+                }
+                "disabled" => out.disabled = self.opt_bool(value, fpath),
+                _ => {}
+            }
+        }
+        Some(out)
     }
 
     fn strings(&mut self, node: &YNode, path: &str, what: &str) -> Vec<String> {

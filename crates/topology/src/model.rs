@@ -27,6 +27,21 @@ pub struct Topology {
     /// Point-to-point links between node interfaces.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// The Prometheus metrics endpoint of the lab.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// Where `umlvnf up` serves `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Listen address, such as `127.0.0.1:9477` (the default). A port taken by another lab is
+    /// an error when set here; the default falls back to a free port.
+    #[schemars(with = "Option<String>")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Turn the endpoint off.
+    pub disabled: Option<bool>,
 }
 
 /// Defaults for every node of a lab.

@@ -1,0 +1,218 @@
+//! The lab as a source of Prometheus metrics: guests, host-side interfaces and datapath queues,
+//! served by `umlvnf-metrics` while the lab runs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use umlvnf_metrics::{
+    GuestInfo, HostInterface, LabSource, MetricsError, MetricsServer, QueueSample,
+};
+
+use super::supervisor::Lab;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = umlvnf_metrics::DEFAULT_LISTEN;
+
+/// Where metrics are served, and whether the address was asked for (then a taken port is an
+/// error) or is the default (then a free port is used instead).
+#[derive(Debug, Clone, Copy)]
+pub enum Listen {
+    /// No endpoint.
+    Off,
+    /// The default address, or a free loopback port when another lab has it.
+    Default,
+    /// This address exactly.
+    Given(SocketAddr),
+}
+
+/// Starts the metrics endpoint of a lab.
+pub fn serve(lab: &Arc<Lab>, listen: Listen) -> Result<Option<MetricsServer>, String> {
+    let source: Arc<dyn LabSource> = Arc::new(LabMetrics(Arc::downgrade(lab)));
+    let refresh = umlvnf_metrics::DEFAULT_GUEST_REFRESH;
+    match listen {
+        Listen::Off => Ok(None),
+        Listen::Given(addr) => MetricsServer::start(addr, source, refresh)
+            .map(Some)
+            .map_err(|e| format!("metrics endpoint: {e}")),
+        Listen::Default => {
+            let addr: SocketAddr = DEFAULT_LISTEN.parse().expect("valid default address");
+            match MetricsServer::start(addr, source.clone(), refresh) {
+                Ok(s) => Ok(Some(s)),
+                Err(MetricsError::AddressInUse { .. }) => {
+                    let any: SocketAddr = "127.0.0.1:0".parse().expect("valid address");
+                    MetricsServer::start(any, source, refresh)
+                        .map(Some)
+                        .map_err(|e| format!("metrics endpoint: {e}"))
+                }
+                Err(e) => Err(format!("metrics endpoint: {e}")),
+            }
+        }
+    }
+}
+
+/// A weak handle, so that the server does not keep the lab alive.
+struct LabMetrics(Weak<Lab>);
+
+impl LabSource for LabMetrics {
+    fn lab(&self) -> String {
+        self.0
+            .upgrade()
+            .map(|l| l.name().to_string())
+            .unwrap_or_default()
+    }
+
+    fn guests(&self) -> Vec<GuestInfo> {
+        let Some(lab) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        lab.guest_records()
+            .into_iter()
+            .map(|(node, rec)| GuestInfo {
+                node,
+                pid: rec.process.map(|p| p.pid),
+                up: rec.state == "ready",
+                restarts: rec.restarts,
+                boot_seconds: rec.boot_seconds,
+            })
+            .collect()
+    }
+
+    fn guest_exec(
+        &self,
+        node: &str,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        let lab = self.0.upgrade().ok_or("the lab is gone")?;
+        lab.guest_exec(node, argv, timeout)
+    }
+
+    fn host_interfaces(&self) -> Vec<HostInterface> {
+        self.0
+            .upgrade()
+            .map(|l| host_interfaces(l.plan()))
+            .unwrap_or_default()
+    }
+
+    fn datapath_queues(&self) -> Vec<QueueSample> {
+        let Some(lab) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let transports: BTreeMap<usize, String> = lab
+            .plan()
+            .wires
+            .iter()
+            .map(|w| (w.link, lab.plan().links[w.link].transport.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (name, link, ends, c) in lab.wire_counters() {
+            let transport = transports
+                .get(&link)
+                .cloned()
+                .unwrap_or_else(|| "wire".into());
+            // End a receives what goes a→b and sends what comes b→a; end b the other way.
+            let per_end = [
+                (&ends[0], &c.a_to_b.rx, &c.b_to_a.tx),
+                (&ends[1], &c.b_to_a.rx, &c.a_to_b.tx),
+            ];
+            for (endpoint, rx, tx) in per_end {
+                let (node, interface) = endpoint
+                    .split_once(':')
+                    .map(|(n, i)| (n.to_string(), i.to_string()))
+                    .unwrap_or_else(|| (endpoint.clone(), String::new()));
+                for (queue, q) in [("rx", rx), ("tx", tx)] {
+                    out.push(QueueSample {
+                        link: name.clone(),
+                        node: node.clone(),
+                        interface: interface.clone(),
+                        queue: queue.into(),
+                        transport: transport.clone(),
+                        packets: q.packets,
+                        bytes: q.bytes,
+                        drops: umlvnf_datapath::DropReason::ALL
+                            .iter()
+                            .map(|r| (r.as_str().to_string(), q.drops.get(*r)))
+                            .collect(),
+                        syscalls: q.syscalls,
+                        batch_sizes: q
+                            .batch_hist
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| {
+                                let upper = if i + 1 == q.batch_hist.len() {
+                                    u64::MAX
+                                } else {
+                                    (1u64 << (i + 1)) - 1
+                                };
+                                (upper, *n)
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Which node and interface each root-namespace interface of the lab serves.
+fn host_interfaces(plan: &crate::plan::Plan) -> Vec<HostInterface> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    // Guest ends: the interface named in the guest's vector options.
+    for g in &plan.guests {
+        for arg in &g.argv {
+            let Some((dev, opts)) = arg.split_once(':').filter(|(d, _)| d.starts_with("vec"))
+            else {
+                continue;
+            };
+            let ifname = opts.split(',').find_map(|kv| kv.strip_prefix("ifname="));
+            let transport = opts.split(',').find_map(|kv| kv.strip_prefix("transport="));
+            let name = g
+                .setup
+                .interfaces
+                .iter()
+                .find(|i| i.device == dev)
+                .map(|i| i.name.clone());
+            if let (Some(ifname), Some(name)) = (ifname, name) {
+                if seen.insert(ifname.to_string()) {
+                    out.push(HostInterface {
+                        ifname: ifname.to_string(),
+                        node: g.node.clone(),
+                        interface: name,
+                        transport: transport.unwrap_or("raw").to_string(),
+                    });
+                }
+            }
+        }
+    }
+    // The rest belong to the link's non-guest end.
+    for l in &plan.links {
+        let other = l
+            .endpoints
+            .iter()
+            .find(|e| {
+                let node = e.split(':').next().unwrap_or("");
+                !plan.guests.iter().any(|g| g.node == node)
+            })
+            .cloned()
+            .unwrap_or_else(|| l.endpoints[1].clone());
+        let (node, interface) = other
+            .split_once(':')
+            .map(|(n, i)| (n.to_string(), i.to_string()))
+            .unwrap_or((other.clone(), String::new()));
+        for ifname in &l.host_interfaces {
+            if seen.insert(ifname.clone()) {
+                out.push(HostInterface {
+                    ifname: ifname.clone(),
+                    node: node.clone(),
+                    interface: interface.clone(),
+                    transport: l.transport.clone(),
+                });
+            }
+        }
+    }
+    out
+}
