@@ -1,0 +1,1 @@
+//! umlvnf-bench (being written).
