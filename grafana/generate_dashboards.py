@@ -263,9 +263,6 @@ queues = dashboard(
                (by("node, interface",
                    rate("umlvnf_guest_vector_rx_csum_offload_errors_total", LN)),
                 "csum bad {{node}}:{{interface}}")], unit="pps"),
-        panel("table", "Other ethtool statistics",
-              [(f"umlvnf_guest_ethtool_other{{{LN}}}", "", "A", "table")], w=24,
-              options={"showHeader": True}),
     ])
 
 drops = dashboard(

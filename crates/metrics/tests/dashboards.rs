@@ -141,8 +141,13 @@ fn dashboards_are_well_formed() {
     assert!(negative >= 6, "{negative}");
     // Every family is shown somewhere except the raw catch-all and build info.
     let joined: String = exprs().into_iter().map(|(_, _, e)| e + "\n").collect();
+    // (The catch-all holds only statistics a kernel adds beyond the known ones: Debian's UML
+    // kernel has none, so a panel of it would always be empty.)
     for d in METRICS {
         let f = d.family();
+        if f == "umlvnf_guest_ethtool_other" {
+            continue;
+        }
         assert!(joined.contains(&f), "no panel shows {f}");
     }
 }

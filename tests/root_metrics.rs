@@ -1,0 +1,238 @@
+//! Metrics of a booted lab, scraped by a real Prometheus server: the target is up, every
+//! Grafana panel has data, a link's packet rate matches what the test sent, and a dropped
+//! packet shows under the right reason. `promtool check metrics` accepts the exposition.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        if addr.port() != 9090 && addr.port() != 9477 {
+            return addr;
+        }
+    }
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query(prom: SocketAddr, q: &str) -> Result<Vec<Value>, String> {
+    let body = http_get(prom, &format!("/api/v1/query?query={}", encode(q)))?;
+    let v: Value = serde_json::from_str(body.trim()).map_err(|e| format!("{e}: {body}"))?;
+    if v["status"] != "success" {
+        return Err(body);
+    }
+    Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
+}
+
+fn first_value(r: &[Value]) -> f64 {
+    r.first()
+        .and_then(|s| s["value"][1].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Every (dashboard, panel, expression) of the Grafana dashboards.
+fn panel_exprs() -> Vec<(String, String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana/dashboards");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("dashboards") {
+        let path = e.expect("entry").path();
+        let d: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        for p in d["panels"].as_array().into_iter().flatten() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                if let Some(expr) = t["expr"].as_str() {
+                    out.push((
+                        path.file_name()
+                            .expect("name")
+                            .to_string_lossy()
+                            .into_owned(),
+                        p["title"].as_str().unwrap_or_default().to_string(),
+                        expr.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn root_prometheus_scrapes_a_running_lab() {
+    require_root();
+    let metrics = free_port();
+    let ex = example("datapath", &lab_name("pm"), |t| {
+        format!("{t}metrics:\n  listen: \"{metrics}\"\n")
+    });
+    let lab = Deployed::up(&ex);
+    assert_eq!(lab.inspect()["metrics"], metrics.to_string());
+
+    // promtool accepts the exposition (Prometheus text format; promtool 2.42 reads no OpenMetrics).
+    let exposition = http_get(metrics, "/metrics?format=prometheus").expect("scrape");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool: {}",
+        text(&checked)
+    );
+    let openmetrics = http_get(metrics, "/metrics").expect("scrape");
+    assert!(
+        openmetrics.trim_end().ends_with("# EOF"),
+        "OpenMetrics ends with # EOF"
+    );
+
+    // A real Prometheus scraping every second.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: umlvnf\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n      - targets: [\"{metrics}\"]\n"),
+    )
+    .expect("config");
+    let addr = free_port();
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
+    let prom = Prometheus {
+        child: Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("prometheus"),
+        addr,
+        _dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let up = eventually(Duration::from_secs(30), || {
+        query(prom.addr, "up{job=\"umlvnf\"}").is_ok_and(|r| first_value(&r) == 1.0)
+    });
+    assert!(up, "the umlvnf target never came up in Prometheus");
+
+    // Traffic at a known pace through wire link0: 600 pings at 100 per second.
+    let t0 = Instant::now();
+    let ping = lab.exec(
+        "r1",
+        &["ping", "-c", "600", "-i", "0.01", "-W", "1", "10.0.12.2"],
+    );
+    let sent_for = t0.elapsed().as_secs_f64();
+    assert!(ping.status.success(), "{}", text(&ping));
+    let sent_rate = 600.0 / sent_for;
+    // Let Prometheus take two more scrapes, then compare its rate over the sending window.
+    std::thread::sleep(Duration::from_secs(3));
+    let window = (sent_for.ceil() as u64).max(2);
+    let q = format!(
+        "increase(umlvnf_datapath_packets_total{{lab=\"{}\",link=\"link0\",node=\"r1\",queue=\"rx\"}}[{}s]) / {}",
+        lab.lab,
+        window + 2,
+        sent_for
+    );
+    let measured = first_value(&query(prom.addr, &q).expect("rate query"));
+    assert!(
+        (measured - sent_rate).abs() <= sent_rate * 0.2,
+        "Prometheus computes {measured:.1} pps on link0, the test sent {sent_rate:.1} pps (tolerance 20 %)"
+    );
+
+    // A packet dropped by the `not icmp` filter shows under reason="filter".
+    let blocked = lab.exec("r1", &["ping", "-c", "2", "-W", "1", "10.0.21.2"]);
+    assert!(!blocked.status.success());
+    let drops = eventually(Duration::from_secs(10), || {
+        let q = format!(
+            "umlvnf_datapath_drops_total{{lab=\"{}\",link=\"link1\",reason=\"filter\"}} > 0",
+            lab.lab
+        );
+        query(prom.addr, &q).is_ok_and(|r| !r.is_empty())
+    });
+    assert!(drops, "no filter drop in Prometheus");
+
+    // Every panel of every dashboard has data.
+    let mut failures = Vec::new();
+    let exprs = panel_exprs();
+    assert!(exprs.len() > 10, "dashboards have panels");
+    for (file, title, expr) in &exprs {
+        let q = expr
+            .replace("$lab", &lab.lab)
+            .replace("${lab}", &lab.lab)
+            .replace("$node", ".*")
+            .replace("$link", ".*")
+            .replace("$__rate_interval", "10s")
+            .replace("$__interval", "1s")
+            .replace("$__range", "1m");
+        match query(prom.addr, &q) {
+            Ok(r) if !r.is_empty() => {}
+            Ok(_) => failures.push(format!("{file}: {title}: no data for {q}")),
+            Err(e) => failures.push(format!("{file}: {title}: {q}: {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} panels have no data:\n{}",
+        failures.len(),
+        exprs.len(),
+        failures.join("\n")
+    );
+    drop(prom);
+    lab.down();
+}
