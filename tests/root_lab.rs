@@ -66,7 +66,15 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
     let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
     assert!(ping.status.success(), "ping after restart: {}", text(&ping));
 
+    // A process left running in a host node goes with the lab.
+    let bg = lab.exec("h1", &["sh", "-c", "sleep 4242 >/dev/null 2>&1 &"]);
+    assert!(bg.status.success());
     lab.down();
+    let leftover = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x004242\x00"));
+    assert!(!leftover, "a process started in h1 outlived the lab");
 }
 
 /// The firewall drops TCP to port 23 and passes other ports and ICMP.

@@ -159,6 +159,14 @@ pub enum HostStep {
         /// Bridge.
         bridge: String,
     },
+    /// Turn transmit checksum offload, scatter-gather, TSO, GSO and GRO off, so that frames the
+    /// datapath reads from the other end are complete and at most one MTU long.
+    NoOffload {
+        /// Namespace (`None`: root).
+        netns: Option<String>,
+        /// Interface.
+        name: String,
+    },
     /// Bring an interface up.
     Up {
         /// Namespace (`None`: root).

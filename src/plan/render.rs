@@ -161,6 +161,7 @@ fn step_text(step: &HostStep) -> String {
         HostStep::Mtu { netns, name, mtu } => format!("mtu {mtu} on {name}{}", ns(netns)),
         HostStep::Mac { netns, name, mac } => format!("mac {mac} on {name}{}", ns(netns)),
         HostStep::Master { name, bridge } => format!("{name} joins bridge {bridge}"),
+        HostStep::NoOffload { netns, name } => format!("offloads off on {name}{}", ns(netns)),
         HostStep::Up { netns, name } => format!("up {name}{}", ns(netns)),
     }
 }

@@ -653,6 +653,16 @@ pub(super) fn plan_link(
                     peer: dp.clone(),
                 });
                 place_end(p, topo, &lab, end, &peer, mtu, &mut lp);
+                p.host_steps.push(match end {
+                    End::HostNode { node, iface } => HostStep::NoOffload {
+                        netns: Some(naming::netns(&lab, node)),
+                        name: iface.to_string(),
+                    },
+                    _ => HostStep::NoOffload {
+                        netns: None,
+                        name: peer.clone(),
+                    },
+                });
                 place_end(p, topo, &lab, &End::Root { iface: &dp }, &dp, mtu, &mut lp);
                 wire_ends.push(WireEnd {
                     endpoint: ep.to_string(),

@@ -141,6 +141,10 @@ pub fn create(
                 .get(None)?
                 .link_set_master(name, bridge)
                 .map_err(RuntimeError::host("bridge port"))?,
+            HostStep::NoOffload { netns, name } => {
+                umlvnf_host::offloads_off(netns.as_deref(), name)
+                    .map_err(RuntimeError::host("offloads"))?
+            }
             HostStep::Up { netns, name } => socks
                 .get(netns.as_deref())?
                 .link_set_up(name)
@@ -210,10 +214,40 @@ pub fn remove(lab: &str, owned: &Owned) -> Vec<String> {
     spaces.dedup();
     for ns in spaces {
         if netns_exists(&ns) {
+            kill_processes_in(&ns, &mut problems);
             if let Err(e) = netns_del(&ns) {
                 problems.push(format!("namespace {ns}: {e}"));
             }
         }
     }
     problems
+}
+
+/// Kills every process living in a lab namespace (commands started with `exec` on a host node
+/// that are still running), so that nothing of the lab outlives it.
+fn kill_processes_in(netns: &str, problems: &mut Vec<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(format!("/run/netns/{netns}")) else {
+        return;
+    };
+    let target = format!("net:[{}]", meta.ino());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let in_ns = std::fs::read_link(e.path().join("ns/net"))
+            .map(|l| l.to_string_lossy() == target)
+            .unwrap_or(false);
+        if in_ns {
+            if let Err(err) = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            ) {
+                problems.push(format!("process {pid} in {netns}: {err}"));
+            }
+        }
+    }
 }

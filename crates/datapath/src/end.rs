@@ -19,6 +19,8 @@ use crate::counters::DropReason;
 use crate::encap::{Encap, EncapState, MAX_HEADER};
 use crate::error::{DatapathError, Result};
 use crate::sockaddr;
+use crate::uring::{Op, Ring};
+use crate::wire::Backend;
 
 /// Bytes of one receive slot: a 64 KiB frame plus room for tunnel, IP and vnet headers.
 pub const SLOT_LEN: usize = 65536 + 128;
@@ -132,7 +134,7 @@ pub struct SendOutcome {
     pub sent: usize,
     /// Frames that failed (no peer yet, header did not fit, or the send call failed).
     pub failed: usize,
-    /// `sendmmsg` calls made.
+    /// System calls made (`sendmmsg`, or `io_uring_enter` on the io_uring backend).
     pub syscalls: usize,
     /// Bytes handed to the kernel for the frames it took (headers included).
     pub bytes: u64,
@@ -168,6 +170,9 @@ enum Kind {
 
 /// One link end: a socket plus preallocated batch buffers.
 pub struct End {
+    /// The io_uring of an end on that backend. First field, so it is dropped (with nothing
+    /// in flight) before the buffers its requests pointed at.
+    ring: Option<Ring>,
     kind: Kind,
     sock: Option<OwnedFd>,
     /// Connection-oriented (seqpacket): a zero-length message means the peer went away.
@@ -182,6 +187,8 @@ pub struct End {
     tx_hdr: Vec<[u8; HDR_LEN]>,
     mmsg: Vec<libc::mmsghdr>,
     iov: Vec<libc::iovec>,
+    /// System calls made by the last [`End::recv_batch`].
+    rx_syscalls: usize,
 }
 
 // SAFETY: the raw pointers inside `mmsg` and `iov` only ever point into this End's own heap
@@ -195,6 +202,7 @@ impl std::fmt::Debug for End {
             .field("desc", &self.desc)
             .field("kind", &self.kind)
             .field("depth", &self.depth)
+            .field("io_uring", &self.ring.is_some())
             .finish()
     }
 }
@@ -443,11 +451,23 @@ fn adopt_fd(fd: &OwnedFd) -> Result<bool> {
 
 impl End {
     /// Opens the socket described by `spec`, with buffers for batches of `depth` frames
-    /// (1..=1024).
+    /// (1..=1024), on the mmsg backend.
     pub fn open(spec: EndSpec, depth: usize) -> Result<End> {
+        End::open_with(spec, depth, Backend::Mmsg)
+    }
+
+    /// Opens the socket described by `spec`, with buffers for batches of `depth` frames
+    /// (1..=1024), moving batches with `backend`. With [`Backend::IoUring`] the end gets its
+    /// own ring (fails with [`DatapathError::BackendUnavailable`] when the kernel refuses
+    /// one).
+    pub fn open_with(spec: EndSpec, depth: usize, backend: Backend) -> Result<End> {
         if depth == 0 || depth > MAX_DEPTH {
             return Err(DatapathError::BadDepth(depth));
         }
+        let ring = match backend {
+            Backend::Mmsg => None,
+            Backend::IoUring => Some(Ring::new(depth)?),
+        };
         let desc = spec.describe();
         let (kind, sock, conn, encap) = match spec {
             EndSpec::Packet { ifname, vnet_hdr } => (
@@ -520,6 +540,7 @@ impl End {
             iov_len: 0,
         };
         Ok(End {
+            ring,
             kind,
             sock,
             conn,
@@ -533,6 +554,7 @@ impl End {
             tx_hdr: vec![[0; HDR_LEN]; depth],
             mmsg: vec![mmsg0; depth],
             iov: vec![iov0; 2 * depth],
+            rx_syscalls: 0,
         })
     }
 
@@ -661,6 +683,7 @@ impl End {
     /// how many arrived (0 when none is waiting or there is no peer). Read each with
     /// [`End::frame`]. A seqpacket peer that went away is forgotten.
     pub fn recv_batch(&mut self) -> io::Result<usize> {
+        self.rx_syscalls = 0;
         let Some(fd) = self.sock.as_ref().map(|s| s.as_raw_fd()) else {
             return Ok(0);
         };
@@ -683,32 +706,42 @@ impl End {
             }
             self.mmsg[i].msg_len = 0;
         }
-        // SAFETY: mmsg holds `depth` headers whose iovecs and names point into this End's
-        // buffers, which stay alive and unaliased for the duration of the call.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                self.mmsg.as_mut_ptr(),
-                self.depth as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
-                _ => {
-                    if self.conn {
-                        self.sock = None;
-                        Ok(0)
-                    } else {
-                        Err(e)
-                    }
+        let mut n = match self.ring.as_mut() {
+            None => {
+                self.rx_syscalls = 1;
+                // SAFETY: mmsg holds `depth` headers whose iovecs and names point into this
+                // End's buffers, which stay alive and unaliased for the duration of the call.
+                let n = unsafe {
+                    libc::recvmmsg(
+                        fd,
+                        self.mmsg.as_mut_ptr(),
+                        self.depth as libc::c_uint,
+                        libc::MSG_DONTWAIT,
+                        std::ptr::null_mut(),
+                    )
+                };
+                if n < 0 {
+                    return self.recv_failed(io::Error::last_os_error());
                 }
-            };
-        }
-        let mut n = n as usize;
+                n as usize
+            }
+            Some(ring) => {
+                // SAFETY: as for recvmmsg above; `run` returns only once every request has
+                // completed, so nothing writes into the buffers afterwards.
+                self.rx_syscalls = unsafe { ring.run(fd, Op::Recv, &mut self.mmsg[..self.depth]) };
+                let res = ring.results();
+                let n = res.iter().take_while(|&&r| r >= 0).count();
+                for (m, &r) in self.mmsg.iter_mut().zip(&res[..n]) {
+                    m.msg_len = r as libc::c_uint;
+                }
+                match res.get(n) {
+                    Some(&r) if n == 0 && r != -libc::ECANCELED => {
+                        return self.recv_failed(io::Error::from_raw_os_error(-r));
+                    }
+                    _ => n,
+                }
+            }
+        };
         for i in 0..n {
             self.rx_len[i] = (self.mmsg[i].msg_len as usize).min(SLOT_LEN);
             self.rx_flags[i] = self.mmsg[i].msg_hdr.msg_flags;
@@ -720,6 +753,32 @@ impl End {
             }
         }
         Ok(n)
+    }
+
+    /// What a failed receive means: nothing waiting (no frames), a seqpacket peer gone
+    /// (forgotten, no frames), or an error to report.
+    fn recv_failed(&mut self, e: io::Error) -> io::Result<usize> {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+            _ => {
+                if self.conn {
+                    self.sock = None;
+                    Ok(0)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// System calls (`recvmmsg`, or `io_uring_enter`) the last [`End::recv_batch`] made.
+    pub fn rx_syscalls(&self) -> usize {
+        self.rx_syscalls
+    }
+
+    /// Whether the end moves its batches through io_uring.
+    pub fn is_io_uring(&self) -> bool {
+        self.ring.is_some()
     }
 
     /// Bytes of the first `n` messages of the last batch, as they were on the socket.
@@ -865,6 +924,29 @@ impl End {
                 h.msg_namelen = *len;
             }
             self.mmsg[i].msg_len = 0;
+        }
+        if let Some(ring) = self.ring.as_mut() {
+            if count == 0 {
+                return;
+            }
+            // SAFETY: mmsg[..count] are initialised headers whose iovecs point into tx_hdr
+            // and into the caller's frames, and whose names point at `peer`, all alive until
+            // `run` returns, which it does only once every request has completed.
+            out.syscalls += unsafe { ring.run(fd, Op::Send, &mut self.mmsg[..count]) };
+            let mut gone = false;
+            for (&r, &len) in ring.results()[..count].iter().zip(&lens[..count]) {
+                if r >= 0 {
+                    out.sent += 1;
+                    out.bytes += len as u64;
+                } else {
+                    out.failed += 1;
+                    gone |= matches!(-r, libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN);
+                }
+            }
+            if gone && self.conn {
+                self.sock = None;
+            }
+            return;
         }
         let mut idx = 0;
         while idx < count {
@@ -1129,6 +1211,102 @@ mod tests {
             "a send that failed for lack of a peer used no number"
         );
         assert_eq!(inner, &f[..]);
+    }
+
+    #[test]
+    fn io_uring_end_batches_in_one_enter() {
+        let p = peer("127.0.0.3");
+        let mut end = End::open_with(
+            EndSpec::Udp {
+                local: "127.0.0.2:0".parse().unwrap(),
+                remote: Some(p.local_addr().unwrap()),
+                encap: Encap::None,
+            },
+            8,
+            Backend::IoUring,
+        )
+        .unwrap();
+        assert!(end.is_io_uring());
+        let local = end.local_addr().unwrap();
+        // Nothing waiting: one enter, no frame, and no request left behind (a left-behind
+        // receive would swallow the next datagram and make the count below wrong).
+        assert_eq!(end.recv_batch().unwrap(), 0);
+        assert_eq!(end.rx_syscalls(), 1);
+        for i in 1..=5 {
+            p.send_to(&frame(i), local).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            end.recv_batch().unwrap(),
+            5,
+            "the linked receives stop at the 6th"
+        );
+        assert_eq!(end.rx_syscalls(), 1);
+        assert_eq!(end.batch_bytes(5), 5 * 64);
+        for i in 0..5 {
+            assert_eq!(
+                end.frame(i).map(|f| f.data.to_vec()),
+                Ok(frame(i as u8 + 1))
+            );
+        }
+        // A full batch of 8 out of 10 waiting, then the other 2.
+        for i in 1..=10 {
+            p.send_to(&frame(i), local).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(end.recv_batch().unwrap(), 8);
+        assert_eq!(end.frame(7).map(|f| f.data.to_vec()), Ok(frame(8)));
+        assert_eq!(end.recv_batch().unwrap(), 2);
+        assert_eq!(end.frame(1).map(|f| f.data.to_vec()), Ok(frame(10)));
+        // Send 11 frames at depth 8: two chunks, one enter each, in order.
+        let frames: Vec<Vec<u8>> = (1..=11).map(frame).collect();
+        let tx: Vec<TxFrame<'_>> = frames
+            .iter()
+            .map(|f| TxFrame {
+                data: f,
+                vnet: None,
+            })
+            .collect();
+        let out = end.send_batch(&tx);
+        assert_eq!((out.sent, out.failed, out.syscalls), (11, 0, 2));
+        assert_eq!(out.bytes, 11 * 64);
+        let mut buf = [0u8; 2048];
+        for f in &frames {
+            let (n, from) = p.recv_from(&mut buf).unwrap();
+            assert_eq!(from, local);
+            assert_eq!(&buf[..n], &f[..]);
+        }
+    }
+
+    #[test]
+    fn io_uring_send_errors_count_per_frame() {
+        // A connected seqpacket pair whose peer is gone: every send fails with EPIPE, the
+        // frames count as failed and the end forgets its socket.
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors socketpair writes.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: both descriptors were just created and are owned here.
+        let (mine, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let mut end = End::open_with(EndSpec::Fd(mine), 4, Backend::IoUring).unwrap();
+        drop(theirs);
+        let f = frame(1);
+        let tx = [TxFrame {
+            data: &f,
+            vnet: None,
+        }; 3];
+        let out = end.send_batch(&tx);
+        assert_eq!((out.sent, out.failed, out.syscalls), (0, 3, 1));
+        assert!(!end.is_connected());
+        assert_eq!(end.send_batch(&tx).syscalls, 0);
     }
 
     #[test]

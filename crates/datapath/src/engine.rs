@@ -17,7 +17,7 @@ use umlvnf_packet::pcap::PcapWriter;
 use crate::counters::{WireCounters, WireStats};
 use crate::end::{End, Role};
 use crate::error::{DatapathError, Result};
-use crate::wire::{Backend, Capture, Direction, Wire, WireSpec};
+use crate::wire::{Capture, Direction, Wire, WireSpec};
 
 /// Snap length of captures (whole frames up to 64 KiB).
 pub const CAPTURE_SNAPLEN: u32 = 65535;
@@ -182,16 +182,13 @@ impl Datapath {
         if self.stopped.load(Relaxed) {
             return Err(DatapathError::ShutDown);
         }
-        if spec.backend == Backend::IoUring {
-            return Err(DatapathError::BackendNotBuilt("io_uring"));
-        }
         if spec.filter.iter().flatten().any(|p| p.is_empty()) {
             return Err(DatapathError::BadEnd(
                 "a filter program is empty: give at least one instruction (a `ret`)".to_string(),
             ));
         }
-        let a = End::open(spec.a, spec.depth)?;
-        let b = End::open(spec.b, spec.depth)?;
+        let a = End::open_with(spec.a, spec.depth, spec.backend)?;
+        let b = End::open_with(spec.b, spec.depth, spec.backend)?;
         let id = self.next_id.fetch_add(1, Relaxed);
         let stats = Arc::new(WireStats::default());
         let up = Arc::new(AtomicBool::new(true));

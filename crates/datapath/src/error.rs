@@ -29,9 +29,19 @@ pub enum DatapathError {
     /// The capture id is unknown (never started, or stopped, or its wire was removed).
     #[error("there is no capture with id {0}: use an id returned by capture and not yet stopped")]
     NoSuchCapture(u64),
-    /// The requested backend is not available.
-    #[error("the {0} backend is not built yet: use Backend::Mmsg")]
-    BackendNotBuilt(&'static str),
+    /// The kernel refused to set up the requested backend (e.g. io_uring disabled by the
+    /// `kernel.io_uring_disabled` sysctl, a seccomp filter, or too old a kernel).
+    #[error(
+        "the {backend} backend is not available on this host ({source}): use Backend::Mmsg, \
+         or allow io_uring (sysctl kernel.io_uring_disabled=0)"
+    )]
+    BackendUnavailable {
+        /// The backend, e.g. "io_uring".
+        backend: &'static str,
+        /// Why the kernel refused it.
+        #[source]
+        source: io::Error,
+    },
     /// The datapath's threads have stopped.
     #[error("the datapath has been shut down; start a new one")]
     ShutDown,

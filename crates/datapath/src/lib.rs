@@ -16,6 +16,7 @@ pub mod engine;
 mod error;
 mod offload;
 mod sockaddr;
+mod uring;
 pub mod wire;
 
 pub use counters::{DirectionCounters, DropCounts, DropReason, QueueCounters, WireCounters};
@@ -23,6 +24,7 @@ pub use encap::{Encap, GreParams, L2tpv3Params};
 pub use end::{End, EndSpec, RxFrame, SendOutcome, TxFrame};
 pub use engine::{CaptureId, Datapath, WireId};
 pub use error::{DatapathError, Result};
+pub use uring::io_uring_available;
 pub use wire::{Backend, Direction, WireSpec};
 
 pub use umlvnf_packet;

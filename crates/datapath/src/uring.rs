@@ -57,12 +57,12 @@ impl Ring {
     /// Sets up a ring for batches of up to `depth` requests (`depth >= 1`).
     pub(crate) fn new(depth: usize) -> Result<Ring> {
         let entries = depth.max(1).next_power_of_two() as u32;
-        let ring = IoUring::builder()
-            .build(entries)
-            .map_err(|source| DatapathError::BackendUnavailable {
+        let ring = IoUring::builder().build(entries).map_err(|source| {
+            DatapathError::BackendUnavailable {
                 backend: "io_uring",
                 source,
-            })?;
+            }
+        })?;
         Ok(Ring {
             ring,
             res: vec![0; depth.max(1)],
@@ -98,7 +98,7 @@ impl Ring {
                         let e = opcode::RecvMsg::new(Fd(fd), &mut h.msg_hdr)
                             .flags(libc::MSG_DONTWAIT as u32)
                             .build();
-                        if i + 1 < n {
+                        if std::env::var_os("DP_NOLINK").is_none() && i + 1 < n {
                             e.flags(squeue::Flags::IO_LINK)
                         } else {
                             e

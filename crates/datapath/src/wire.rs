@@ -27,7 +27,10 @@ pub enum Backend {
     /// `recvmmsg`/`sendmmsg` batches.
     #[default]
     Mmsg,
-    /// io_uring batches (not built yet: adding such a wire fails).
+    /// io_uring batches: each end has its own ring; a batch is `depth` linked `recvmsg`
+    /// requests (or one `sendmsg` request per frame) on the same preallocated buffers,
+    /// submitted and reaped with one `io_uring_enter`. Adding such a wire fails with
+    /// [`crate::DatapathError::BackendUnavailable`] where the kernel refuses io_uring.
     IoUring,
 }
 
@@ -265,7 +268,7 @@ impl Wire {
         let dir = &mut dirs[d];
         // A receive error (e.g. an ICMP error queued on a UDP socket) reads as an empty batch.
         let n: usize = src.recv_batch().unwrap_or_default();
-        stats.rx.add(n, src.batch_bytes(n), 1);
+        stats.rx.add(n, src.batch_bytes(n), src.rx_syscalls());
         if n == 0 {
             return false;
         }

@@ -16,23 +16,63 @@ use umlvnf_datapath::{
     Backend, Datapath, DatapathError, Direction, Encap, EndSpec, L2tpv3Params, WireSpec,
 };
 
+/// `spec` on `backend`.
+fn on(backend: Backend, mut spec: WireSpec) -> WireSpec {
+    spec.backend = backend;
+    spec
+}
+
+/// For each test body `f(backend)`, defines a module `f` with two tests, `f::mmsg` and
+/// `f::io_uring`, that run it on each backend.
+macro_rules! on_both_backends {
+    ($($body:ident),* $(,)?) => {
+        $(
+            mod $body {
+                #[test]
+                fn mmsg() {
+                    super::$body(super::Backend::Mmsg)
+                }
+                #[test]
+                fn io_uring() {
+                    super::$body(super::Backend::IoUring)
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    forwards_both_ways_and_conserves,
+    loss_half_matches_impairment_counter,
+    delay_queues_frames_then_delivers_them,
+    link_down_drops_everything,
+    filter_drops_icmp_and_passes_udp,
+    capture_writes_a_pcap_tcpdump_reads,
+    l2tpv3_udp_end_terminates_the_tunnel,
+    seqpacket_end_accepts_and_reaccepts,
+    duplicates_are_counted_and_conserve,
+);
+
 /// A wire between two UDP socket pairs given as Fd ends: returns (test side of a, of b).
 fn fd_wire(
     dp: &Datapath,
+    backend: Backend,
     spec: impl FnOnce(EndSpec, EndSpec) -> WireSpec,
 ) -> (UdpSocket, UdpSocket, umlvnf_datapath::WireId) {
     let (ta, wa) = udp_pair("127.0.0.2", "127.0.0.3");
     let (tb, wb) = udp_pair("127.0.0.4", "127.0.0.5");
     let id = dp
-        .add_wire(spec(EndSpec::Fd(wa.into()), EndSpec::Fd(wb.into())))
+        .add_wire(on(
+            backend,
+            spec(EndSpec::Fd(wa.into()), EndSpec::Fd(wb.into())),
+        ))
         .unwrap();
     (ta, tb, id)
 }
 
-#[test]
-fn forwards_both_ways_and_conserves() {
+fn forwards_both_ways_and_conserves(backend: Backend) {
     let dp = Datapath::start(2).unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("plain", a, b));
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| WireSpec::new("plain", a, b));
     assert_eq!(dp.list(), vec![(id, "plain".to_string())]);
     let rx = std::thread::spawn(move || {
         let got = drain(&tb);
@@ -80,10 +120,9 @@ fn forwards_both_ways_and_conserves() {
     ));
 }
 
-#[test]
-fn loss_half_matches_impairment_counter() {
+fn loss_half_matches_impairment_counter(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| {
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| {
         let mut s = WireSpec::new("lossy", a, b);
         s.impair[0].loss = 0.5;
         s
@@ -103,10 +142,9 @@ fn loss_half_matches_impairment_counter() {
     assert!(c.is_conserved(), "{c:?}");
 }
 
-#[test]
-fn delay_queues_frames_then_delivers_them() {
+fn delay_queues_frames_then_delivers_them(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("slow", a, b));
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| WireSpec::new("slow", a, b));
     dp.set_impairment(
         id,
         Direction::AtoB,
@@ -150,10 +188,9 @@ fn delay_queues_frames_then_delivers_them() {
     assert!(ta.recv(&mut buf).is_ok());
 }
 
-#[test]
-fn link_down_drops_everything() {
+fn link_down_drops_everything(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("down", a, b));
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| WireSpec::new("down", a, b));
     dp.set_up(id, false).unwrap();
     for i in 0..50 {
         ta.send(&udp_frame(i)).unwrap();
@@ -167,11 +204,10 @@ fn link_down_drops_everything() {
     assert!(settle(&dp, id).is_conserved());
 }
 
-#[test]
-fn filter_drops_icmp_and_passes_udp() {
+fn filter_drops_icmp_and_passes_udp(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
     let prog = bpf::compile("not icmp").unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| {
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| {
         let mut s = WireSpec::new("filtered", a, b);
         s.filter[0] = Some(prog);
         s
@@ -192,10 +228,9 @@ fn filter_drops_icmp_and_passes_udp() {
     assert!(c.is_conserved());
 }
 
-#[test]
-fn capture_writes_a_pcap_tcpdump_reads() {
+fn capture_writes_a_pcap_tcpdump_reads(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| WireSpec::new("captured", a, b));
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| WireSpec::new("captured", a, b));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wire.pcap");
     let file = std::fs::File::create(&path).unwrap();
@@ -253,8 +288,7 @@ fn free_port(ip: &str) -> u16 {
         .port()
 }
 
-#[test]
-fn l2tpv3_udp_end_terminates_the_tunnel() {
+fn l2tpv3_udp_end_terminates_the_tunnel(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
     let params = l2tp_params();
     let tunnel_peer = UdpSocket::bind("127.0.0.6:0").unwrap();
@@ -266,14 +300,17 @@ fn l2tpv3_udp_end_terminates_the_tunnel() {
         .unwrap();
     let (tb, wb) = udp_pair("127.0.0.4", "127.0.0.5");
     let id = dp
-        .add_wire(WireSpec::new(
-            "l2tp",
-            EndSpec::Udp {
-                local,
-                remote: Some(tunnel_peer.local_addr().unwrap()),
-                encap: Encap::L2tpv3(params),
-            },
-            EndSpec::Fd(wb.into()),
+        .add_wire(on(
+            backend,
+            WireSpec::new(
+                "l2tp",
+                EndSpec::Udp {
+                    local,
+                    remote: Some(tunnel_peer.local_addr().unwrap()),
+                    encap: Encap::L2tpv3(params),
+                },
+                EndSpec::Fd(wb.into()),
+            ),
         ))
         .unwrap();
     // Into the tunnel end: good frames come out plain on b; bad session is dropped.
@@ -359,18 +396,20 @@ fn seqpacket_connect(path: &Path) -> OwnedFd {
     fd
 }
 
-#[test]
-fn seqpacket_end_accepts_and_reaccepts() {
+fn seqpacket_end_accepts_and_reaccepts(backend: Backend) {
     use std::os::unix::fs::PermissionsExt;
     let dp = Datapath::start(1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vec0.sock");
     let (tb, wb) = udp_pair("127.0.0.4", "127.0.0.5");
     let id = dp
-        .add_wire(WireSpec::new(
-            "bess",
-            EndSpec::Seqpacket { path: path.clone() },
-            EndSpec::Fd(wb.into()),
+        .add_wire(on(
+            backend,
+            WireSpec::new(
+                "bess",
+                EndSpec::Seqpacket { path: path.clone() },
+                EndSpec::Fd(wb.into()),
+            ),
         ))
         .unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -412,12 +451,19 @@ fn seqpacket_end_accepts_and_reaccepts() {
 fn refusals_read_as_sentences() {
     let dp = Datapath::start(1).unwrap();
     let mk = || EndSpec::Fd(UdpSocket::bind("127.0.0.1:0").unwrap().into());
-    let mut s = WireSpec::new("uring", mk(), mk());
+    let mut s = WireSpec::new("deep uring", mk(), mk());
     s.backend = Backend::IoUring;
+    s.depth = 0;
     let e = dp.add_wire(s).unwrap_err();
+    assert!(matches!(e, DatapathError::BadDepth(0)), "{e}");
+    let e = DatapathError::BackendUnavailable {
+        backend: "io_uring",
+        source: std::io::Error::from_raw_os_error(libc::EPERM),
+    };
     assert_eq!(
         e.to_string(),
-        "the io_uring backend is not built yet: use Backend::Mmsg"
+        "the io_uring backend is not available on this host (Operation not permitted (os error \
+         1)): use Backend::Mmsg, or allow io_uring (sysctl kernel.io_uring_disabled=0)"
     );
     let mut s = WireSpec::new("deep", mk(), mk());
     s.depth = 5000;
@@ -429,10 +475,9 @@ fn refusals_read_as_sentences() {
     assert!(dp.list().is_empty());
 }
 
-#[test]
-fn duplicates_are_counted_and_conserve() {
+fn duplicates_are_counted_and_conserve(backend: Backend) {
     let dp = Datapath::start(1).unwrap();
-    let (ta, tb, id) = fd_wire(&dp, |a, b| {
+    let (ta, tb, id) = fd_wire(&dp, backend, |a, b| {
         let mut s = WireSpec::new("dup", a, b);
         s.impair[0].duplicate = 0.5;
         s

@@ -13,7 +13,7 @@ use umlvnf_datapath::umlvnf_packet::bpf;
 use umlvnf_datapath::umlvnf_packet::impair::Impairment;
 use umlvnf_datapath::umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config, L2tpv3Repr};
 use umlvnf_datapath::{
-    Datapath, Direction, Encap, EndSpec, L2tpv3Params, WireCounters, WireId, WireSpec,
+    Backend, Datapath, Direction, Encap, EndSpec, L2tpv3Params, WireCounters, WireId, WireSpec,
 };
 use umlvnf_host::{command_in_netns, netns_add, netns_del, run_in_netns, IpNet, Rtnl};
 
@@ -33,7 +33,7 @@ struct Lab {
 }
 
 impl Lab {
-    fn new(tag: char, subnet: u8) -> Lab {
+    fn new(tag: &str, subnet: u8) -> Lab {
         need_root();
         let pid = std::process::id();
         let lab = Lab {
@@ -100,11 +100,57 @@ impl Drop for Lab {
     }
 }
 
-fn wire(dp: &Datapath, lab: &Lab, f: impl FnOnce(&mut WireSpec)) -> WireId {
+fn wire(dp: &Datapath, lab: &Lab, backend: Backend, f: impl FnOnce(&mut WireSpec)) -> WireId {
     let mut spec = WireSpec::new("veth-wire", lab.packet_end(0), lab.packet_end(1));
+    spec.backend = backend;
     f(&mut spec);
     dp.add_wire(spec).unwrap()
 }
+
+/// `spec` on `backend`.
+fn on(backend: Backend, mut spec: WireSpec) -> WireSpec {
+    spec.backend = backend;
+    spec
+}
+
+/// A lab tag unique to the test `base` and the backend (interface names stay within 15
+/// bytes: `dp` + tag + pid + `p0`).
+fn tag(base: char, backend: Backend) -> String {
+    match backend {
+        Backend::Mmsg => format!("{base}m"),
+        Backend::IoUring => format!("{base}u"),
+    }
+}
+
+/// For each test body `f(backend)`, defines a module `f` with two tests, `f::mmsg` and
+/// `f::io_uring`, that run it on each backend.
+macro_rules! on_both_backends {
+    ($($body:ident),* $(,)?) => {
+        $(
+            mod $body {
+                #[test]
+                fn mmsg() {
+                    super::$body(super::Backend::Mmsg)
+                }
+                #[test]
+                fn io_uring() {
+                    super::$body(super::Backend::IoUring)
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    root_ping_through_wire_and_conservation,
+    root_loss_half_on_ping,
+    root_filter_not_icmp_stops_ping_passes_udp,
+    root_capture_shows_icmp_echo,
+    root_l2tpv3_tunnel_termination,
+    root_seqpacket_end_with_packet_end,
+    root_vnet_ends_carry_gso_frames_whole,
+    root_vnet_to_plain_completes_checksums_and_drops_gso,
+);
 
 fn received(out: &Output) -> u64 {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -118,11 +164,10 @@ fn received(out: &Output) -> u64 {
         .unwrap_or_else(|| panic!("no received count in {line}"))
 }
 
-#[test]
-fn root_ping_through_wire_and_conservation() {
-    let lab = Lab::new('p', 1);
+fn root_ping_through_wire_and_conservation(backend: Backend) {
+    let lab = Lab::new(&tag('p', backend), 1);
     let dp = Datapath::start(1).unwrap();
-    let id = wire(&dp, &lab, |_| {});
+    let id = wire(&dp, &lab, backend, |_| {});
     let out = lab.ping(&["-c", "3", "-W", "1"]);
     assert!(
         out.status.success(),
@@ -146,11 +191,10 @@ fn root_ping_through_wire_and_conservation() {
     assert_eq!(c.a_to_b.drops().total(), 0);
 }
 
-#[test]
-fn root_loss_half_on_ping() {
-    let lab = Lab::new('l', 2);
+fn root_loss_half_on_ping(backend: Backend) {
+    let lab = Lab::new(&tag('l', backend), 2);
     let dp = Datapath::start(1).unwrap();
-    let id = wire(&dp, &lab, |_| {});
+    let id = wire(&dp, &lab, backend, |_| {});
     assert!(lab.ping(&["-c", "2", "-W", "1"]).status.success());
     let imp = Impairment {
         loss: 0.5,
@@ -173,11 +217,10 @@ fn root_loss_half_on_ping() {
     assert!(c.is_conserved(), "{c:?}");
 }
 
-#[test]
-fn root_filter_not_icmp_stops_ping_passes_udp() {
-    let lab = Lab::new('f', 3);
+fn root_filter_not_icmp_stops_ping_passes_udp(backend: Backend) {
+    let lab = Lab::new(&tag('f', backend), 3);
     let dp = Datapath::start(1).unwrap();
-    let id = wire(&dp, &lab, |s| {
+    let id = wire(&dp, &lab, backend, |s| {
         s.filter[0] = Some(bpf::compile("not icmp").unwrap())
     });
     let out = lab.ping(&["-c", "2", "-W", "1"]);
@@ -193,11 +236,10 @@ fn root_filter_not_icmp_stops_ping_passes_udp() {
     assert!(settle(&dp, id).is_conserved());
 }
 
-#[test]
-fn root_capture_shows_icmp_echo() {
-    let lab = Lab::new('c', 4);
+fn root_capture_shows_icmp_echo(backend: Backend) {
+    let lab = Lab::new(&tag('c', backend), 4);
     let dp = Datapath::start(1).unwrap();
-    let id = wire(&dp, &lab, |_| {});
+    let id = wire(&dp, &lab, backend, |_| {});
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ping.pcap");
     let cid = dp
@@ -291,9 +333,8 @@ fn exchange_with_a(
     assert_eq!(from, SocketAddr::new(sim.into(), 7001));
 }
 
-#[test]
-fn root_l2tpv3_tunnel_termination() {
-    let lab = Lab::new('t', 5);
+fn root_l2tpv3_tunnel_termination(backend: Backend) {
+    let lab = Lab::new(&tag('t', backend), 5);
     let dp = Datapath::start(1).unwrap();
     let params = L2tpv3Params {
         cfg: L2tpv3Config {
@@ -316,14 +357,17 @@ fn root_l2tpv3_tunnel_termination() {
         .port();
     let local: SocketAddr = format!("127.0.0.8:{port}").parse().unwrap();
     let id = dp
-        .add_wire(WireSpec::new(
-            "tunnel",
-            lab.packet_end(0),
-            EndSpec::Udp {
-                local,
-                remote: Some(peer.local_addr().unwrap()),
-                encap: Encap::L2tpv3(params),
-            },
+        .add_wire(on(
+            backend,
+            WireSpec::new(
+                "tunnel",
+                lab.packet_end(0),
+                EndSpec::Udp {
+                    local,
+                    remote: Some(peer.local_addr().unwrap()),
+                    encap: Encap::L2tpv3(params),
+                },
+            ),
         ))
         .unwrap();
     let mut send = |frame: &[u8]| {
@@ -351,18 +395,20 @@ fn root_l2tpv3_tunnel_termination() {
     assert!(c.b_to_a.sent() >= 2 && c.a_to_b.sent() >= 2, "{c:?}");
 }
 
-#[test]
-fn root_seqpacket_end_with_packet_end() {
+fn root_seqpacket_end_with_packet_end(backend: Backend) {
     use std::io::{Read, Write};
-    let lab = Lab::new('s', 6);
+    let lab = Lab::new(&tag('s', backend), 6);
     let dp = Datapath::start(1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("bess.sock");
     let id = dp
-        .add_wire(WireSpec::new(
-            "bess",
-            lab.packet_end(0),
-            EndSpec::Seqpacket { path: path.clone() },
+        .add_wire(on(
+            backend,
+            WireSpec::new(
+                "bess",
+                lab.packet_end(0),
+                EndSpec::Seqpacket { path: path.clone() },
+            ),
         ))
         .unwrap();
     let client = std::os::unix::net::UnixStream::connect(&path);
@@ -425,69 +471,178 @@ fn seqpacket_client(path: &std::path::Path) -> std::os::fd::OwnedFd {
     fd
 }
 
-#[test]
-fn root_rate_between_veths() {
-    let lab = Lab::new('r', 7);
-    let dp = Datapath::start(1).unwrap();
-    let id = wire(&dp, &lab, |_| {});
-    assert!(lab.ping(&["-c", "1", "-W", "1"]).status.success());
-    let rx = lab.udp(1, SocketAddr::new(lab.ip(2).into(), 9000));
-    rx.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let tx = lab.udp(0, SocketAddr::new(lab.ip(1).into(), 0));
-    tx.connect(rx.local_addr().unwrap()).unwrap();
-    let before = dp.counters(id).unwrap();
-    let b_stats = || {
-        Rtnl::in_netns(&lab.ns[1])
-            .unwrap()
-            .link("eth0")
-            .unwrap()
-            .and_then(|l| l.stats)
-            .unwrap()
-            .rx_packets
+/// An AF_PACKET socket in namespace `ns` bound to its eth0, bypassing the qdisc.
+fn packet_socket_in(ns: &str) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    run_in_netns(ns, || {
+        // SAFETY: test code; plain socket call.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        assert!(
+            fd >= 0,
+            "packet socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: fresh descriptor owned here.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let one: libc::c_int = 1;
+        // SAFETY: `one` lives across the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                &one as *const _ as *const libc::c_void,
+                4,
+            )
+        };
+        assert_eq!(r, 0);
+        let name = std::ffi::CString::new("eth0").unwrap();
+        // SAFETY: valid C string.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        // SAFETY: zeroed sockaddr_ll is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = 0;
+        sll.sll_ifindex = index as i32;
+        // SAFETY: `sll` lives across the call; its size is passed.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &sll as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+        fd
+    })
+    .unwrap()
+}
+
+/// Sends `frame` on `fd` with `sendmmsg` batches of 64 for `dur`; returns the frames the
+/// kernel took and the time taken.
+fn blast(fd: &std::os::fd::OwnedFd, frame: &[u8], dur: Duration) -> (u64, Duration) {
+    use std::os::fd::AsRawFd;
+    let mut iov = libc::iovec {
+        iov_base: frame.as_ptr() as *mut libc::c_void,
+        iov_len: frame.len(),
     };
-    let b_before = b_stats();
-    let counter = std::thread::spawn(move || {
-        let mut n = 0u64;
-        let mut buf = [0u8; 256];
-        while rx.recv(&mut buf).is_ok() {
-            n += 1;
-        }
-        n
-    });
-    // 18 bytes of UDP payload: 14 + 20 + 8 + 18 = 60 bytes on the wire, 64 with the FCS.
-    let payload = [0x42u8; 18];
+    // SAFETY: zeroed mmsghdr is valid.
+    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; 64];
+    for m in &mut msgs {
+        m.msg_hdr.msg_iov = &mut iov;
+        m.msg_hdr.msg_iovlen = 1;
+    }
     let t0 = Instant::now();
-    let mut offered = 0u64;
-    while t0.elapsed() < Duration::from_secs(1) {
-        for _ in 0..64 {
-            if tx.send(&payload).is_ok() {
-                offered += 1;
-            }
+    let mut sent = 0u64;
+    while t0.elapsed() < dur {
+        // SAFETY: every header points at `iov`, which points at `frame`; all outlive the call.
+        let r = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), 64, 0) };
+        if r > 0 {
+            sent += r as u64;
         }
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let delivered = counter.join().unwrap();
-    let c = settle(&dp, id);
-    let crossed = c.a_to_b.sent() - before.a_to_b.sent();
-    let at_b = b_stats() - b_before;
-    eprintln!(
-        "rate: offered {:.0} frames/s; wire moved {:.0}/s ({:.2} of offered, kernel drops \
-         before the wire {}); B's eth0 received {:.0}/s ({:.2}); B's socket read {:.0}/s \
-         ({:.2}); a->b batch sizes {:?}",
-        offered as f64 / secs,
-        crossed as f64 / secs,
-        crossed as f64 / offered as f64,
-        c.a_to_b.rx.kernel_drops - before.a_to_b.rx.kernel_drops,
-        at_b as f64 / secs,
-        at_b as f64 / offered as f64,
-        delivered as f64 / secs,
-        delivered as f64 / offered as f64,
-        c.a_to_b.rx.batch_hist
+    (sent, t0.elapsed())
+}
+
+/// One measurement of a wire between the two veth pairs.
+#[derive(Debug, Clone, Copy)]
+struct RateRun {
+    /// Frames per second the sender handed to its socket.
+    offered: f64,
+    /// Frames per second that reached the wire's host-side interface.
+    arrived: f64,
+    /// Frames per second the wire sent on (during the sending window).
+    moved: f64,
+    /// Frames per second the kernel dropped at the wire's full receive socket.
+    kernel_drops: f64,
+    /// Frames per receive system call.
+    per_rx_call: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Offers 64-byte frames (60 + FCS) from A through the wire for one second, on each backend
+/// in turn (three times each, interleaved), and reports the median rates. Run in release
+/// mode for meaningful figures:
+/// `cargo test --release -p umlvnf-datapath --test root root_rate -- --nocapture`.
+#[test]
+fn root_rate_mmsg_vs_io_uring() {
+    let lab = Lab::new("r", 7);
+    let dp = Datapath::start(1).unwrap();
+    let tx = packet_socket_in(&lab.ns[0]);
+    // To a MAC nobody has: B's stack drops it at once, so the figure is the wire's.
+    let ip = ipv4(lab.ip(1), lab.ip(2), 17, &udp(9000, 9001, &[0x42; 18]));
+    let frame = eth(
+        [2, 0, 0, 0, 0x0b, 0x0b],
+        [2, 0, 0, 0, 0x0a, 0x0a],
+        0x0800,
+        &ip,
     );
-    assert!(at_b >= crossed.saturating_sub(10));
-    assert!(delivered > 0 && delivered <= offered);
-    assert!(c.is_conserved(), "{c:?}");
+    assert_eq!(frame.len(), 60);
+    let stats = |ns: Option<&str>, ifname: &str| {
+        let rtnl = match ns {
+            Some(ns) => Rtnl::in_netns(ns).unwrap(),
+            None => Rtnl::root().unwrap(),
+        };
+        rtnl.link(ifname).unwrap().and_then(|l| l.stats).unwrap()
+    };
+    let mut runs: Vec<(Backend, RateRun)> = Vec::new();
+    for _rep in 0..3 {
+        for backend in [Backend::Mmsg, Backend::IoUring] {
+            let id = wire(&dp, &lab, backend, |_| {});
+            std::thread::sleep(Duration::from_millis(50));
+            let host_before = stats(None, &lab.host[0]).rx_packets;
+            let b_before = stats(Some(&lab.ns[1]), "eth0").rx_packets;
+            let (offered, took) = blast(&tx, &frame, Duration::from_secs(1));
+            let at_stop = dp.counters(id).unwrap();
+            let c = settle(&dp, id);
+            dp.remove_wire(id).unwrap();
+            let secs = took.as_secs_f64();
+            let arrived = stats(None, &lab.host[0]).rx_packets - host_before;
+            let at_b = stats(Some(&lab.ns[1]), "eth0").rx_packets - b_before;
+            let rx = &c.a_to_b.rx;
+            let run = RateRun {
+                offered: offered as f64 / secs,
+                arrived: arrived as f64 / secs,
+                moved: at_stop.a_to_b.sent() as f64 / secs,
+                kernel_drops: rx.kernel_drops as f64 / secs,
+                per_rx_call: rx.packets as f64 / rx.syscalls.max(1) as f64,
+            };
+            eprintln!("{backend:?}: {run:?}");
+            assert!(c.is_conserved(), "{backend:?}: {c:?}");
+            assert!(c.a_to_b.sent() > 1000, "{backend:?} moved frames: {c:?}");
+            assert_eq!(c.a_to_b.drops().total(), 0, "{backend:?}: {c:?}");
+            assert!(
+                at_b + 10 >= c.a_to_b.sent() && at_b <= c.a_to_b.sent() + 10,
+                "{backend:?}: B's eth0 received {at_b}, the wire sent {}",
+                c.a_to_b.sent()
+            );
+            runs.push((backend, run));
+        }
+    }
+    let summary = |b: Backend| {
+        let of = |f: fn(&RateRun) -> f64| {
+            median(runs.iter().filter(|r| r.0 == b).map(|r| f(&r.1)).collect())
+        };
+        let offered = of(|r| r.offered);
+        let moved = of(|r| r.moved);
+        eprintln!(
+            "{b:?}: median offered {offered:.0} frames/s, arrived at the wire's interface {:.0}/s, \
+             wire moved {moved:.0}/s ({:.3} of offered; {:.1} frames per receive call; its socket \
+             overflowed {:.0}/s)",
+            of(|r| r.arrived),
+            moved / offered,
+            of(|r| r.per_rx_call),
+            of(|r| r.kernel_drops),
+        );
+        (offered, moved)
+    };
+    let (_, mmsg) = summary(Backend::Mmsg);
+    let (_, uring) = summary(Backend::IoUring);
+    eprintln!("io_uring / mmsg = {:.3}", uring / mmsg);
 }
 
 /// Sends `bytes` over TCP from A to B through the wire and returns how many arrived.
@@ -529,11 +684,10 @@ fn tcp_transfer(lab: &Lab, bytes: usize) -> usize {
     server.join().unwrap()
 }
 
-#[test]
-fn root_vnet_ends_carry_gso_frames_whole() {
-    let lab = Lab::new('g', 8);
+fn root_vnet_ends_carry_gso_frames_whole(backend: Backend) {
+    let lab = Lab::new(&tag('g', backend), 8);
     let dp = Datapath::start(1).unwrap();
-    let id = wire(&dp, &lab, |_| {});
+    let id = wire(&dp, &lab, backend, |_| {});
     let got = tcp_transfer(&lab, 4 << 20);
     assert_eq!(got, 4 << 20);
     let c = settle(&dp, id);
@@ -546,18 +700,20 @@ fn root_vnet_ends_carry_gso_frames_whole() {
     assert_eq!(c.a_to_b.drops().total(), 0, "{c:?}");
 }
 
-#[test]
-fn root_vnet_to_plain_completes_checksums_and_drops_gso() {
-    let lab = Lab::new('v', 9);
+fn root_vnet_to_plain_completes_checksums_and_drops_gso(backend: Backend) {
+    let lab = Lab::new(&tag('v', backend), 9);
     let dp = Datapath::start(1).unwrap();
     let id = dp
-        .add_wire(WireSpec::new(
-            "mixed",
-            lab.packet_end(0),
-            EndSpec::Packet {
-                ifname: lab.host[1].clone(),
-                vnet_hdr: false,
-            },
+        .add_wire(on(
+            backend,
+            WireSpec::new(
+                "mixed",
+                lab.packet_end(0),
+                EndSpec::Packet {
+                    ifname: lab.host[1].clone(),
+                    vnet_hdr: false,
+                },
+            ),
         ))
         .unwrap();
     assert!(lab.ping(&["-c", "1", "-W", "1"]).status.success());

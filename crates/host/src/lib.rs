@@ -9,6 +9,7 @@
 
 mod addr;
 mod error;
+mod ethtool;
 mod link;
 mod names;
 mod netns;
@@ -19,6 +20,7 @@ mod sysctl;
 mod tap;
 
 pub use error::{HostError, Result};
+pub use ethtool::offloads_off;
 pub use link::{LinkInfo, LinkStats};
 pub use names::{check_alias, check_ifname, check_netns_name, check_sysctl_key};
 pub use netns::{

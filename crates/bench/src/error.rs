@@ -1,0 +1,93 @@
+//! The error type of the bench.
+
+use std::io;
+use std::path::PathBuf;
+
+/// A failed benchmark step. Messages say what was being done and, for refused input, what
+/// would have been valid.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A frame size outside what Ethernet carries.
+    #[error(
+        "frame size {0} is not valid: give 64 to 1518 bytes (including the 4-byte FCS), or `imix`"
+    )]
+    InvalidFrameSize(String),
+    /// A scenario name that is not known.
+    #[error(
+        "scenario `{0}` is not known: use veth, netns-router, wire, guest, guest-raw, guest-tap, \
+         guest-hybrid, guest-wire, guest-plain, guest-tuned or tuning"
+    )]
+    UnknownScenario(String),
+    /// Options that do not fit together or are out of range.
+    #[error("bench options are not valid: {0}")]
+    InvalidOptions(String),
+    /// A host plumbing operation (namespace, veth, sysctl) failed.
+    #[error("host setup failed: {0}")]
+    Host(#[from] umlvnf_host::HostError),
+    /// The datapath refused the bench wire.
+    #[error("the datapath failed: {0}")]
+    Datapath(#[from] umlvnf_datapath::DatapathError),
+    /// A system call failed.
+    #[error("could not {action}: {source}")]
+    Os {
+        /// What was being done.
+        action: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The next hop did not answer ARP.
+    #[error(
+        "no ARP reply from {ip} on `{ifname}`: the next hop must be up and own that address"
+    )]
+    NoArpReply {
+        /// Interface asked on.
+        ifname: String,
+        /// Address asked for.
+        ip: std::net::Ipv4Addr,
+    },
+    /// A lab could not be deployed, inspected or torn down with the umlvnf binary.
+    #[error("umlvnf {action} failed: {detail}")]
+    Lab {
+        /// The subcommand (`up`, `inspect`, `down`).
+        action: String,
+        /// Its output or the reason.
+        detail: String,
+    },
+    /// A lab or topology lacks something the bench needs.
+    #[error("topology {path} cannot be benchmarked: {reason}")]
+    Topology {
+        /// The topology file.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// trafgen could not be run or its output not read.
+    #[error("trafgen failed: {0} (install it with `apt-get install netsniff-ng`)")]
+    Trafgen(String),
+    /// A report file could not be read, parsed or written.
+    #[error("report file {path}: {reason}")]
+    ReportFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl BenchError {
+    /// An OS error with the action that failed.
+    pub(crate) fn os(action: impl Into<String>, source: io::Error) -> BenchError {
+        BenchError::Os {
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// The last OS error with the action that failed.
+    pub(crate) fn last_os(action: impl Into<String>) -> BenchError {
+        BenchError::os(action, io::Error::last_os_error())
+    }
+}
+
+/// Result with [`BenchError`].
+pub type Result<T> = std::result::Result<T, BenchError>;
