@@ -193,7 +193,8 @@ pub struct End {
 
 // SAFETY: the raw pointers inside `mmsg` and `iov` only ever point into this End's own heap
 // buffers (or into caller slices during a call), and they are rewritten before every system
-// call; nothing is shared with another thread.
+// call; nothing is shared with another thread. The io_uring (if any) has no request in
+// flight between calls, so no kernel-side reference to the buffers outlives a call.
 unsafe impl Send for End {}
 
 impl std::fmt::Debug for End {
@@ -459,7 +460,8 @@ impl End {
     /// Opens the socket described by `spec`, with buffers for batches of `depth` frames
     /// (1..=1024), moving batches with `backend`. With [`Backend::IoUring`] the end gets its
     /// own ring (fails with [`DatapathError::BackendUnavailable`] when the kernel refuses
-    /// one).
+    /// one); the first thread that receives or sends on it becomes the only one that may
+    /// (another thread's batches then fail: receives as errors, sends as failed frames).
     pub fn open_with(spec: EndSpec, depth: usize, backend: Backend) -> Result<End> {
         if depth == 0 || depth > MAX_DEPTH {
             return Err(DatapathError::BadDepth(depth));

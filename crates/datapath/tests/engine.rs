@@ -13,7 +13,8 @@ use umlvnf_datapath::umlvnf_packet::bpf;
 use umlvnf_datapath::umlvnf_packet::impair::Impairment;
 use umlvnf_datapath::umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config, L2tpv3Repr};
 use umlvnf_datapath::{
-    Backend, Datapath, DatapathError, Direction, Encap, EndSpec, L2tpv3Params, WireSpec,
+    io_uring_available, Backend, Datapath, DatapathError, Direction, Encap, EndSpec, L2tpv3Params,
+    WireSpec,
 };
 
 /// `spec` on `backend`.
@@ -473,6 +474,91 @@ fn refusals_read_as_sentences() {
     s.filter[1] = Some(Vec::new());
     assert!(dp.add_wire(s).is_err());
     assert!(dp.list().is_empty());
+}
+
+/// Makes `io_uring_setup` fail with EPERM in the calling thread only (a seccomp filter, which
+/// stays with this thread and dies with it), as a host with io_uring disabled would.
+fn deny_io_uring_setup_in_this_thread() {
+    let code = |c: u32| c as u16;
+    let mut prog = [
+        libc::sock_filter {
+            code: code(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS),
+            jt: 0,
+            jf: 0,
+            k: 0, // seccomp_data.nr
+        },
+        libc::sock_filter {
+            code: code(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K),
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_io_uring_setup as u32,
+        },
+        libc::sock_filter {
+            code: code(libc::BPF_RET | libc::BPF_K),
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        },
+        libc::sock_filter {
+            code: code(libc::BPF_RET | libc::BPF_K),
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl calls; `fprog` and `prog` live across them, and without
+    // SECCOMP_FILTER_FLAG_TSYNC the filter applies to this thread only.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog
+            ),
+            0,
+            "install the seccomp filter: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[test]
+fn io_uring_refused_by_the_kernel_is_a_clear_error() {
+    assert!(io_uring_available().is_ok(), "io_uring works on this host");
+    let dp = Datapath::start(1).unwrap();
+    let mk = || EndSpec::Fd(UdpSocket::bind("127.0.0.1:0").unwrap().into());
+    let (avail, e) = std::thread::scope(|s| {
+        s.spawn(|| {
+            deny_io_uring_setup_in_this_thread();
+            let mut spec = WireSpec::new("refused", mk(), mk());
+            spec.backend = Backend::IoUring;
+            (io_uring_available(), dp.add_wire(spec).unwrap_err())
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(avail.unwrap_err().raw_os_error(), Some(libc::EPERM));
+    assert!(
+        matches!(
+            e,
+            DatapathError::BackendUnavailable {
+                backend: "io_uring",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("use Backend::Mmsg"), "{e}");
+    assert!(dp.list().is_empty());
+    // io_uring still works in other threads.
+    let mut spec = WireSpec::new("fine", mk(), mk());
+    spec.backend = Backend::IoUring;
+    assert!(dp.add_wire(spec).is_ok());
 }
 
 fn duplicates_are_counted_and_conserve(backend: Backend) {

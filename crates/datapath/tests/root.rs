@@ -6,6 +6,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::Output;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -24,22 +25,48 @@ fn need_root() {
     }
 }
 
+/// Taken shared by every lab and exclusively by the rate test: a flood of frames fills the
+/// kernel's per-CPU backlog, which would drop other tests' pings.
+static QUIET: RwLock<()> = RwLock::new(());
+
+/// A lab's hold on [`QUIET`].
+#[allow(dead_code)] // held only for its Drop
+enum Quiet {
+    Shared(RwLockReadGuard<'static, ()>),
+    Alone(RwLockWriteGuard<'static, ()>),
+}
+
 /// Namespaces A (10.77.S.1/24 on eth0) and B (10.77.S.2/24 on eth0), each joined by a veth
 /// pair to a host-side interface (`host[0]`, `host[1]`), which is up and has no address.
 struct Lab {
     ns: [String; 2],
     host: [String; 2],
     subnet: u8,
+    /// Released after the lab is torn down (fields drop after `Drop::drop`).
+    _quiet: Quiet,
 }
 
 impl Lab {
     fn new(tag: &str, subnet: u8) -> Lab {
         need_root();
+        let quiet = Quiet::Shared(QUIET.read().unwrap_or_else(|p| p.into_inner()));
+        Lab::with(tag, subnet, quiet)
+    }
+
+    /// A lab that runs while no other lab exists (for load tests).
+    fn alone(tag: &str, subnet: u8) -> Lab {
+        need_root();
+        let quiet = Quiet::Alone(QUIET.write().unwrap_or_else(|p| p.into_inner()));
+        Lab::with(tag, subnet, quiet)
+    }
+
+    fn with(tag: &str, subnet: u8, quiet: Quiet) -> Lab {
         let pid = std::process::id();
         let lab = Lab {
             ns: [format!("dpt-{tag}{pid}-a"), format!("dpt-{tag}{pid}-b")],
             host: [format!("dp{tag}{pid}a"), format!("dp{tag}{pid}b")],
             subnet,
+            _quiet: quiet,
         };
         let root = Rtnl::root().unwrap();
         for i in 0..2 {
@@ -570,7 +597,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// `cargo test --release -p umlvnf-datapath --test root root_rate -- --nocapture`.
 #[test]
 fn root_rate_mmsg_vs_io_uring() {
-    let lab = Lab::new("r", 7);
+    let lab = Lab::alone("r", 7);
     let dp = Datapath::start(1).unwrap();
     let tx = packet_socket_in(&lab.ns[0]);
     // To a MAC nobody has: B's stack drops it at once, so the figure is the wire's.
