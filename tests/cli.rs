@@ -131,3 +131,21 @@ fn bpf_compile_writes_the_uml_blob() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("syntax error"));
 }
+
+#[test]
+fn example_filters_match_their_sources() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&dir).expect("bpf/") {
+        let src = e.expect("entry").path();
+        if src.extension().is_none_or(|x| x != "pcap") {
+            continue;
+        }
+        let expr = std::fs::read_to_string(&src).expect("source");
+        let prog = umlvnf_packet::bpf::compile(expr.trim()).expect("compiles");
+        let blob = std::fs::read(src.with_extension("bpf")).expect("compiled blob next to its source");
+        assert_eq!(blob, umlvnf_packet::bpf::to_blob(&prog), "{} is stale", src.display());
+        checked += 1;
+    }
+    assert!(checked >= 3);
+}
