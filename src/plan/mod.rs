@@ -426,23 +426,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                             _ => naming::link_ifname(lab, i, side),
                         };
                         p.host_steps.push(HostStep::Tap { name: tap.clone() });
-                        if let Some(m) = mtu {
-                            p.host_steps.push(HostStep::Mtu {
-                                netns: None,
-                                name: tap.clone(),
-                                mtu: m,
-                            });
-                        }
-                        if let Some(br) = &bridge {
-                            p.host_steps.push(HostStep::Master {
-                                name: tap.clone(),
-                                bridge: br.clone(),
-                            });
-                        }
-                        p.host_steps.push(HostStep::Up {
-                            netns: None,
-                            name: tap.clone(),
-                        });
+                        join_bridge(&mut p, &tap, mtu, bridge.as_deref());
                         lp.host_interfaces.push(tap.clone());
                         let mut opts = vector_options(kind, &tap, link, topo, node, iface);
                         let ep = umlvnf_topology::Endpoint {
@@ -474,23 +458,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                             peer: peer.clone(),
                         });
                         place_end(&mut p, topo, lab, other, &peer, mtu, &mut lp);
-                        if let Some(m) = mtu {
-                            p.host_steps.push(HostStep::Mtu {
-                                netns: None,
-                                name: h.clone(),
-                                mtu: m,
-                            });
-                        }
-                        if let Some(br) = &bridge {
-                            p.host_steps.push(HostStep::Master {
-                                name: h.clone(),
-                                bridge: br.clone(),
-                            });
-                        }
-                        p.host_steps.push(HostStep::Up {
-                            netns: None,
-                            name: h.clone(),
-                        });
+                        join_bridge(&mut p, &h, mtu, bridge.as_deref());
                         lp.host_interfaces.push(h);
                     }
                 }
@@ -556,6 +524,28 @@ fn link_mtu(topo: &Topology, link: &umlvnf_topology::Link) -> Option<u32> {
                 .and_then(|i| i.mtu)
         })
         .max()
+}
+
+/// Emits the steps of a root-namespace interface that joins a link's bridge: MTU, bridge
+/// port, up.
+fn join_bridge(p: &mut Plan, name: &str, mtu: Option<u32>, bridge: Option<&str>) {
+    if let Some(m) = mtu {
+        p.host_steps.push(HostStep::Mtu {
+            netns: None,
+            name: name.to_string(),
+            mtu: m,
+        });
+    }
+    if let Some(br) = bridge {
+        p.host_steps.push(HostStep::Master {
+            name: name.to_string(),
+            bridge: br.to_string(),
+        });
+    }
+    p.host_steps.push(HostStep::Up {
+        netns: None,
+        name: name.to_string(),
+    });
 }
 
 /// Emits the steps that put one veth end where its endpoint lives.
