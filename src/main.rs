@@ -410,6 +410,31 @@ fn lab_state(lab: &str) -> Result<(PathBuf, LabState)> {
     }
 }
 
+/// Sends one request to the runtime of the chosen lab; a refused request is an error.
+fn request(
+    args: &LabArgs,
+    req: &Request,
+    timeout: Duration,
+) -> Result<(control::Reply, std::os::unix::net::UnixStream)> {
+    let lab = select_lab(args)?;
+    let (_, st) = lab_state(&lab)?;
+    request_to(&lab, &st, req, timeout)
+}
+
+/// Sends one request to the runtime of a lab whose state is loaded.
+fn request_to(
+    lab: &str,
+    st: &LabState,
+    req: &Request,
+    timeout: Duration,
+) -> Result<(control::Reply, std::os::unix::net::UnixStream)> {
+    let (reply, stream) = control::call(lab, &st.control, req, Some(timeout))?;
+    if !reply.ok {
+        return Err(reply.error.unwrap_or_default().into());
+    }
+    Ok((reply, stream))
+}
+
 fn down(args: &LabArgs) -> Result<ExitCode> {
     let lab = select_lab(args)?;
     let (dir, st) = lab_state(&lab)?;
@@ -557,15 +582,7 @@ fn exec(args: &LabArgs, node: &str, timeout: u64, command: &[String]) -> Result<
         stdin: None,
         timeout_ms: timeout * 1000,
     };
-    let (reply, _) = control::call(
-        &lab,
-        &st.control,
-        &request,
-        Some(Duration::from_secs(timeout + 10)),
-    )?;
-    if !reply.ok {
-        return Err(reply.error.unwrap_or_default().into());
-    }
+    let (reply, _) = request_to(&lab, &st, &request, Duration::from_secs(timeout + 10))?;
     let r = reply.exec.ok_or("the runtime sent no result")?;
     std::io::stdout().write_all(&r.stdout)?;
     std::io::stderr().write_all(&r.stderr)?;
@@ -573,19 +590,13 @@ fn exec(args: &LabArgs, node: &str, timeout: u64, command: &[String]) -> Result<
 }
 
 fn console(args: &LabArgs, node: &str) -> Result<ExitCode> {
-    let lab = select_lab(args)?;
-    let (_, st) = lab_state(&lab)?;
-    let (reply, stream) = control::call(
-        &lab,
-        &st.control,
+    let (_, stream) = request(
+        args,
         &Request::Console {
             node: node.to_string(),
         },
-        Some(Duration::from_secs(10)),
+        Duration::from_secs(10),
     )?;
-    if !reply.ok {
-        return Err(reply.error.unwrap_or_default().into());
-    }
     eprintln!("connected to {node}'s console; Ctrl-] detaches");
     let raw = RawTerminal::enter();
     let mut from_guest = stream.try_clone()?;
@@ -683,10 +694,7 @@ fn copy(args: &LabArgs, src: &str, dst: &str) -> Result<ExitCode> {
         (Some((node, path)), None) => (Request::Get { node, path }, Some(Path::new(dst))),
         _ => return Err("exactly one of SRC and DST must be NODE:PATH of a guest".into()),
     };
-    let (reply, _) = control::call(&lab, &st.control, &request, Some(Duration::from_secs(120)))?;
-    if !reply.ok {
-        return Err(reply.error.unwrap_or_default().into());
-    }
+    let (reply, _) = request_to(&lab, &st, &request, Duration::from_secs(120))?;
     if let (Some(path), Some(data)) = (local, reply.data) {
         std::fs::write(path, data).map_err(|e| format!("{}: {e}", path.display()))?;
     }
@@ -726,19 +734,13 @@ fn capture(
     write: Option<PathBuf>,
     duration: Option<f64>,
 ) -> Result<ExitCode> {
-    let lab = select_lab(args)?;
-    let (_, st) = lab_state(&lab)?;
-    let (reply, mut stream) = control::call(
-        &lab,
-        &st.control,
+    let (_, mut stream) = request(
+        args,
         &Request::Capture {
             link: link.to_string(),
         },
-        Some(Duration::from_secs(10)),
+        Duration::from_secs(10),
     )?;
-    if !reply.ok {
-        return Err(reply.error.unwrap_or_default().into());
-    }
     let mut out: Box<dyn Write> = match write.as_deref() {
         None => Box::new(std::io::stdout()),
         Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
@@ -772,17 +774,7 @@ fn capture(
 fn link(command: LinkCommand) -> Result<ExitCode> {
     match command {
         LinkCommand::Show { lab, format } => {
-            let lab = select_lab(&lab)?;
-            let (_, st) = lab_state(&lab)?;
-            let (reply, _) = control::call(
-                &lab,
-                &st.control,
-                &Request::Links,
-                Some(Duration::from_secs(10)),
-            )?;
-            if !reply.ok {
-                return Err(reply.error.unwrap_or_default().into());
-            }
+            let (reply, _) = request(&lab, &Request::Links, Duration::from_secs(10))?;
             let wires = reply.wires.unwrap_or_default();
             match format {
                 InspectFormat::Json => println!("{}", serde_json::to_string_pretty(&wires)?),
@@ -858,11 +850,7 @@ fn link(command: LinkCommand) -> Result<ExitCode> {
                     None
                 },
             };
-            let (reply, _) =
-                control::call(&lab, &st.control, &request, Some(Duration::from_secs(10)))?;
-            if !reply.ok {
-                return Err(reply.error.unwrap_or_default().into());
-            }
+            request_to(&lab, &st, &request, Duration::from_secs(10))?;
             Ok(ExitCode::SUCCESS)
         }
     }
