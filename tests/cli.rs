@@ -143,8 +143,14 @@ fn example_filters_match_their_sources() {
         }
         let expr = std::fs::read_to_string(&src).expect("source");
         let prog = umlvnf_packet::bpf::compile(expr.trim()).expect("compiles");
-        let blob = std::fs::read(src.with_extension("bpf")).expect("compiled blob next to its source");
-        assert_eq!(blob, umlvnf_packet::bpf::to_blob(&prog), "{} is stale", src.display());
+        let blob =
+            std::fs::read(src.with_extension("bpf")).expect("compiled blob next to its source");
+        assert_eq!(
+            blob,
+            umlvnf_packet::bpf::to_blob(&prog),
+            "{} is stale",
+            src.display()
+        );
         checked += 1;
     }
     assert!(checked >= 3);

@@ -166,3 +166,39 @@ fn root_guests_ping_over_gre_and_l2tpv3() {
     }
     deployed.down();
 }
+
+/// Two labs, as on two machines, joined only by a tunnel to a remote address: each guest's
+/// link names the other lab's end by address and port (L2TPv3 over UDP, and GRE).
+#[test]
+fn root_guests_in_two_labs_reach_each_other_through_remote_tunnels() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, me: u8, peer: u8, addr: &str, gre_addr: &str| {
+        let text = format!(
+            "name: {name}\nnodes:\n  r{me}:\n    memory: 64M\n    interfaces:\n      eth0: {{ipv4: [{addr}/24]}}\n      eth1: {{ipv4: [{gre_addr}/24]}}\nlinks:\n  - endpoints: [r{me}:eth0]\n    transport: l2tpv3\n    l2tpv3: {{session: 0x90000001, cookie: 0x1234}}\n    remote: {{address: 127.0.0.{peer}, port: 17{peer}, local: 127.0.0.{me}, local_port: 17{me}}}\n  - endpoints: [r{me}:eth1]\n    transport: gre\n    gre: {{key: 42}}\n    remote: {{address: 127.0.1.{peer}, local: 127.0.1.{me}}}\n"
+        );
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, text).expect("topology");
+        path
+    };
+    let a_name = lab_name("ra");
+    let b_name = lab_name("rb");
+    let a = write(&a_name, 31, 32, "10.31.0.1", "10.32.0.1");
+    let b = write(&b_name, 32, 31, "10.31.0.2", "10.32.0.2");
+    let la = Deployed::up(&Example::existing(&a, &a_name));
+    let lb = Deployed::up(&Example::existing(&b, &b_name));
+    let over_l2tp = la.exec("r31", &["ping", "-c", "3", "-W", "2", "10.31.0.2"]);
+    assert!(
+        over_l2tp.status.success(),
+        "L2TPv3 to a remote end: {}",
+        text(&over_l2tp)
+    );
+    let over_gre = lb.exec("r32", &["ping", "-c", "3", "-W", "2", "10.32.0.1"]);
+    assert!(
+        over_gre.status.success(),
+        "GRE to a remote end: {}",
+        text(&over_gre)
+    );
+    la.down();
+    lb.down();
+}

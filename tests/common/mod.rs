@@ -43,6 +43,17 @@ pub struct Example {
     pub lab: String,
 }
 
+impl Example {
+    /// A topology file written by the test itself (no copy of the examples).
+    pub fn existing(file: &Path, lab: &str) -> Example {
+        Example {
+            dir: tempfile::tempdir().expect("tempdir"),
+            file: file.to_path_buf(),
+            lab: lab.to_string(),
+        }
+    }
+}
+
 /// Copies the examples and renames `example` to lab `lab`, applying `edit` to its text.
 pub fn example(example: &str, lab: &str, edit: impl Fn(String) -> String) -> Example {
     let dir = tempfile::tempdir().expect("tempdir");
