@@ -230,3 +230,33 @@ fn root_datapath_wires_filters_impairments_and_terminated_tunnels() {
 
     lab.down();
 }
+
+/// A `filter:` on a UML raw end becomes the `bpffile=` program UML loads: ICMP into r1's eth0
+/// stops while the other side still answers; BPF loading from inside stays off.
+#[test]
+fn root_uml_raw_end_loads_its_bpf_filter() {
+    require_root();
+    let ex = example("quickstart", &lab_name("bf"), |t| {
+        t.replace(
+            "  - endpoints: [h1:eth0, r1:eth0]",
+            "  - endpoints: [h1:eth0, r1:eth0]\n    filter: {r1:eth0: \"not icmp\"}",
+        )
+    });
+    let lab = Deployed::up(&ex);
+    let blocked = lab.exec("h1", &["ping", "-c", "2", "-W", "1", "10.1.0.254"]);
+    assert!(
+        !blocked.status.success(),
+        "ICMP must not reach r1:eth0: {}",
+        text(&blocked)
+    );
+    let open = lab.exec("h2", &["ping", "-c", "2", "-W", "2", "10.2.0.254"]);
+    assert!(open.status.success(), "{}", text(&open));
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid_of(&lab, "r1"))).expect("cmdline");
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(cmdline.contains("bpffile="), "{cmdline}");
+    assert!(
+        !cmdline.contains("bpfflash"),
+        "BPF loading from the guest must stay off: {cmdline}"
+    );
+    lab.down();
+}
