@@ -692,8 +692,51 @@ pub(super) fn plan_link(
     }
 
     if uses_datapath {
-        let [a, b] =
+        let [mut a, mut b] =
             <[WireEnd; 2]>::try_from(wire_ends).map_err(|_| PlanError::WireEnds { link: i })?;
+        // Two veth ends both offload: the frames keep their virtio-net header (checksum still
+        // to do, TSO/GSO super-frames up to 64 KiB carried whole), so offloads stay on.
+        if let (
+            WireSocket::Packet {
+                ifname: ia,
+                vnet_hdr: va,
+            },
+            WireSocket::Packet {
+                ifname: ib,
+                vnet_hdr: vb,
+            },
+        ) = (&mut a.socket, &mut b.socket)
+        {
+            *va = true;
+            *vb = true;
+            let peers: Vec<String> = p
+                .host_steps
+                .iter()
+                .filter_map(|s| match s {
+                    HostStep::Veth { name, peer } if peer == ia || peer == ib => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            let moved: Vec<(Option<String>, String)> = p
+                .host_steps
+                .iter()
+                .filter_map(|s| match s {
+                    HostStep::Move {
+                        name,
+                        netns,
+                        new_name,
+                    } if peers.contains(name) => Some((Some(netns.clone()), new_name.clone())),
+                    _ => None,
+                })
+                .collect();
+            p.host_steps.retain(|s| match s {
+                HostStep::NoOffload { netns, name } => {
+                    let in_root = netns.is_none() && peers.contains(name);
+                    !in_root && !moved.contains(&(netns.clone(), name.clone()))
+                }
+                _ => true,
+            });
+        }
         {
             let a_ep = link.endpoints.first();
             let b_ep = link.endpoints.get(1);
