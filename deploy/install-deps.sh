@@ -20,6 +20,8 @@ declare -A packages=(
   [iputils-ping]=/usr/bin/ping
   [iptables]=/usr/sbin/xtables-legacy-multi
   [netbase]=/etc/protocols
+  [netsniff-ng]=/usr/sbin/trafgen
+  [vde2]=/usr/bin/vde_switch
   [procps]=/usr/bin/pgrep
 )
 
