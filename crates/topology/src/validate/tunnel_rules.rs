@@ -102,6 +102,8 @@ impl Validator<'_> {
                 || expr.chars().any(char::is_control)
             {
                 self.at_value(&fpath, format!("a filter is a pcap expression on one line, 1 to {MAX_FILTER_LEN} characters, such as \"not icmp\""));
+            } else if let Err(e) = umlvnf_packet::bpf::compile(expr) {
+                self.at_value(&fpath, format!("{e}: write an expression as tcpdump takes it, such as \"not icmp\" or \"udp port 53\""));
             }
         }
         if link.bpfflash == Some(true) && !link.endpoints.iter().any(|e| topo.is_guest_endpoint(e))
