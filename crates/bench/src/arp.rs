@@ -52,8 +52,9 @@ pub fn resolve(
     let mut rx = Batch::new(16, 2048);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        tx.send(&sock, 1)
-            .map_err(|e| BenchError::os(format!("send an ARP request on {}", port.describe()), e))?;
+        tx.send(&sock, 1).map_err(|e| {
+            BenchError::os(format!("send an ARP request on {}", port.describe()), e)
+        })?;
         let until = Instant::now() + Duration::from_millis(300);
         while Instant::now() < until {
             let n = rx
@@ -91,7 +92,10 @@ mod tests {
         rep[22..28].copy_from_slice(&gw);
         rep[38..42].copy_from_slice(&[10, 1, 0, 1]);
         rep[28..32].copy_from_slice(&[10, 1, 0, 254]);
-        assert_eq!(parse_arp_reply(&rep, Ipv4Addr::new(10, 1, 0, 254)), Some(gw));
+        assert_eq!(
+            parse_arp_reply(&rep, Ipv4Addr::new(10, 1, 0, 254)),
+            Some(gw)
+        );
         assert_eq!(parse_arp_reply(&rep, Ipv4Addr::new(10, 1, 0, 253)), None);
         assert_eq!(parse_arp_reply(&req, Ipv4Addr::new(10, 1, 0, 254)), None);
     }

@@ -36,9 +36,7 @@ pub enum BenchError {
         source: io::Error,
     },
     /// The next hop did not answer ARP.
-    #[error(
-        "no ARP reply from {ip} on `{ifname}`: the next hop must be up and own that address"
-    )]
+    #[error("no ARP reply from {ip} on `{ifname}`: the next hop must be up and own that address")]
     NoArpReply {
         /// Interface asked on.
         ifname: String,

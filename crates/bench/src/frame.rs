@@ -99,7 +99,11 @@ impl<'de> Deserialize<'de> for FrameSize {
         let text = match &v {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::String(s) => s.clone(),
-            _ => return Err(serde::de::Error::custom("frame size must be a number or \"imix\"")),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "frame size must be a number or \"imix\"",
+                ))
+            }
         };
         FrameSize::parse(&text).map_err(serde::de::Error::custom)
     }

@@ -101,9 +101,8 @@ pub fn generate(cfg: &GeneratorConfig) -> Result<GeneratorResult> {
             Some(rate) => {
                 let due = (u128::from(now - start) * u128::from(rate) / 1_000_000_000) as u64;
                 if due <= sent {
-                    let next_ns = ((u128::from(sent) + 1) * 1_000_000_000 / u128::from(rate))
-                        as u64
-                        + start;
+                    let next_ns =
+                        ((u128::from(sent) + 1) * 1_000_000_000 / u128::from(rate)) as u64 + start;
                     let wait = next_ns.saturating_sub(now).min(end - now);
                     if wait > 100_000 {
                         std::thread::sleep(Duration::from_nanos(wait - 50_000));
@@ -115,14 +114,14 @@ pub fn generate(cfg: &GeneratorConfig) -> Result<GeneratorResult> {
                 (due - sent).min(BATCH as u64) as usize
             }
         };
-        for i in 0..want {
+        for (i, slot) in slot_size.iter_mut().enumerate().take(want) {
             let seq = sent + i as u64;
             let size = pattern[(seq % pattern.len() as u64) as usize];
-            if slot_size[i] != size {
+            if *slot != size {
                 let t = template(size);
                 batch.buf_mut(i)[..t.len()].copy_from_slice(t);
                 batch.set_len(i, t.len());
-                slot_size[i] = size;
+                *slot = size;
             }
             stamp(batch.frame_mut(i), seq as u32, now);
         }

@@ -84,7 +84,8 @@ impl Lab {
     /// Writes `yaml` to a temporary file and deploys it.
     pub fn up_generated(umlvnf: &FsPath, name: &str, yaml: &str) -> Result<Lab> {
         let dir = std::env::temp_dir().join(format!("umlvnf-bench-{name}"));
-        fs::create_dir_all(&dir).map_err(|e| BenchError::os(format!("create {}", dir.display()), e))?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| BenchError::os(format!("create {}", dir.display()), e))?;
         let file = dir.join("topology.yaml");
         if let Err(e) = fs::write(&file, yaml) {
             let _ = fs::remove_dir_all(&dir);
@@ -162,7 +163,12 @@ impl Lab {
             .into_iter()
             .flatten()
             .filter(|n| n["kind"] == "host")
-            .filter_map(|n| Some((n["name"].as_str()?.to_string(), n["netns"].as_str()?.to_string())))
+            .filter_map(|n| {
+                Some((
+                    n["name"].as_str()?.to_string(),
+                    n["netns"].as_str()?.to_string(),
+                ))
+            })
             .collect();
         hosts.sort_by_key(|(n, _)| match n.as_str() {
             "h1" => (0, String::new()),
@@ -315,7 +321,10 @@ mod tests {
 
     #[test]
     fn lab_names() {
-        assert_eq!(lab_name_of("# c\nname: \"q1\" # x\nnodes: {}").as_deref(), Some("q1"));
+        assert_eq!(
+            lab_name_of("# c\nname: \"q1\" # x\nnodes: {}").as_deref(),
+            Some("q1")
+        );
         assert_eq!(lab_name_of("nodes: {}\n  name: x"), None);
         let n = unique_lab_name();
         assert!(n.len() <= 12 && n.starts_with("bn"), "{n}");

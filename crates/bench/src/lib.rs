@@ -1,1 +1,460 @@
-//! umlvnf-bench (being written).
+//! `umlvnf bench`: packets per second through appliances.
+//!
+//! A generator and a sink of our own (AF_PACKET `sendmmsg`/`recvmmsg` in batches of 64,
+//! pinned to CPUs) measure delivered frames per second, loss, reordering and latency through
+//! several scenarios: a bare veth pair (the host's ceiling), a namespace router, umlvnf's
+//! datapath wire, and UML guests deployed from topologies with the `umlvnf` binary. Each
+//! frame size gets a warm-up and repetitions (median, min, max), optionally a zero-loss
+//! search (RFC 2544), and trafgen can run as a peer generator on the veth scenario. The
+//! [`Report`] prints as a table, serialises to JSON (schema in `schema/report.schema.json`)
+//! and plots as SVG.
+//!
+//! Entry point: [`run`] with [`BenchOptions`]. Everything needs root (namespaces, raw
+//! sockets, booting guests).
+
+pub mod affinity;
+pub mod arp;
+mod error;
+pub mod frame;
+pub mod generator;
+pub mod lab;
+pub mod netenv;
+pub mod packet_socket;
+pub mod report;
+pub mod scenario;
+pub mod search;
+pub mod sink;
+pub mod stats;
+pub mod svg;
+pub mod trafgen;
+pub mod trial;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use error::{BenchError, Result};
+pub use frame::FrameSize;
+pub use report::{Change, HostInfo, Point, Report, ScenarioResult, Settings, Tuning};
+pub use scenario::{GuestTransport, Scenario};
+pub use search::{zero_loss_search, Probe, ZeroLoss};
+pub use stats::{Latency, Spread};
+pub use trial::Trial;
+
+use lab::{GuestSetup, HostSysctl, Lab};
+use trial::Path;
+
+/// The JSON Schema of [`Report::to_json`] (draft 2020-12).
+pub const REPORT_SCHEMA: &str = include_str!("../schema/report.schema.json");
+
+/// Probes of the zero-loss search per scenario and frame size.
+pub const ZERO_LOSS_ITERATIONS: usize = 7;
+
+/// What to measure and where to write the results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchOptions {
+    /// Scenarios in the order to run them ([`Scenario::defaults`] by default).
+    pub scenarios: Vec<Scenario>,
+    /// Fixed frame sizes, bytes with FCS (64..=1518).
+    pub frame_sizes: Vec<u16>,
+    /// Also measure the IMIX mix (7:4:1 of 64/576/1518).
+    pub imix: bool,
+    /// Length of each trial.
+    pub duration: Duration,
+    /// Trials per scenario and frame size (at least 1).
+    pub reps: u32,
+    /// Unmeasured sending before the trials of each frame size (zero for none).
+    pub warmup: Duration,
+    /// Offered rate in frames per second; `None` sends as fast as possible.
+    pub rate: Option<u64>,
+    /// Run a zero-loss search with this loss-ratio bound (e.g. 0.001).
+    pub zero_loss: Option<f64>,
+    /// Topology of the `guest-raw` scenario instead of the built-in quickstart (it needs two
+    /// host nodes, `h1` sending and `h2` receiving, or the first two host nodes by name).
+    pub topology: Option<PathBuf>,
+    /// The `umlvnf` binary used to deploy and tear down guest labs.
+    pub umlvnf: PathBuf,
+    /// Write the JSON report here.
+    pub output_json: Option<PathBuf>,
+    /// Write the SVG plot here.
+    pub output_svg: Option<PathBuf>,
+    /// Compare with this earlier JSON report (read before anything runs).
+    pub compare: Option<PathBuf>,
+    /// Also run trafgen (netsniff-ng) as a peer generator on the veth scenario.
+    pub trafgen: bool,
+    /// Print one line per trial on stderr as the run goes.
+    pub progress: bool,
+}
+
+impl BenchOptions {
+    /// Defaults: [`Scenario::defaults`], 64/512/1518 bytes, no IMIX, 5 s × 3 reps with 1 s of
+    /// warm-up, unpaced, no zero-loss search, built-in quickstart, no output files, no
+    /// trafgen, progress on.
+    pub fn new(umlvnf: PathBuf) -> BenchOptions {
+        BenchOptions {
+            scenarios: Scenario::defaults(),
+            frame_sizes: vec![64, 512, 1518],
+            imix: false,
+            duration: Duration::from_secs(5),
+            reps: 3,
+            warmup: Duration::from_secs(1),
+            rate: None,
+            zero_loss: None,
+            topology: None,
+            umlvnf,
+            output_json: None,
+            output_svg: None,
+            compare: None,
+            trafgen: false,
+            progress: true,
+        }
+    }
+
+    /// The frame sizes to measure, checked, IMIX last.
+    pub fn sizes(&self) -> Result<Vec<FrameSize>> {
+        let mut out = Vec::new();
+        for &s in &self.frame_sizes {
+            let f = FrameSize::fixed(s)?;
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        if self.imix {
+            out.push(FrameSize::Imix);
+        }
+        if out.is_empty() {
+            return Err(BenchError::InvalidOptions(
+                "no frame size: give at least one size (64..1518) or IMIX".into(),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn check(&self) -> Result<()> {
+        self.sizes()?;
+        if self.scenarios.is_empty() && !self.trafgen {
+            return Err(BenchError::InvalidOptions(
+                "no scenario: name at least one (veth, wire, guest, ...)".into(),
+            ));
+        }
+        if self.duration < Duration::from_millis(100) || self.duration > Duration::from_secs(3600) {
+            return Err(BenchError::InvalidOptions(
+                "the duration must be 0.1 s to 1 h".into(),
+            ));
+        }
+        if self.reps == 0 || self.reps > 100 {
+            return Err(BenchError::InvalidOptions("reps must be 1 to 100".into()));
+        }
+        if self.warmup > Duration::from_secs(600) {
+            return Err(BenchError::InvalidOptions(
+                "the warm-up must be at most 600 s".into(),
+            ));
+        }
+        if self.rate == Some(0) {
+            return Err(BenchError::InvalidOptions(
+                "the rate must be at least 1 pps (leave it out for unpaced)".into(),
+            ));
+        }
+        if let Some(z) = self.zero_loss {
+            if !(0.0..1.0).contains(&z) {
+                return Err(BenchError::InvalidOptions(
+                    "the zero-loss bound must be a ratio from 0 up to (not including) 1, such as 0.001"
+                        .into(),
+                ));
+            }
+        }
+        if self.scenarios.iter().any(|s| s.is_guest()) && !self.umlvnf.exists() {
+            return Err(BenchError::InvalidOptions(format!(
+                "the umlvnf binary {} does not exist: guest scenarios need it",
+                self.umlvnf.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the bench: every scenario in turn (each set up and torn down on its own; a scenario
+/// that fails is recorded with its error and the run goes on), then the tuning comparison,
+/// the comparison with `compare`, and the output files. Fails only on invalid options, an
+/// unreadable `compare` file or an unwritable output file.
+pub fn run(opts: &BenchOptions) -> Result<Report> {
+    opts.check()?;
+    let sizes = opts.sizes()?;
+    let old = opts.compare.as_deref().map(Report::read).transpose()?;
+    let mut results = Vec::new();
+    let mut trafgen_done = false;
+    for &sc in &opts.scenarios {
+        let with_trafgen = opts.trafgen && sc == Scenario::Veth;
+        results.extend(run_scenario(opts, sc, &sizes, with_trafgen));
+        trafgen_done |= with_trafgen;
+    }
+    if opts.trafgen && !trafgen_done {
+        let mut r = run_scenario(opts, Scenario::Veth, &sizes, true);
+        results.extend(r.drain(1..));
+    }
+    let tuning = tuning_of(&results, &sizes);
+    let mut report = Report {
+        format: report::REPORT_FORMAT.to_string(),
+        created_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        host: HostInfo {
+            cpus: affinity::cpu_count(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        },
+        settings: Settings {
+            duration_s: opts.duration.as_secs_f64(),
+            warmup_s: opts.warmup.as_secs_f64(),
+            reps: opts.reps,
+            rate_pps: opts.rate,
+            zero_loss: opts.zero_loss,
+            frame_sizes: sizes,
+            topology: opts.topology.as_ref().map(|p| p.display().to_string()),
+        },
+        scenarios: results,
+        tuning,
+        comparison: Vec::new(),
+    };
+    if let Some(old) = &old {
+        report.comparison = report.compare(old);
+    }
+    if let Some(p) = &opts.output_json {
+        write_file(p, &report.to_json())?;
+    }
+    if let Some(p) = &opts.output_svg {
+        write_file(p, &svg::plot(&report))?;
+    }
+    Ok(report)
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| BenchError::ReportFile {
+        path: path.to_path_buf(),
+        reason: format!("it cannot be written: {e}"),
+    })
+}
+
+/// The plain/tuned comparison at 64 bytes (else the smallest size), when both ran.
+fn tuning_of(results: &[ScenarioResult], sizes: &[FrameSize]) -> Option<Tuning> {
+    let find = |sc: Scenario| results.iter().find(|r| r.name == sc.to_string());
+    let (plain, tuned) = (find(Scenario::GuestPlain)?, find(Scenario::GuestTuned)?);
+    let size = if sizes.contains(&FrameSize::Fixed(64)) {
+        FrameSize::Fixed(64)
+    } else {
+        *sizes.first()?
+    };
+    let p = plain.points.iter().find(|p| p.frame_size == size)?;
+    let t = tuned.points.iter().find(|p| p.frame_size == size)?;
+    let zero_loss_pps = match (&p.zero_loss, &t.zero_loss) {
+        (Some(a), Some(b)) => Some([a.rate_pps, b.rate_pps]),
+        _ => None,
+    };
+    Some(Tuning {
+        frame_size: size,
+        plain_pps: p.pps.median,
+        tuned_pps: t.pps.median,
+        ratio: if p.pps.median > 0.0 {
+            t.pps.median / p.pps.median
+        } else {
+            0.0
+        },
+        zero_loss_pps,
+        tuned_means: format!(
+            "guest on CPU 0, generator and sink on CPU 1, depth {}, host net.core.rmem_default {} while booting",
+            scenario::TUNED_DEPTH,
+            scenario::TUNED_RMEM_DEFAULT
+        ),
+    })
+}
+
+/// What a scenario's set-up holds until its measurements end.
+enum Held {
+    Net(#[allow(dead_code)] Box<netenv::NetEnv>),
+    Lab(#[allow(dead_code)] Lab),
+}
+
+fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
+    let (tx, rx, guest_cpu) = sc.placement();
+    let (tx, rx) = (Some(tx), Some(rx));
+    let guest = |setup: GuestSetup, rmem: bool| -> Result<(Held, Path)> {
+        let name = lab::unique_lab_name();
+        let yaml = lab::quickstart_yaml(&name, &setup);
+        let raised = if rmem {
+            Some(HostSysctl::set(
+                "net.core.rmem_default",
+                &scenario::TUNED_RMEM_DEFAULT.to_string(),
+            )?)
+        } else {
+            None
+        };
+        let lab = Lab::up_generated(&opts.umlvnf, &name, &yaml)?;
+        drop(raised);
+        let path = lab.path(tx, rx)?;
+        Ok((Held::Lab(lab), path))
+    };
+    match sc {
+        Scenario::Veth => {
+            let env = netenv::veth(tx, rx)?;
+            let p = env.path.clone();
+            Ok((Held::Net(Box::new(env)), p))
+        }
+        Scenario::NetnsRouter => {
+            let env = netenv::netns_router(tx, rx)?;
+            let p = env.path.clone();
+            Ok((Held::Net(Box::new(env)), p))
+        }
+        Scenario::Wire => {
+            let env = netenv::wire(tx, rx, generator::BATCH)?;
+            let p = env.path.clone();
+            Ok((Held::Net(Box::new(env)), p))
+        }
+        Scenario::Guest(GuestTransport::Raw) if opts.topology.is_some() => {
+            let file = opts.topology.as_deref().unwrap_or(std::path::Path::new(""));
+            let lab = Lab::up_file(&opts.umlvnf, file)?;
+            let path = lab.path(tx, rx)?;
+            Ok((Held::Lab(lab), path))
+        }
+        Scenario::Guest(t) => guest(
+            GuestSetup {
+                transport: t.as_str().to_string(),
+                cpu: None,
+                depth: None,
+            },
+            false,
+        ),
+        Scenario::GuestPlain => guest(
+            GuestSetup {
+                transport: "raw".into(),
+                cpu: None,
+                depth: None,
+            },
+            false,
+        ),
+        Scenario::GuestTuned => guest(
+            GuestSetup {
+                transport: "raw".into(),
+                cpu: guest_cpu,
+                depth: Some(scenario::TUNED_DEPTH),
+            },
+            true,
+        ),
+    }
+}
+
+/// Runs one scenario; with `trafgen`, also the trafgen series on the same set-up (returned
+/// second).
+fn run_scenario(
+    opts: &BenchOptions,
+    sc: Scenario,
+    sizes: &[FrameSize],
+    trafgen: bool,
+) -> Vec<ScenarioResult> {
+    let (tx, rx, guest_cpu) = sc.placement();
+    let placement = format!(
+        "generator CPU {tx}, sink CPU {rx}, {}",
+        match guest_cpu {
+            Some(c) => format!("guest CPU {c}"),
+            None if sc.is_guest() => "guest not pinned".to_string(),
+            None => "kernel forwarding wherever it runs".to_string(),
+        }
+    );
+    let mut name = sc.to_string();
+    if let (Scenario::Guest(GuestTransport::Raw), Some(t)) = (sc, &opts.topology) {
+        name = format!(
+            "guest:{}",
+            t.file_stem()
+                .map_or("topology".into(), |s| s.to_string_lossy().to_string())
+        );
+    }
+    let mut ours = ScenarioResult {
+        name,
+        description: sc.description().to_string(),
+        generator: "umlvnf".into(),
+        placement: placement.clone(),
+        error: None,
+        points: Vec::new(),
+    };
+    let mut peer = ScenarioResult {
+        name: "trafgen-veth".into(),
+        description: "trafgen (netsniff-ng) -> veth pair -> sink".into(),
+        generator: "trafgen".into(),
+        placement: "trafgen CPU 0 (one process), sink CPU 1".into(),
+        error: None,
+        points: Vec::new(),
+    };
+    let outcome = (|| -> Result<()> {
+        let (_held, path) = setup(opts, sc)?;
+        for &size in sizes {
+            let p = measure_point(opts, &ours.name, &path, size, trial::measure, true)?;
+            ours.points.push(p);
+            if trafgen {
+                match measure_point(opts, &peer.name, &path, size, trafgen::measure, false) {
+                    Ok(p) => peer.points.push(p),
+                    Err(e) => peer.error = Some(e.to_string()),
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        if opts.progress {
+            eprintln!("{}: FAILED: {e}", ours.name);
+        }
+        ours.error = Some(e.to_string());
+    }
+    if trafgen {
+        vec![ours, peer]
+    } else {
+        vec![ours]
+    }
+}
+
+type MeasureFn = fn(&Path, FrameSize, Option<u64>, Duration) -> Result<Trial>;
+
+fn measure_point(
+    opts: &BenchOptions,
+    name: &str,
+    path: &Path,
+    size: FrameSize,
+    measure: MeasureFn,
+    search: bool,
+) -> Result<Point> {
+    if !opts.warmup.is_zero() {
+        measure(path, size, opts.rate, opts.warmup)?;
+    }
+    let mut trials = Vec::new();
+    for rep in 0..opts.reps {
+        let t = measure(path, size, opts.rate, opts.duration)?;
+        if opts.progress {
+            eprintln!(
+                "{name} {size} rep {}: offered {} pps, delivered {} pps, loss {:.2} %",
+                rep + 1,
+                report::human_pps(t.offered_pps),
+                report::human_pps(t.delivered_pps),
+                t.loss_ratio * 100.0
+            );
+        }
+        trials.push(t);
+    }
+    let mut point = Point::from_trials(size, trials);
+    if let (Some(bound), true) = (opts.zero_loss, search) {
+        let ceiling = opts
+            .rate
+            .unwrap_or(point.offered_pps.max.round() as u64)
+            .max(1);
+        let z = zero_loss_search(ceiling, bound, ZERO_LOSS_ITERATIONS, |rate| {
+            let t = measure(path, size, Some(rate), opts.duration)?;
+            if opts.progress {
+                eprintln!(
+                    "{name} {size} zero-loss probe {} pps: loss {:.3} %",
+                    report::human_pps(rate as f64),
+                    t.loss_ratio * 100.0
+                );
+            }
+            Ok(t)
+        })?;
+        point.zero_loss = Some(z);
+    }
+    Ok(point)
+}

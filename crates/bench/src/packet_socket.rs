@@ -81,7 +81,9 @@ pub fn open(port: &Port, proto: u16, buf: usize) -> Result<OwnedFd> {
             )
         };
         if fd < 0 {
-            return Err(BenchError::last_os("open an AF_PACKET socket (needs CAP_NET_RAW)"));
+            return Err(BenchError::last_os(
+                "open an AF_PACKET socket (needs CAP_NET_RAW)",
+            ));
         }
         // SAFETY: fd is a fresh descriptor we own.
         let sock = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -116,7 +118,9 @@ pub fn open(port: &Port, proto: u16, buf: usize) -> Result<OwnedFd> {
             )
         };
         if rc != 0 {
-            return Err(BenchError::last_os(format!("bind a packet socket to {what}")));
+            return Err(BenchError::last_os(format!(
+                "bind a packet socket to {what}"
+            )));
         }
         Ok(sock)
     })
@@ -227,7 +231,11 @@ impl Batch {
     fn prepare(&mut self, n: usize, full: bool) {
         self.iovs.clear();
         for i in 0..n {
-            let len = if full { self.bufs[i].len() } else { self.lens[i] };
+            let len = if full {
+                self.bufs[i].len()
+            } else {
+                self.lens[i]
+            };
             self.iovs.push(libc::iovec {
                 iov_base: self.bufs[i].as_mut_ptr() as *mut libc::c_void,
                 iov_len: len,

@@ -244,21 +244,33 @@ impl Report {
             self.settings.warmup_s,
             self.settings
                 .rate_pps
-                .map_or("unpaced".to_string(), |r| format!("paced to {} pps", human_pps(r as f64))),
+                .map_or("unpaced".to_string(), |r| format!(
+                    "paced to {} pps",
+                    human_pps(r as f64)
+                )),
             self.host.cpus,
             self.host.kernel
         );
         let _ = writeln!(
             t,
             "{:<14} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
-            "scenario", "size", "pps", "min", "max", "offered", "loss%", "Mbit/s", "p50 us",
-            "p99 us", "zero-loss"
+            "scenario",
+            "size",
+            "pps",
+            "min",
+            "max",
+            "offered",
+            "loss%",
+            "Mbit/s",
+            "p50 us",
+            "p99 us",
+            "zero-loss"
         );
         for s in &self.scenarios {
             for p in &s.points {
-                let (p50, p99) = p
-                    .latency
-                    .map_or(("-".into(), "-".into()), |l| (human_us(l.p50_ns), human_us(l.p99_ns)));
+                let (p50, p99) = p.latency.map_or(("-".into(), "-".into()), |l| {
+                    (human_us(l.p50_ns), human_us(l.p99_ns))
+                });
                 let zl = p
                     .zero_loss
                     .as_ref()

@@ -106,7 +106,10 @@ mod tests {
     fn latency_from_unsorted_samples() {
         let mut s: Vec<u64> = (1..=1000).rev().collect();
         let l = Latency::from_samples(&mut s).unwrap();
-        assert_eq!((l.p50_ns, l.p90_ns, l.p99_ns, l.max_ns), (500, 900, 990, 1000));
+        assert_eq!(
+            (l.p50_ns, l.p90_ns, l.p99_ns, l.max_ns),
+            (500, 900, 990, 1000)
+        );
         assert_eq!(l.samples, 1000);
         assert_eq!(Latency::from_samples(&mut []), None);
     }

@@ -2,8 +2,11 @@
 //! the sink counts them but takes no latency), sent from the same namespace and CPU.
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
@@ -39,6 +42,22 @@ pub fn parse_outgoing(text: &str) -> Option<u64> {
     })
 }
 
+/// The longest sending time of trafgen's per-CPU lines (`1 sec, 995936 usec on CPU0 (...)`),
+/// in seconds.
+pub fn parse_seconds(text: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.as_slice() {
+                [s, "sec,", us, "usec", "on", cpu, ..] if cpu.starts_with("CPU") => {
+                    Some(s.parse::<f64>().ok()? + us.parse::<f64>().ok()? / 1e6)
+                }
+                _ => None,
+            }
+        })
+        .reduce(f64::max)
+}
+
 /// Runs trafgen on `path.tx` for `duration` (on one CPU: CPU 0, trafgen's first) at `rate`
 /// pps or unpaced, with the usual sink, and returns the trial.
 pub fn measure(
@@ -48,8 +67,10 @@ pub fn measure(
     duration: Duration,
 ) -> Result<Trial> {
     let run = next_run_id();
-    let dir = std::env::temp_dir().join(format!("umlvnf-bench-trafgen-{}-{run}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Trafgen(format!("create {}: {e}", dir.display())))?;
+    let dir =
+        std::env::temp_dir().join(format!("umlvnf-bench-trafgen-{}-{run}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| BenchError::Trafgen(format!("create {}: {e}", dir.display())))?;
     let _cleanup = RemoveDir(dir.clone());
     let cfg = dir.join("frames.cfg");
     std::fs::write(&cfg, config(path, size, run))
@@ -72,37 +93,68 @@ pub fn measure(
         args.push(format!("{r}pps"));
     }
     let sink = Sink::start(&path.rx, run, path.rx_cpu)?;
+    // Its own process group: trafgen forks its sending workers, and all of them must stop.
     let mut child = umlvnf_host::command_in_netns(&netns, "trafgen", &args)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| BenchError::Trafgen(format!("cannot start it: {e}")))?;
+    let group = Group(child.id() as libc::pid_t);
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(o) = stdout {
+            for line in BufReader::new(o).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Running") {
+                    let _ = ready_tx.send(());
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_string(&mut text);
+        }
+        text
+    });
+    // Time from when trafgen says it runs (a signal before its handler is set would kill
+    // only the parent and leave the workers sending).
+    let _ = ready_rx.recv_timeout(Duration::from_secs(10));
     let started = Instant::now();
     std::thread::sleep(duration);
-    // SAFETY: kill on the pid of the child we started and have not reaped yet.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    group.signal(libc::SIGINT);
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     let seconds = started.elapsed().as_secs_f64();
-    if child.try_wait().ok().flatten().is_none() {
-        let _ = child.kill();
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| BenchError::Trafgen(format!("cannot read its output: {e}")))?;
-    std::thread::sleep(DRAIN);
-    let s = sink.stop()?;
+    group.signal(libc::SIGKILL);
+    let _ = child.wait();
+    // Reaped: the group id may be reused from now on, so do not signal it again.
+    std::mem::forget(group);
     let text = format!(
         "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        out_reader.join().unwrap_or_default(),
+        err_reader.join().unwrap_or_default()
     );
+    std::thread::sleep(DRAIN);
+    let s = sink.stop()?;
     let sent = parse_outgoing(&text).ok_or_else(|| {
-        BenchError::Trafgen(format!("no `packets outgoing` in its output: {}", text.trim()))
+        BenchError::Trafgen(format!(
+            "no `packets outgoing` in its output: {}",
+            text.trim()
+        ))
     })?;
+    // trafgen's own sending time: its start-up (ring set-up) is not sending.
+    let seconds = parse_seconds(&text).filter(|s| *s > 0.0).unwrap_or(seconds);
     let g = GeneratorResult {
         sent,
         bytes: 0,
@@ -110,6 +162,24 @@ pub fn measure(
         send_errors: 0,
     };
     Ok(Trial::from_counts(&g, &s))
+}
+
+/// A process group we started; signalled as a whole, and killed when dropped.
+struct Group(libc::pid_t);
+
+impl Group {
+    fn signal(&self, sig: libc::c_int) {
+        if self.0 > 0 {
+            // SAFETY: signals the process group we created for our own child.
+            unsafe { libc::kill(-self.0, sig) };
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+    }
 }
 
 struct RemoveDir(PathBuf);
@@ -133,6 +203,11 @@ mod tests {
                    ^C!\n\n\n      992512 packets outgoing\n    59550720 bytes outgoing\n";
         assert_eq!(parse_outgoing(out), Some(992_512));
         assert_eq!(parse_outgoing("1 packets to schedule"), None);
+        let secs = parse_seconds(&format!(
+            "{out}           1 sec, 995936 usec on CPU0 (992512 packets)\n"
+        ));
+        assert!((secs.unwrap() - 1.995936).abs() < 1e-9);
+        assert_eq!(parse_seconds(out), None);
     }
 
     #[test]

@@ -1,0 +1,218 @@
+//! Scenarios: what the frames go through, how it is set up, and where the generator, sink
+//! and guest run.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BenchError, Result};
+
+/// Vector depth of the tuned guest's links.
+pub const TUNED_DEPTH: u32 = 256;
+/// Host `net.core.rmem_default` while the tuned guest boots (its raw sockets get it).
+pub const TUNED_RMEM_DEFAULT: u32 = 4 << 20;
+
+/// How a generated guest lab's router attaches to its links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuestTransport {
+    /// UML `transport=raw` on a veth (the default).
+    Raw,
+    /// UML `transport=tap`, taps on a bridge.
+    Tap,
+    /// UML `transport=hybrid`.
+    Hybrid,
+    /// umlvnf's datapath (UML `transport=bess`).
+    Wire,
+    /// GRE from the router to umlvnf's datapath, which terminates it for the test hosts.
+    Gre,
+    /// L2TPv3 over UDP from the router to umlvnf's datapath, terminated for the test hosts.
+    L2tpv3,
+}
+
+impl GuestTransport {
+    /// The topology `transport:` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestTransport::Raw => "raw",
+            GuestTransport::Tap => "tap",
+            GuestTransport::Hybrid => "hybrid",
+            GuestTransport::Wire => "wire",
+            GuestTransport::Gre => "gre",
+            GuestTransport::L2tpv3 => "l2tpv3",
+        }
+    }
+}
+
+/// One bench scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Generator → one veth pair → sink: the host's ceiling.
+    Veth,
+    /// h1 → a namespace with `ip_forward=1` → h2.
+    NetnsRouter,
+    /// Generator → veth → umlvnf's datapath (one wire) → veth → sink.
+    Wire,
+    /// h1 → UML router (quickstart, or `--topology`) → h2 with this transport.
+    Guest(GuestTransport),
+    /// The quickstart guest as the howto runs it: raw links, no depth, default socket
+    /// buffers, guest not pinned.
+    GuestPlain,
+    /// The quickstart guest with umlvnf's tuning: guest pinned to CPU 0, generator and sink
+    /// on CPU 1, `depth` [`TUNED_DEPTH`], host `net.core.rmem_default` raised while it boots.
+    GuestTuned,
+}
+
+impl Scenario {
+    /// Every scenario name [`Scenario::parse_list`] accepts.
+    pub const NAMES: [&'static str; 13] = [
+        "veth",
+        "netns-router",
+        "wire",
+        "guest",
+        "guest-raw",
+        "guest-tap",
+        "guest-hybrid",
+        "guest-wire",
+        "guest-gre",
+        "guest-l2tpv3",
+        "guest-plain",
+        "guest-tuned",
+        "tuning",
+    ];
+
+    /// The default set: veth, netns-router, wire, guest-raw, guest-wire, guest-plain,
+    /// guest-tuned.
+    pub fn defaults() -> Vec<Scenario> {
+        vec![
+            Scenario::Veth,
+            Scenario::NetnsRouter,
+            Scenario::Wire,
+            Scenario::Guest(GuestTransport::Raw),
+            Scenario::Guest(GuestTransport::Wire),
+            Scenario::GuestPlain,
+            Scenario::GuestTuned,
+        ]
+    }
+
+    /// Parses one name; `tuning` means `guest-plain` and `guest-tuned`, `guest` means
+    /// `guest-raw`, `all` means [`Scenario::defaults`] plus tap and hybrid.
+    pub fn parse_list(name: &str) -> Result<Vec<Scenario>> {
+        use GuestTransport as T;
+        Ok(match name.trim() {
+            "veth" => vec![Scenario::Veth],
+            "netns-router" => vec![Scenario::NetnsRouter],
+            "wire" => vec![Scenario::Wire],
+            "guest" | "guest-raw" => vec![Scenario::Guest(T::Raw)],
+            "guest-tap" => vec![Scenario::Guest(T::Tap)],
+            "guest-hybrid" => vec![Scenario::Guest(T::Hybrid)],
+            "guest-wire" => vec![Scenario::Guest(T::Wire)],
+            "guest-gre" => vec![Scenario::Guest(T::Gre)],
+            "guest-l2tpv3" => vec![Scenario::Guest(T::L2tpv3)],
+            "guest-plain" => vec![Scenario::GuestPlain],
+            "guest-tuned" => vec![Scenario::GuestTuned],
+            "tuning" => vec![Scenario::GuestPlain, Scenario::GuestTuned],
+            "all" => {
+                let mut v = Scenario::defaults();
+                v.insert(4, Scenario::Guest(T::Tap));
+                v.insert(5, Scenario::Guest(T::Hybrid));
+                v.insert(6, Scenario::Guest(T::Gre));
+                v.insert(7, Scenario::Guest(T::L2tpv3));
+                v
+            }
+            other => return Err(BenchError::UnknownScenario(other.to_string())),
+        })
+    }
+
+    /// Parses a comma-separated list (duplicates dropped, order kept).
+    pub fn parse_csv(text: &str) -> Result<Vec<Scenario>> {
+        let mut out: Vec<Scenario> = Vec::new();
+        for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+            for s in Scenario::parse_list(part)? {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(BenchError::UnknownScenario(text.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Whether it boots a UML guest.
+    pub fn is_guest(self) -> bool {
+        matches!(
+            self,
+            Scenario::Guest(_) | Scenario::GuestPlain | Scenario::GuestTuned
+        )
+    }
+
+    /// One-line description for reports.
+    pub fn description(self) -> &'static str {
+        match self {
+            Scenario::Veth => "generator -> veth pair -> sink (host ceiling)",
+            Scenario::NetnsRouter => "h1 -> netns with ip_forward=1 -> h2 (container router)",
+            Scenario::Wire => "generator -> veth -> umlvnf datapath wire -> veth -> sink",
+            Scenario::Guest(GuestTransport::Raw) => "h1 -> UML router, raw vector links -> h2",
+            Scenario::Guest(GuestTransport::Tap) => "h1 -> UML router, tap links on bridges -> h2",
+            Scenario::Guest(GuestTransport::Hybrid) => "h1 -> UML router, hybrid links -> h2",
+            Scenario::Guest(GuestTransport::Wire) => {
+                "h1 -> umlvnf wire -> UML router (bess) -> umlvnf wire -> h2"
+            }
+            Scenario::Guest(GuestTransport::Gre) => {
+                "h1 -> umlvnf (GRE end) -> UML router (gre) -> umlvnf (GRE end) -> h2"
+            }
+            Scenario::Guest(GuestTransport::L2tpv3) => {
+                "h1 -> umlvnf (L2TPv3 end) -> UML router (l2tpv3/udp) -> umlvnf -> h2"
+            }
+            Scenario::GuestPlain => "UML router as the howto runs it (raw, no tuning)",
+            Scenario::GuestTuned => "UML router with umlvnf tuning (CPU placement, depth, rmem)",
+        }
+    }
+
+    /// CPUs of (generator, sink) and the guest's pinning, if any.
+    pub fn placement(self) -> (usize, usize, Option<usize>) {
+        match self {
+            Scenario::GuestTuned => (1, 1, Some(0)),
+            _ => (0, 1, None),
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scenario::Veth => write!(f, "veth"),
+            Scenario::NetnsRouter => write!(f, "netns-router"),
+            Scenario::Wire => write!(f, "wire"),
+            Scenario::Guest(t) => write!(f, "guest-{}", t.as_str()),
+            Scenario::GuestPlain => write!(f, "guest-plain"),
+            Scenario::GuestTuned => write!(f, "guest-tuned"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for n in Scenario::NAMES {
+            let list = Scenario::parse_list(n).unwrap();
+            assert!(!list.is_empty());
+            if !matches!(n, "guest" | "tuning") {
+                assert_eq!(list[0].to_string(), n);
+            }
+        }
+        assert_eq!(
+            Scenario::parse_csv("veth, tuning,veth").unwrap(),
+            vec![Scenario::Veth, Scenario::GuestPlain, Scenario::GuestTuned]
+        );
+        let e = Scenario::parse_csv("vet").unwrap_err().to_string();
+        assert!(e.contains("use veth, netns-router"), "{e}");
+        assert_eq!(Scenario::parse_list("all").unwrap().len(), 11);
+    }
+}

@@ -1,0 +1,230 @@
+//! Short real benches (structure and sanity only, never speed): veth and wire scenarios, a
+//! UML guest on the quickstart shape, the zero-loss search, trafgen, the JSON schema.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use umlvnf_bench::{
+    run, BenchOptions, FrameSize, GuestTransport, Report, Scenario, Trial, REPORT_SCHEMA,
+};
+
+/// The root tests run one at a time: they share the CPUs, and each checks that it left no
+/// namespace of this process behind.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test needs root: run `make test` as root");
+    }
+}
+
+/// The umlvnf binary: `UMLVNF_BIN`, else the workspace's debug build.
+fn umlvnf_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("UMLVNF_BIN") {
+        return p.into();
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/umlvnf");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// Namespaces this process's bench made and left behind.
+fn leftover_namespaces() -> Vec<String> {
+    let prefix = format!("umlvnf-bench-{}", std::process::id() % 100_000);
+    umlvnf_host::netns_list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+fn validate(report: &Report) {
+    let schema: serde_json::Value = serde_json::from_str(REPORT_SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let instance: serde_json::Value = serde_json::from_str(&report.to_json()).expect("report JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema: {errors:#?}"
+    );
+}
+
+/// Every trial: delivered <= sent, sent = delivered + lost, sane ratios.
+fn check_sanity(report: &Report) {
+    for s in &report.scenarios {
+        assert!(s.error.is_none(), "{} failed: {:?}", s.name, s.error);
+        for p in &s.points {
+            assert!(!p.trials.is_empty());
+            for t in &p.trials {
+                assert!(t.sent > 0, "{} {}: nothing sent", s.name, p.frame_size);
+                assert!(
+                    t.delivered > 0,
+                    "{} {}: nothing delivered",
+                    s.name,
+                    p.frame_size
+                );
+                assert!(t.delivered <= t.sent, "{} {}: {t:?}", s.name, p.frame_size);
+                assert_eq!(t.sent, t.delivered + t.lost, "{} {}", s.name, p.frame_size);
+                assert!((0.0..=1.0).contains(&t.loss_ratio));
+                assert!(t.delivered_pps <= t.offered_pps * 1.000_001);
+            }
+            assert!(p.pps.min <= p.pps.median && p.pps.median <= p.pps.max);
+        }
+    }
+}
+
+#[test]
+fn root_short_bench_veth_wire_and_guest() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.scenarios = vec![
+        Scenario::Veth,
+        Scenario::Wire,
+        Scenario::Guest(GuestTransport::Raw),
+    ];
+    o.frame_sizes = vec![64, 512];
+    o.duration = Duration::from_secs(1);
+    o.reps = 1;
+    o.warmup = Duration::from_millis(200);
+    o.output_json = Some(dir.path().join("report.json"));
+    o.output_svg = Some(dir.path().join("plot.svg"));
+    o.progress = false;
+    let report = run(&o).expect("bench runs");
+    assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    print!("{}", report.table());
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["veth", "wire", "guest-raw"]);
+    for s in &report.scenarios {
+        let sizes: Vec<FrameSize> = s.points.iter().map(|p| p.frame_size).collect();
+        assert_eq!(
+            sizes,
+            [FrameSize::Fixed(64), FrameSize::Fixed(512)],
+            "{}",
+            s.name
+        );
+    }
+    check_sanity(&report);
+    // Timestamped frames through a real path have a latency.
+    let veth64 = &report.scenarios[0].points[0];
+    let lat = veth64.latency.expect("latency measured");
+    assert!(lat.p50_ns <= lat.p90_ns && lat.p90_ns <= lat.p99_ns && lat.p99_ns <= lat.max_ns);
+    assert!(lat.samples > 0 && lat.max_ns > 0);
+    // Files: the JSON reads back and validates; the SVG has one line per scenario.
+    validate(&report);
+    let back = Report::read(o.output_json.as_ref().unwrap()).expect("json reads back");
+    assert_eq!(back.scenarios.len(), report.scenarios.len());
+    for (a, b) in back.scenarios.iter().zip(&report.scenarios) {
+        assert_eq!((&a.name, a.points.len()), (&b.name, b.points.len()));
+        for (p, q) in a.points.iter().zip(&b.points) {
+            let counts = |t: &[Trial]| -> Vec<(u64, u64, u64)> {
+                t.iter().map(|t| (t.sent, t.delivered, t.lost)).collect()
+            };
+            assert_eq!(counts(&p.trials), counts(&q.trials));
+            assert!((p.pps.median - q.pps.median).abs() <= 1e-9 * q.pps.median.max(1.0));
+        }
+    }
+    let svg = std::fs::read_to_string(o.output_svg.as_ref().unwrap()).expect("svg written");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<polyline").count(), 3);
+    // Comparing a report with itself: every point, no change.
+    let cmp = report.compare(&back);
+    assert_eq!(cmp.len(), 6);
+    assert!(
+        cmp.iter().all(|c| c.change.is_some_and(|x| x.abs() < 1e-9)),
+        "{cmp:?}"
+    );
+    assert!(report.table().contains("guest-raw"));
+}
+
+#[test]
+fn root_zero_loss_search_and_trafgen_on_veth() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An old report to compare against.
+    let old = dir.path().join("old.json");
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.scenarios = vec![Scenario::Veth];
+    o.frame_sizes = vec![128];
+    o.imix = true;
+    o.duration = Duration::from_millis(400);
+    o.reps = 2;
+    o.warmup = Duration::ZERO;
+    o.rate = Some(20_000);
+    o.zero_loss = Some(0.001);
+    o.trafgen = true;
+    o.output_json = Some(old.clone());
+    o.progress = false;
+    let report = run(&o).expect("bench runs");
+    assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    print!("{}", report.table());
+    check_sanity(&report);
+    validate(&report);
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["veth", "trafgen-veth"]);
+    let veth = &report.scenarios[0];
+    assert_eq!(veth.points.len(), 2);
+    for p in &veth.points {
+        assert_eq!(p.trials.len(), 2);
+        // Paced to 20 kpps: the generator does not run far over the rate.
+        assert!(p.offered_pps.max < 20_000.0 * 1.1, "{:?}", p.offered_pps);
+        let z = p.zero_loss.as_ref().expect("zero-loss search ran");
+        assert!(!z.probes.is_empty() && z.probes.len() <= 7);
+        assert_eq!(z.probes[0].target_pps, 20_000);
+        for pr in &z.probes {
+            assert_eq!(pr.pass, pr.loss_ratio <= 0.001);
+        }
+        let best = z.probes.iter().filter(|p| p.pass).map(|p| p.offered_pps);
+        assert_eq!(z.rate_pps, best.fold(0.0, f64::max));
+    }
+    let tg = &report.scenarios[1];
+    assert_eq!(tg.generator, "trafgen");
+    assert_eq!(tg.points.len(), 2);
+    for p in &tg.points {
+        // trafgen frames carry no timestamp.
+        assert!(p.latency.is_none());
+        assert!(p.zero_loss.is_none());
+    }
+    // Compare the next run with the first.
+    let mut again = o.clone();
+    again.zero_loss = None;
+    again.trafgen = false;
+    again.imix = false;
+    again.output_json = None;
+    again.compare = Some(old);
+    let second = run(&again).expect("second bench runs");
+    assert_eq!(second.comparison.len(), 1);
+    let c = &second.comparison[0];
+    assert_eq!(
+        (c.scenario.as_str(), c.frame_size),
+        ("veth", FrameSize::Fixed(128))
+    );
+    assert!(c.change.is_some());
+    assert!(second.table().contains("compared"));
+}
+
+#[test]
+fn bad_options_are_refused_before_anything_runs() {
+    let mut o = BenchOptions::new(PathBuf::from("/nonexistent/umlvnf"));
+    o.frame_sizes = vec![63];
+    let e = run(&o).unwrap_err().to_string();
+    assert!(e.contains("64 to 1518"), "{e}");
+    o.frame_sizes = vec![64];
+    o.scenarios = vec![Scenario::Guest(GuestTransport::Raw)];
+    let e = run(&o).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/umlvnf"), "{e}");
+    o.scenarios = vec![Scenario::Veth];
+    o.compare = Some(PathBuf::from("/nonexistent/old.json"));
+    let e = run(&o).unwrap_err().to_string();
+    assert!(e.contains("cannot be read"), "{e}");
+}
