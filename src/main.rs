@@ -270,6 +270,8 @@ enum ImageCommand {
     },
     /// List built images.
     List,
+    /// Delete images that are neither current nor used by a running guest.
+    Prune,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -764,6 +766,27 @@ fn image(command: ImageCommand) -> Result<ExitCode> {
             let path = store.build(kind, &inputs, force, &|m: &str| eprintln!("{m}"))?;
             println!("{}", path.display());
         }
+        ImageCommand::Prune => {
+            let inputs = umlvnf_image::ImageInputs {
+                agent: umlvnf::images::agent_binary()?,
+                kernel: PathBuf::from("/usr/bin/linux"),
+            };
+            let mut keep: Vec<PathBuf> = umlvnf_image::ImageKind::ALL
+                .iter()
+                .filter_map(|k| store.image_path(*k, &inputs).ok())
+                .collect();
+            keep.extend(images_in_use());
+            let removed = store.remove_stale(&keep)?;
+            for p in &removed {
+                println!("removed {}", p.display());
+            }
+            println!(
+                "{} removed; kept the current images and {} in use by running guests",
+                removed.len(),
+                keep.len()
+                    .saturating_sub(umlvnf_image::ImageKind::ALL.len())
+            );
+        }
         ImageCommand::List => {
             println!("{:<8} {:>10}  PATH", "KIND", "SIZE");
             for i in store.list()? {
@@ -939,4 +962,23 @@ fn bench(a: BenchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Base images named by the `ubd0=COW,BASE` argument of any running UML process.
+fn images_in_use() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        for arg in cmd.split(|b| *b == 0) {
+            let arg = String::from_utf8_lossy(arg);
+            if let Some(base) = arg.strip_prefix("ubd0=").and_then(|v| v.split(',').nth(1)) {
+                out.push(PathBuf::from(base));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }

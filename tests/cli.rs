@@ -155,3 +155,31 @@ fn example_filters_match_their_sources() {
     }
     assert!(checked >= 3);
 }
+
+#[test]
+fn image_prune_keeps_the_current_image_and_removes_stale_ones() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let with_store = |args: &[&str]| {
+        Command::new(bin())
+            .args(args)
+            .env("UMLVNF_IMAGE_DIR", store.path())
+            .output()
+            .expect("umlvnf runs")
+    };
+    let built = with_store(&["image", "build", "minimal"]);
+    assert!(built.status.success(), "{}", text(&built));
+    let current = String::from_utf8_lossy(&built.stdout).trim().to_string();
+    let stale = store.path().join("minimal-0123456789abcdef.img");
+    std::fs::write(&stale, b"old").expect("stale image");
+    let pruned = with_store(&["image", "prune"]);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    assert!(
+        !stale.exists(),
+        "the stale image must go: {}",
+        text(&pruned)
+    );
+    assert!(
+        std::path::Path::new(&current).exists(),
+        "the current image must stay: {current}"
+    );
+}
