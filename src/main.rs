@@ -153,7 +153,7 @@ enum Command {
 #[derive(clap::Args)]
 struct BenchArgs {
     /// Scenarios, comma-separated: veth, netns-router, wire, guest (= guest-raw), guest-tap,
-    /// guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-plain, guest-tuned, tuning, all.
+    /// guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-firewall, guest-plain, guest-tuned, tuning, all.
     #[arg(long)]
     scenarios: Option<String>,
     /// Frame sizes in bytes with FCS (64 to 1518), comma-separated.

@@ -29,6 +29,8 @@ pub struct GuestSetup {
     pub cpu: Option<usize>,
     /// Vector depth of both links (`depth: N`).
     pub depth: Option<u32>,
+    /// An iptables ruleset for the router (`iptables:`), making it a firewall.
+    pub iptables: Option<String>,
 }
 
 /// The quickstart topology (h1 – r1 – h2) for lab `lab` with `setup`.
@@ -37,6 +39,13 @@ pub fn quickstart_yaml(lab: &str, setup: &GuestSetup) -> String {
         .cpu
         .map(|c| format!("    cpus: [{c}]\n"))
         .unwrap_or_default();
+    let cpus = match &setup.iptables {
+        Some(rules) => {
+            let body: String = rules.lines().map(|l| format!("      {l}\n")).collect();
+            format!("{cpus}    iptables: |\n{body}")
+        }
+        None => cpus,
+    };
     let link_extra = {
         let mut s = format!("    transport: {}\n", setup.transport);
         if let Some(d) = setup.depth {
@@ -301,6 +310,7 @@ mod tests {
                 transport: "wire".into(),
                 cpu: Some(0),
                 depth: Some(128),
+                iptables: None,
             },
         );
         assert_eq!(lab_name_of(&y).as_deref(), Some("bn1-0"));
@@ -313,10 +323,32 @@ mod tests {
                 transport: "raw".into(),
                 cpu: None,
                 depth: None,
+                iptables: None,
             },
         );
         assert!(!plain.contains("cpus"));
         assert!(!plain.contains("depth"));
+    }
+
+    #[test]
+    fn firewall_topology_is_valid_with_its_ruleset() {
+        let y = quickstart_yaml(
+            "bnfw",
+            &GuestSetup {
+                transport: "raw".into(),
+                cpu: None,
+                depth: None,
+                iptables: Some(crate::scenario::firewall_rules()),
+            },
+        );
+        let topo = umlvnf_topology::load_str(&y, std::path::Path::new("generated.yaml"))
+            .unwrap_or_else(|e| panic!("{e}\n{y}"));
+        let rules = topo.nodes["r1"].iptables.as_deref().expect("ruleset");
+        assert_eq!(
+            rules.matches("-j DROP").count(),
+            usize::from(crate::scenario::FIREWALL_RULES)
+        );
+        assert!(rules.ends_with("COMMIT\n"));
     }
 
     #[test]

@@ -44,6 +44,21 @@ impl GuestTransport {
     }
 }
 
+/// Rules in the FORWARD chain of the `guest-firewall` scenario, none matching the bench's
+/// UDP frames (port 9), so that each frame is checked against all of them.
+pub const FIREWALL_RULES: u16 = 20;
+
+/// The iptables ruleset of the `guest-firewall` scenario.
+pub fn firewall_rules() -> String {
+    let mut r =
+        String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    for i in 0..FIREWALL_RULES {
+        r.push_str(&format!("-A FORWARD -p tcp --dport {} -j DROP\n", 2000 + i));
+    }
+    r.push_str("-A FORWARD -j ACCEPT\nCOMMIT\n");
+    r
+}
+
 /// One bench scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -56,6 +71,9 @@ pub enum Scenario {
     Wire,
     /// h1 → UML router (quickstart, or `--topology`) → h2 with this transport.
     Guest(GuestTransport),
+    /// The quickstart router as a firewall: an iptables ruleset of [`FIREWALL_RULES`] rules
+    /// that every frame crosses before the final accept.
+    GuestFirewall,
     /// The quickstart guest as the howto runs it: raw links, no depth, default socket
     /// buffers, guest not pinned.
     GuestPlain,
@@ -66,7 +84,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario name [`Scenario::parse_list`] accepts.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "veth",
         "netns-router",
         "wire",
@@ -77,6 +95,7 @@ impl Scenario {
         "guest-wire",
         "guest-gre",
         "guest-l2tpv3",
+        "guest-firewall",
         "guest-plain",
         "guest-tuned",
         "tuning",
@@ -110,6 +129,7 @@ impl Scenario {
             "guest-wire" => vec![Scenario::Guest(T::Wire)],
             "guest-gre" => vec![Scenario::Guest(T::Gre)],
             "guest-l2tpv3" => vec![Scenario::Guest(T::L2tpv3)],
+            "guest-firewall" => vec![Scenario::GuestFirewall],
             "guest-plain" => vec![Scenario::GuestPlain],
             "guest-tuned" => vec![Scenario::GuestTuned],
             "tuning" => vec![Scenario::GuestPlain, Scenario::GuestTuned],
@@ -119,6 +139,7 @@ impl Scenario {
                 v.insert(5, Scenario::Guest(T::Hybrid));
                 v.insert(6, Scenario::Guest(T::Gre));
                 v.insert(7, Scenario::Guest(T::L2tpv3));
+                v.insert(8, Scenario::GuestFirewall);
                 v
             }
             other => return Err(BenchError::UnknownScenario(other.to_string())),
@@ -167,6 +188,9 @@ impl Scenario {
             Scenario::Guest(GuestTransport::L2tpv3) => {
                 "h1 -> umlvnf (L2TPv3 end) -> UML router (l2tpv3/udp) -> umlvnf -> h2"
             }
+            Scenario::GuestFirewall => {
+                "h1 -> UML firewall (iptables FORWARD chain of 20 rules, raw links) -> h2"
+            }
             Scenario::GuestPlain => "UML router as the howto runs it (raw, no tuning)",
             Scenario::GuestTuned => "UML router with umlvnf tuning (CPU placement, depth, rmem)",
         }
@@ -188,6 +212,7 @@ impl fmt::Display for Scenario {
             Scenario::NetnsRouter => write!(f, "netns-router"),
             Scenario::Wire => write!(f, "wire"),
             Scenario::Guest(t) => write!(f, "guest-{}", t.as_str()),
+            Scenario::GuestFirewall => write!(f, "guest-firewall"),
             Scenario::GuestPlain => write!(f, "guest-plain"),
             Scenario::GuestTuned => write!(f, "guest-tuned"),
         }
@@ -213,6 +238,6 @@ mod tests {
         );
         let e = Scenario::parse_csv("vet").unwrap_err().to_string();
         assert!(e.contains("use veth, netns-router"), "{e}");
-        assert_eq!(Scenario::parse_list("all").unwrap().len(), 11);
+        assert_eq!(Scenario::parse_list("all").unwrap().len(), 12);
     }
 }
