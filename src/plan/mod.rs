@@ -254,6 +254,10 @@ pub struct GuestSetup {
 pub struct GuestInterface {
     /// UML device name (`vec0`).
     pub device: String,
+    /// UML vector transport (`raw`, `tap`, `bess`, `gre`, ...).
+    pub transport: String,
+    /// The root-namespace interface the device opens (`ifname=`), if its transport has one.
+    pub host_ifname: Option<String>,
     /// Name inside the guest.
     pub name: String,
     /// MTU.
@@ -743,8 +747,11 @@ fn plan_guest(
         let rendered: Vec<String> = opts.iter().map(|(k, v)| format!("{k}={v}")).collect();
         argv.push(format!("vec{index}:{}", rendered.join(",")));
         let spec = node.interfaces.get(iface).cloned().unwrap_or_default();
+        let opt = |key: &str| opts.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         interfaces.push(GuestInterface {
             device: format!("vec{index}"),
+            transport: opt("transport").unwrap_or_default(),
+            host_ifname: opt("ifname"),
             name: iface.clone(),
             mtu: spec.mtu,
             ipv4: spec.ipv4.iter().map(|a| a.to_string()).collect(),

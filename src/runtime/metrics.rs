@@ -161,28 +161,16 @@ impl LabSource for LabMetrics {
 fn host_interfaces(plan: &crate::plan::Plan) -> Vec<HostInterface> {
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    // Guest ends: the interface named in the guest's vector options.
+    // Guest ends: the root-namespace interface each vector device opens.
     for g in &plan.guests {
-        for arg in &g.argv {
-            let Some((dev, opts)) = arg.split_once(':').filter(|(d, _)| d.starts_with("vec"))
-            else {
-                continue;
-            };
-            let ifname = opts.split(',').find_map(|kv| kv.strip_prefix("ifname="));
-            let transport = opts.split(',').find_map(|kv| kv.strip_prefix("transport="));
-            let name = g
-                .setup
-                .interfaces
-                .iter()
-                .find(|i| i.device == dev)
-                .map(|i| i.name.clone());
-            if let (Some(ifname), Some(name)) = (ifname, name) {
-                if seen.insert(ifname.to_string()) {
+        for i in &g.setup.interfaces {
+            if let Some(ifname) = &i.host_ifname {
+                if seen.insert(ifname.clone()) {
                     out.push(HostInterface {
-                        ifname: ifname.to_string(),
+                        ifname: ifname.clone(),
                         node: g.node.clone(),
-                        interface: name,
-                        transport: transport.unwrap_or("raw").to_string(),
+                        interface: i.name.clone(),
+                        transport: i.transport.clone(),
                     });
                 }
             }
@@ -215,4 +203,39 @@ fn host_interfaces(plan: &crate::plan::Plan) -> Vec<HostInterface> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{plan, PlanContext};
+
+    #[test]
+    fn host_interfaces_name_the_node_and_interface_they_serve() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/links.yaml");
+        let topo = umlvnf_topology::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let ctx = PlanContext {
+            labs_dir: "/var/lib/umlvnf/labs".into(),
+            images: [("minimal".to_string(), "/images/minimal.ext4".into())].into(),
+        };
+        let p = plan(&topo, &ctx).expect("plan");
+        let found = host_interfaces(&p);
+        let of = |node: &str, iface: &str| {
+            found
+                .iter()
+                .find(|h| h.node == node && h.interface == iface)
+                .unwrap_or_else(|| panic!("no host interface for {node}:{iface} in {found:?}"))
+        };
+        // Guest ends come from the guest's own devices, with their transport.
+        assert_eq!(of("r1", "eth0").transport, "tap");
+        assert_eq!(of("r1", "eth1").transport, "raw");
+        assert_eq!(of("r2", "eth1").transport, "hybrid");
+        // Other root-namespace interfaces belong to the link's non-guest end.
+        assert!(found
+            .iter()
+            .any(|h| h.node == "host" && h.interface == "lkroot0"));
+        let names: std::collections::BTreeSet<&str> =
+            found.iter().map(|h| h.ifname.as_str()).collect();
+        assert_eq!(names.len(), found.len(), "each interface once: {found:?}");
+    }
 }
