@@ -9,10 +9,8 @@
 //! - [`stop()`] does a graceful-then-forceful shutdown.
 //! - The [`console`] module: [`ConsolePump`] drains console 0 into a log and lets one client attach.
 //! - The [`room`] module: [`check_tmpdir`] verifies that `TMPDIR` can hold the guest's RAM.
-//! - The [`kernel`] module: [`kernel_version`] asks a kernel binary for its version.
 
 pub mod console;
-pub mod kernel;
 pub mod mconsole;
 pub mod notify;
 pub mod process;
@@ -20,7 +18,6 @@ pub mod room;
 pub mod stop;
 
 pub use console::{ConsoleError, ConsolePump};
-pub use kernel::{kernel_version, KernelError};
 pub use mconsole::{Mconsole, MconsoleError};
 pub use notify::{Notification, NotifyError, NotifySocket, Received};
 pub use process::{
