@@ -19,39 +19,11 @@ pub fn labs_dir() -> PathBuf {
 }
 
 /// A process recorded with its start time, so that a reused pid is never mistaken for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcRef {
-    /// Process id.
-    pub pid: i32,
-    /// Start time in clock ticks since boot (field 22 of /proc/PID/stat).
-    pub start_time: u64,
-}
+pub use umlvnf_guest::ProcessId as ProcRef;
 
-impl ProcRef {
-    /// The calling process.
-    pub fn current() -> Option<ProcRef> {
-        let pid = std::process::id() as i32;
-        proc_start_time(pid).map(|start_time| ProcRef { pid, start_time })
-    }
-
-    /// A process by pid, if it is running.
-    pub fn of(pid: i32) -> Option<ProcRef> {
-        proc_start_time(pid).map(|start_time| ProcRef { pid, start_time })
-    }
-
-    /// True if this very process is still running.
-    pub fn is_alive(&self) -> bool {
-        proc_start_time(self.pid) == Some(self.start_time)
-    }
-}
-
-/// Reads field 22 (starttime) of /proc/PID/stat.
-pub fn proc_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    // `rest` starts at field 3 (state); starttime is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+/// The calling process, as recorded in the state file.
+pub fn current_process() -> Option<ProcRef> {
+    ProcRef::of(std::process::id() as i32).ok()
 }
 
 /// Everything a lab created on the host.
@@ -175,7 +147,7 @@ mod tests {
 
     #[test]
     fn own_process_is_alive_and_fake_start_time_is_not() {
-        let me = ProcRef::current().expect("own /proc entry");
+        let me = current_process().expect("own /proc entry");
         assert!(me.is_alive());
         let other = ProcRef {
             pid: me.pid,

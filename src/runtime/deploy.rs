@@ -12,7 +12,7 @@ use nix::sys::signal::{SigSet, Signal};
 use umlvnf_topology::Topology;
 
 use crate::plan::{self, Plan, PlanContext};
-use crate::state::{self, LabState, Owned, Phase, ProcRef};
+use crate::state::{self, LabState, Owned, Phase};
 
 use super::host_objects::{self, Sockets};
 use super::supervisor::Lab;
@@ -111,7 +111,7 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
 
 fn check_not_up(lab: &str, lab_dir: &Path) -> Result<(), RuntimeError> {
     match LabState::load(lab_dir) {
-        Ok(st) => match st.supervisor.filter(ProcRef::is_alive) {
+        Ok(st) => match st.supervisor.filter(|p| p.is_alive()) {
             Some(p) => Err(RuntimeError::AlreadyUp {
                 lab: lab.to_string(),
                 pid: p.pid,
@@ -223,7 +223,7 @@ fn run(
     let mut st = LabState {
         lab: plan.lab.clone(),
         topology,
-        supervisor: ProcRef::current(),
+        supervisor: state::current_process(),
         phase: Phase::Deploying,
         started_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -13,7 +13,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use umlvnf_agent::client::AgentClient;
 use umlvnf_agent::config::{FileConfig, GuestConfig, InterfaceConfig, RouteConfig};
-use umlvnf_guest::{spawn, ConsolePump, Mconsole, Notification, NotifySocket, UmlCommand};
+use umlvnf_guest::{spawn, ConsolePump, Notification, NotifySocket, UmlCommand};
 use umlvnf_topology::RestartPolicy;
 
 use crate::plan::{GuestPlan, Plan};
@@ -211,7 +211,7 @@ impl Guest {
         .map_err(|e| format!("starting {} failed: {e}", self.plan.argv[0]))?;
         {
             let mut live = self.lock_live();
-            live.process = ProcRef::of(child.pid.pid);
+            live.process = Some(child.pid);
             live.record.process = live.process;
             live.exit = None;
             live.started = Some(Instant::now());
@@ -316,42 +316,17 @@ impl Guest {
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// Stops the guest: ctrl-alt-del (the agent powers off), then halt, then signals.
+    /// Stops the guest: ctrl-alt-del (the agent powers off), then halt, then signals to its
+    /// process group (`umlvnf_guest::stop`), and records how it ended.
     pub fn stop(&self) {
-        if self.reap().is_some() || self.lock_live().process.is_none() {
-            self.set_state("stopped", None);
-            return;
+        let process = self.lock_live().process;
+        if let Some(p) = process.filter(|_| self.reap().is_none()) {
+            let outcome = umlvnf_guest::stop(&p, &self.mconsole, STOP_GRACE);
+            let mut live = self.lock_live();
+            live.exit = Some(outcome.status.map_or(255, exit_code));
+            live.process = None;
+            live.record.process = None;
         }
-        let wait = |d: Duration| {
-            let end = Instant::now() + d;
-            while Instant::now() < end {
-                if self.reap().is_some() {
-                    return true;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            false
-        };
-        let mconsole = Mconsole::connect(&self.mconsole).ok();
-        let mut done = false;
-        if let Some(m) = &mconsole {
-            if m.cad().is_ok() {
-                done = wait(STOP_GRACE);
-            }
-            if !done && m.halt().is_ok() {
-                done = wait(Duration::from_secs(2));
-            }
-        }
-        if !done {
-            if let Some(p) = self.lock_live().process {
-                let _ = nix::sys::signal::killpg(Pid::from_raw(p.pid), Signal::SIGTERM);
-            }
-            done = wait(Duration::from_secs(1));
-        }
-        if !done {
-            self.kill();
-        }
-        // The helper processes of the group go with it.
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.set_state("stopped", None);
     }
@@ -460,6 +435,14 @@ impl Guest {
             None => Err(format!("node `{}` has no console yet", self.plan.node)),
         }
     }
+}
+
+/// An exit status as a shell reports it (128 + signal when killed).
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// The agent's configuration of a guest, with the files it copies read now.

@@ -1,9 +1,9 @@
 //! `down` for a lab whose runtime is gone (killed, crashed): remove what its state records.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::state::LabState;
@@ -23,15 +23,8 @@ pub fn down_stale(lab: &str, lab_dir: &Path) -> Vec<String> {
         for (node, g) in &st.guests {
             if let Some(p) = g.process.filter(|p| p.is_alive()) {
                 let mconsole = lab_dir.join("uml").join(node).join("mconsole");
-                if let Ok(m) = umlvnf_guest::Mconsole::connect(&mconsole) {
-                    let _ = m.halt();
-                }
-                let _ = killpg(Pid::from_raw(p.pid), Signal::SIGKILL);
-                let end = Instant::now() + Duration::from_secs(5);
-                while p.is_alive() && Instant::now() < end {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                if p.is_alive() {
+                let outcome = umlvnf_guest::stop(&p, &mconsole, Duration::from_secs(2));
+                if outcome.step == umlvnf_guest::StopStep::StillRunning {
                     problems.push(format!("guest {node} (pid {}) did not exit", p.pid));
                 }
             }

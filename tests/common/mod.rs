@@ -130,6 +130,13 @@ impl Deployed {
     pub fn down(self) {
         let out = umlvnf(&["down", "--lab", &self.lab]);
         assert!(out.status.success(), "down failed: {}", text(&out));
+        // A running runtime must tear its lab down itself: a fallback to the recorded state
+        // (it did not answer) says so on stderr.
+        assert!(
+            out.stderr.is_empty(),
+            "down did not go cleanly: {}",
+            text(&out)
+        );
         assert_nothing_left(&self.lab);
         std::mem::forget(self);
     }

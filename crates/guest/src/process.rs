@@ -54,7 +54,7 @@ pub fn capability_number(name: &str) -> Option<u32> {
 }
 
 /// A pid plus its start time, so a recorded pid is never confused with a reused one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ProcessId {
     /// The host pid.
     pub pid: i32,
