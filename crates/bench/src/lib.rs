@@ -305,7 +305,7 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             Ok((Held::Net(Box::new(env)), p))
         }
         Scenario::Wire => {
-            let env = netenv::wire(tx, rx, generator::BATCH)?;
+            let env = netenv::wire(tx, rx, guest_cpu, generator::BATCH)?;
             let p = env.path.clone();
             Ok((Held::Net(Box::new(env)), p))
         }
@@ -366,6 +366,7 @@ fn run_scenario(
     let placement = format!(
         "generator CPU {tx}, sink CPU {rx}, {}",
         match guest_cpu {
+            Some(c) if sc == Scenario::Wire => format!("datapath thread CPU {c}"),
             Some(c) => format!("guest CPU {c}"),
             None if sc.is_guest() => "guest not pinned".to_string(),
             None => "kernel forwarding wherever it runs".to_string(),

@@ -166,14 +166,22 @@ pub fn netns_router(tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<NetE
 
 /// `wire`: generator namespace ⇄ veth ⇄ umlvnf's datapath (one wire, AF_PACKET both ends,
 /// in a middle namespace) ⇄ veth ⇄ sink namespace.
-pub fn wire(tx_cpu: Option<usize>, rx_cpu: Option<usize>, depth: usize) -> Result<NetEnv> {
+pub fn wire(
+    tx_cpu: Option<usize>,
+    rx_cpu: Option<usize>,
+    dp_cpu: Option<usize>,
+    depth: usize,
+) -> Result<NetEnv> {
     let mut b = Builder::new();
     let a = b.netns("a")?;
     let m = b.netns("m")?;
     let z = b.netns("b")?;
     b.pair(&a, "eth0", &m, "wa")?;
     b.pair(&m, "wb", &z, "eth0")?;
-    let dp = Datapath::start(1)?;
+    let dp = match dp_cpu {
+        Some(c) => Datapath::start_pinned(&[c % crate::affinity::cpu_count()])?,
+        None => Datapath::start(1)?,
+    };
     let mut spec = WireSpec::new(
         "bench",
         EndSpec::Packet {

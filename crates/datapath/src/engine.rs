@@ -105,6 +105,28 @@ fn eventfd() -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Pins the calling thread to `cpu`.
+fn pin_current_thread(cpu: usize) -> Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(DatapathError::BadEnd(format!(
+            "CPU {cpu} is out of range: give a CPU below {}",
+            libc::CPU_SETSIZE
+        )));
+    }
+    // SAFETY: cpu_set_t is plain data; all-zero bytes are the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below CPU_SETSIZE (checked above), so CPU_SET writes inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; the pointer and size describe a live cpu_set_t.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(DatapathError::last_os(format!(
+            "pin a datapath thread to CPU {cpu} (is it online and allowed for this process?)"
+        )));
+    }
+    Ok(())
+}
+
 fn kick(fd: &OwnedFd) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64 to an eventfd.
@@ -118,22 +140,80 @@ fn drain(fd: RawFd) {
 }
 
 impl Datapath {
-    /// Starts `threads` worker threads (0 = one per available core).
+    /// Starts `threads` worker threads (0 = one per available core), not pinned.
     pub fn start(threads: usize) -> Result<Datapath> {
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             threads
         };
-        let mut workers = Vec::with_capacity(threads);
-        for i in 0..threads {
-            let wake = Arc::new(eventfd()?);
+        Datapath::spawn(&vec![None; threads])
+    }
+
+    /// Starts one worker thread per entry of `cpus`, each pinned to that CPU (so the
+    /// datapath can own cores apart from what it serves). Fails when `cpus` is empty or a
+    /// CPU cannot be used.
+    pub fn start_pinned(cpus: &[usize]) -> Result<Datapath> {
+        if cpus.is_empty() {
+            return Err(DatapathError::BadEnd(
+                "a pinned datapath needs at least one CPU".to_string(),
+            ));
+        }
+        let cpus: Vec<Option<usize>> = cpus.iter().copied().map(Some).collect();
+        Datapath::spawn(&cpus)
+    }
+
+    fn spawn(cpus: &[Option<usize>]) -> Result<Datapath> {
+        let mut workers: Vec<Worker> = Vec::with_capacity(cpus.len());
+        let stop_all = |workers: Vec<Worker>| {
+            for mut w in workers {
+                let _ = w.tx.send(Cmd::Stop);
+                kick(&w.wake);
+                if let Some(h) = w.handle.take() {
+                    let _ = h.join();
+                }
+            }
+        };
+        for (i, cpu) in cpus.iter().enumerate() {
+            let wake = match eventfd() {
+                Ok(fd) => Arc::new(fd),
+                Err(e) => {
+                    stop_all(workers);
+                    return Err(e);
+                }
+            };
             let (tx, rx) = mpsc::channel();
             let w = Arc::clone(&wake);
+            let cpu = *cpu;
+            let (pinned_tx, pinned_rx) = mpsc::sync_channel(1);
             let handle = std::thread::Builder::new()
                 .name(format!("umlvnf-dp{i}"))
-                .spawn(move || run(rx, w))
-                .map_err(|e| DatapathError::os("start a datapath thread", e))?;
+                .spawn(move || {
+                    let pinned = cpu.map_or(Ok(()), pin_current_thread);
+                    let ok = pinned.is_ok();
+                    let _ = pinned_tx.send(pinned);
+                    if ok {
+                        run(rx, w);
+                    }
+                });
+            let handle = match handle {
+                Ok(h) => h,
+                Err(e) => {
+                    stop_all(workers);
+                    return Err(DatapathError::os("start a datapath thread", e));
+                }
+            };
+            // The worker reports whether it could pin itself before it moves any frame.
+            let pinned = pinned_rx.recv().unwrap_or_else(|_| {
+                Err(DatapathError::BadEnd(
+                    "a datapath thread ended before it started".to_string(),
+                ))
+            });
+            if let Err(e) = pinned {
+                let _ = handle.join();
+                stop_all(workers);
+                return Err(e);
+            }
             workers.push(Worker {
                 tx,
                 wake,

@@ -582,3 +582,44 @@ fn duplicates_are_counted_and_conserve(backend: Backend) {
     assert_eq!(c.a_to_b.sent(), got);
     assert!(c.is_conserved(), "{c:?}");
 }
+
+/// The CPUs each thread named `name` of this process may run on, from /proc (tests run in
+/// parallel, so other datapaths' threads may carry the same name).
+fn allowed_cpus_of_threads(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = t.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        if let Some(v) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        {
+            out.push(v.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn pinned_workers_run_on_their_cpu_and_still_forward() {
+    let dp = Datapath::start_pinned(&[0]).unwrap();
+    assert_eq!(dp.threads(), 1);
+    let lists = allowed_cpus_of_threads("umlvnf-dp0");
+    assert!(lists.iter().any(|l| l == "0"), "{lists:?}");
+    let (ta, tb, id) = fd_wire(&dp, Backend::Mmsg, |a, b| WireSpec::new("pinned", a, b));
+    ta.send(b"frame").unwrap();
+    tb.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = tb.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"frame");
+    dp.remove_wire(id).unwrap();
+    dp.shutdown();
+    let e = Datapath::start_pinned(&[]).unwrap_err().to_string();
+    assert!(e.contains("at least one CPU"), "{e}");
+    let e = Datapath::start_pinned(&[100_000]).unwrap_err().to_string();
+    assert!(e.contains("CPU 100000"), "{e}");
+}
