@@ -195,6 +195,10 @@ struct BenchArgs {
     /// No per-trial progress lines.
     #[arg(long)]
     quiet: bool,
+    /// How the generator and the sink move frames: mmsg (sendmmsg/recvmmsg) or io_uring
+    /// (batches of SENDMSG/RECVMSG requests).
+    #[arg(long, default_value = "mmsg", value_parser = ["mmsg", "io_uring"])]
+    backend: String,
 }
 
 #[derive(Subcommand)]
@@ -955,7 +959,20 @@ fn bench(a: BenchArgs) -> Result<ExitCode> {
     o.compare = a.compare;
     o.trafgen = a.trafgen;
     o.progress = !a.quiet;
-    let report = umlvnf_bench::run(&o)?;
+    o.backend = a.backend.parse()?;
+    // SIGINT/SIGTERM end the current trial and tear the scenario down instead of killing
+    // the process (a second one exits at once). No thread has been started yet.
+    umlvnf_bench::interrupt::catch_signals()?;
+    let report = match umlvnf_bench::run(&o) {
+        Ok(r) => r,
+        Err(umlvnf_bench::BenchError::Interrupted { partial }) => {
+            if let Some(r) = partial {
+                print!("{}", r.table());
+            }
+            return Err(umlvnf_bench::BenchError::Interrupted { partial: None }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     print!("{}", report.table());
     Ok(if report.has_errors() {
         ExitCode::from(1)

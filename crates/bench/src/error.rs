@@ -15,7 +15,8 @@ pub enum BenchError {
     /// A scenario name that is not known.
     #[error(
         "scenario `{0}` is not known: use veth, netns-router, wire, guest, guest-raw, guest-tap, \
-         guest-hybrid, guest-wire, guest-plain, guest-tuned or tuning"
+         guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-firewall, guest-plain, \
+         guest-tuned, tuning, pair-wire, pair-l2tpv3, pair-vde, pairs or all"
     )]
     UnknownScenario(String),
     /// Options that do not fit together or are out of range.
@@ -59,9 +60,36 @@ pub enum BenchError {
         /// What is missing.
         reason: String,
     },
+    /// The `guest-plain` guest, started with the howto's command line, did not come up.
+    #[error("the plain guest (the howto's `linux ...` command line) failed: {0}")]
+    HowtoGuest(String),
     /// trafgen could not be run or its output not read.
     #[error("trafgen failed: {0} (install it with `apt-get install netsniff-ng`)")]
     Trafgen(String),
+    /// vde_switch could not be started, or did not come up.
+    #[error("vde_switch failed: {0} (install it with `apt-get install vde2`)")]
+    VdeSwitch(String),
+    /// A guest's management console refused or did not answer a command.
+    #[error("the guest's mconsole failed: {0}")]
+    Mconsole(#[from] umlvnf_guest::MconsoleError),
+    /// The kernel refused the I/O backend asked for.
+    #[error(
+        "the {backend} backend cannot be used: {source} (the kernel refuses it, e.g. \
+         kernel.io_uring_disabled is set or a seccomp filter blocks it): use the mmsg backend \
+         (`--backend mmsg`) instead"
+    )]
+    BackendUnavailable {
+        /// The backend (`io_uring`).
+        backend: &'static str,
+        /// Why the kernel refused it.
+        source: io::Error,
+    },
+    /// SIGINT or SIGTERM arrived: the bench stopped early and removed what it had set up.
+    #[error("interrupted by a signal: the bench stopped early and removed what it had set up")]
+    Interrupted {
+        /// What was measured before the signal (only on the error returned by `run`).
+        partial: Option<Box<crate::report::Report>>,
+    },
     /// A report file could not be read, parsed or written.
     #[error("report file {path}: {reason}")]
     ReportFile {

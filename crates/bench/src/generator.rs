@@ -1,13 +1,16 @@
-//! The traffic generator: AF_PACKET `sendmmsg` in batches of 64, pinned to one CPU,
-//! unpaced or paced to a packet rate.
+//! The traffic generator: AF_PACKET `sendmmsg` (or a chain of io_uring SENDMSG requests)
+//! in batches of 64, pinned to one CPU, unpaced or paced to a packet rate. It stops early
+//! when the bench is interrupted.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::affinity::{monotonic_ns, pin_current_thread};
+use crate::backend::{Backend, BatchIo};
 use crate::error::Result;
 use crate::frame::{build_frame, stamp, Flow, FrameSize};
+use crate::interrupt;
 use crate::packet_socket::{self, Batch, Port};
 
 /// Frames per `sendmmsg`.
@@ -32,6 +35,8 @@ pub struct GeneratorConfig {
     pub cpu: Option<usize>,
     /// Run id written into every frame (the sink counts only its own run).
     pub run: u16,
+    /// How batches are sent.
+    pub backend: Backend,
 }
 
 /// What the generator did.
@@ -59,9 +64,11 @@ impl GeneratorResult {
 }
 
 /// Sends frames per `cfg` on the calling thread (pinning it if asked) and returns the counts.
-/// Frame `k` of a run carries sequence number `k` and its send time.
+/// Frame `k` of a run carries sequence number `k` and its send time. Ends early (with the
+/// counts so far) when the bench is interrupted.
 pub fn generate(cfg: &GeneratorConfig) -> Result<GeneratorResult> {
     let sock = packet_socket::open(&cfg.port, 0, SEND_BUF)?;
+    let mut io = BatchIo::new(cfg.backend, BATCH)?;
     if let Some(cpu) = cfg.cpu {
         pin_current_thread(cpu)?;
     }
@@ -92,7 +99,7 @@ pub fn generate(cfg: &GeneratorConfig) -> Result<GeneratorResult> {
     let mut last = start;
     loop {
         let now = monotonic_ns();
-        if now >= end {
+        if now >= end || interrupt::stop_requested() {
             break;
         }
         let want = match cfg.rate {
@@ -125,7 +132,7 @@ pub fn generate(cfg: &GeneratorConfig) -> Result<GeneratorResult> {
             }
             stamp(batch.frame_mut(i), seq as u32, now);
         }
-        match batch.send(&sock, want) {
+        match io.send(&sock, &mut batch, want) {
             Ok(n) => {
                 for i in 0..n {
                     bytes += batch.len(i) as u64;

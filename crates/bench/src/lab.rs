@@ -73,6 +73,14 @@ pub fn lab_name_of(text: &str) -> Option<String> {
     })
 }
 
+/// Where the umlvnf binary keeps lab state directories: `$UMLVNF_STATE_DIR`, else
+/// `/var/lib/umlvnf/labs` (the binary is run with this process's environment).
+pub fn labs_dir() -> PathBuf {
+    std::env::var_os("UMLVNF_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/umlvnf/labs"))
+}
+
 /// A unique lab name for a generated topology (at most 12 characters).
 pub fn unique_lab_name() -> String {
     let k = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
@@ -159,6 +167,41 @@ impl Lab {
             action: "inspect".into(),
             detail: format!("its JSON cannot be read: {e}"),
         })
+    }
+
+    /// The directory holding the generated topology file (removed on drop), or `None` for a
+    /// topology file of the user's.
+    pub fn generated_dir(&self) -> Option<&FsPath> {
+        self.generated_dir.as_deref()
+    }
+
+    /// The mconsole socket of guest `node`: `<labs dir>/<lab>/uml/<node>/mconsole`.
+    pub fn mconsole(&self, node: &str) -> PathBuf {
+        labs_dir()
+            .join(&self.name)
+            .join("uml")
+            .join(node)
+            .join("mconsole")
+    }
+
+    /// `umlvnf exec --lab NAME NODE -- ARGS...`; its standard output on success.
+    pub fn exec(&self, node: &str, args: &[&str]) -> Result<String> {
+        let action = format!("exec {node} -- {}", args.join(" "));
+        let out = Command::new(&self.umlvnf)
+            .args(["exec", "--lab", &self.name, node, "--"])
+            .args(args)
+            .output()
+            .map_err(|e| BenchError::Lab {
+                action: action.clone(),
+                detail: format!("cannot run {}: {e}", self.umlvnf.display()),
+            })?;
+        if !out.status.success() {
+            return Err(BenchError::Lab {
+                action,
+                detail: output_text(&out),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The test path through the lab: generator on the host node `h1` (else the first host

@@ -14,12 +14,16 @@
 
 pub mod affinity;
 pub mod arp;
+pub mod backend;
 mod error;
 pub mod frame;
 pub mod generator;
+pub mod howto_guest;
+pub mod interrupt;
 pub mod lab;
 pub mod netenv;
 pub mod packet_socket;
+pub mod pairs;
 pub mod report;
 pub mod scenario;
 pub mod search;
@@ -28,14 +32,16 @@ pub mod stats;
 pub mod svg;
 pub mod trafgen;
 pub mod trial;
+pub mod uring_io;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use backend::Backend;
 pub use error::{BenchError, Result};
 pub use frame::FrameSize;
-pub use report::{Change, HostInfo, Point, Report, ScenarioResult, Settings, Tuning};
-pub use scenario::{GuestTransport, Scenario};
+pub use report::{Change, GuestPairs, HostInfo, Point, Report, ScenarioResult, Settings, Tuning};
+pub use scenario::{GuestTransport, PairLink, Scenario};
 pub use search::{zero_loss_search, Probe, ZeroLoss};
 pub use stats::{Latency, Spread};
 pub use trial::Trial;
@@ -83,12 +89,14 @@ pub struct BenchOptions {
     pub trafgen: bool,
     /// Print one line per trial on stderr as the run goes.
     pub progress: bool,
+    /// How the generator and the sink move frames (`sendmmsg`/`recvmmsg` or io_uring).
+    pub backend: Backend,
 }
 
 impl BenchOptions {
     /// Defaults: [`Scenario::defaults`], 64/512/1518 bytes, no IMIX, 5 s × 3 reps with 1 s of
     /// warm-up, unpaced, no zero-loss search, built-in quickstart, no output files, no
-    /// trafgen, progress on.
+    /// trafgen, progress on, the mmsg backend.
     pub fn new(umlvnf: PathBuf) -> BenchOptions {
         BenchOptions {
             scenarios: Scenario::defaults(),
@@ -106,6 +114,7 @@ impl BenchOptions {
             compare: None,
             trafgen: false,
             progress: true,
+            backend: Backend::Mmsg,
         }
     }
 
@@ -174,24 +183,34 @@ impl BenchOptions {
 
 /// Runs the bench: every scenario in turn (each set up and torn down on its own; a scenario
 /// that fails is recorded with its error and the run goes on), then the tuning comparison,
-/// the comparison with `compare`, and the output files. Fails only on invalid options, an
-/// unreadable `compare` file or an unwritable output file.
+/// the comparison with `compare`, and the output files. Fails on invalid options, a backend
+/// the kernel refuses, an unreadable `compare` file or an unwritable output file.
+///
+/// When a stop is asked for ([`interrupt::catch_signals`] turns SIGINT/SIGTERM into one)
+/// the current trial ends early, its scenario's set-up is dropped, no further scenario
+/// runs, no file is written, and this fails with [`BenchError::Interrupted`] carrying what
+/// was measured so far.
 pub fn run(opts: &BenchOptions) -> Result<Report> {
     opts.check()?;
     let sizes = opts.sizes()?;
     let old = opts.compare.as_deref().map(Report::read).transpose()?;
+    opts.backend.check_available()?;
     let mut results = Vec::new();
     let mut trafgen_done = false;
     for &sc in &opts.scenarios {
+        if interrupt::stop_requested() {
+            break;
+        }
         let with_trafgen = opts.trafgen && sc == Scenario::Veth;
         results.extend(run_scenario(opts, sc, &sizes, with_trafgen));
         trafgen_done |= with_trafgen;
     }
-    if opts.trafgen && !trafgen_done {
+    if opts.trafgen && !trafgen_done && !interrupt::stop_requested() {
         let mut r = run_scenario(opts, Scenario::Veth, &sizes, true);
         results.extend(r.drain(1..));
     }
     let tuning = tuning_of(&results, &sizes);
+    let guest_pairs = GuestPairs::of(&results);
     let mut report = Report {
         format: report::REPORT_FORMAT.to_string(),
         created_unix: SystemTime::now()
@@ -211,13 +230,20 @@ pub fn run(opts: &BenchOptions) -> Result<Report> {
             zero_loss: opts.zero_loss,
             frame_sizes: sizes,
             topology: opts.topology.as_ref().map(|p| p.display().to_string()),
+            backend: opts.backend,
         },
         scenarios: results,
         tuning,
+        guest_pairs,
         comparison: Vec::new(),
     };
     if let Some(old) = &old {
         report.comparison = report.compare(old);
+    }
+    if interrupt::stop_requested() {
+        return Err(BenchError::Interrupted {
+            partial: Some(Box::new(report)),
+        });
     }
     if let Some(p) = &opts.output_json {
         write_file(p, &report.to_json())?;
@@ -272,6 +298,8 @@ fn tuning_of(results: &[ScenarioResult], sizes: &[FrameSize]) -> Option<Tuning> 
 enum Held {
     Net(#[allow(dead_code)] Box<netenv::NetEnv>),
     Lab(#[allow(dead_code)] Lab),
+    Howto(#[allow(dead_code)] Box<howto_guest::HowtoGuest>),
+    Pair(#[allow(dead_code)] Box<pairs::PairLab>),
 }
 
 fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
@@ -333,15 +361,10 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             },
             false,
         ),
-        Scenario::GuestPlain => guest(
-            GuestSetup {
-                transport: "raw".into(),
-                cpu: None,
-                depth: None,
-                iptables: None,
-            },
-            false,
-        ),
+        Scenario::GuestPlain => {
+            let (g, path) = howto_guest::start(&opts.umlvnf, tx, rx)?;
+            Ok((Held::Howto(Box::new(g)), path))
+        }
         Scenario::GuestTuned => guest(
             GuestSetup {
                 transport: "raw".into(),
@@ -351,6 +374,11 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             },
             true,
         ),
+        Scenario::Pair(link) => {
+            let pair = pairs::PairLab::up(&opts.umlvnf, link)?;
+            let path = pair.path()?;
+            Ok((Held::Pair(Box::new(pair)), path))
+        }
     }
 }
 
@@ -363,15 +391,18 @@ fn run_scenario(
     trafgen: bool,
 ) -> Vec<ScenarioResult> {
     let (tx, rx, guest_cpu) = sc.placement();
-    let placement = format!(
-        "generator CPU {tx}, sink CPU {rx}, {}",
-        match guest_cpu {
-            Some(c) if sc == Scenario::Wire => format!("datapath thread CPU {c}"),
-            Some(c) => format!("guest CPU {c}"),
-            None if sc.is_guest() => "guest not pinned".to_string(),
-            None => "kernel forwarding wherever it runs".to_string(),
-        }
-    );
+    let placement = match sc {
+        Scenario::Pair(_) => pairs::PLACEMENT.to_string(),
+        _ => format!(
+            "generator CPU {tx}, sink CPU {rx}, {}",
+            match guest_cpu {
+                Some(c) if sc == Scenario::Wire => format!("datapath thread CPU {c}"),
+                Some(c) => format!("guest CPU {c}"),
+                None if sc.is_guest() => "guest not pinned".to_string(),
+                None => "kernel forwarding wherever it runs".to_string(),
+            }
+        ),
+    };
     let mut name = sc.to_string();
     if let (Scenario::Guest(GuestTransport::Raw), Some(t)) = (sc, &opts.topology) {
         name = format!(
@@ -397,9 +428,16 @@ fn run_scenario(
         points: Vec::new(),
     };
     let outcome = (|| -> Result<()> {
+        if opts.progress {
+            eprintln!("{}: setting up", ours.name);
+        }
         let (_held, path) = setup(opts, sc)?;
+        interrupt::check()?;
+        if opts.progress {
+            eprintln!("{}: set up, measuring", ours.name);
+        }
         for &size in sizes {
-            let p = measure_point(opts, &ours.name, &path, size, trial::measure, true)?;
+            let p = measure_point(opts, &ours.name, &path, size, trial::measure_with, true)?;
             ours.points.push(p);
             if trafgen {
                 match measure_point(opts, &peer.name, &path, size, trafgen::measure, false) {
@@ -423,7 +461,7 @@ fn run_scenario(
     }
 }
 
-type MeasureFn = fn(&Path, FrameSize, Option<u64>, Duration) -> Result<Trial>;
+type MeasureFn = fn(&Path, FrameSize, Option<u64>, Duration, Backend) -> Result<Trial>;
 
 fn measure_point(
     opts: &BenchOptions,
@@ -434,11 +472,13 @@ fn measure_point(
     search: bool,
 ) -> Result<Point> {
     if !opts.warmup.is_zero() {
-        measure(path, size, opts.rate, opts.warmup)?;
+        measure(path, size, opts.rate, opts.warmup, opts.backend)?;
+        interrupt::check()?;
     }
     let mut trials = Vec::new();
     for rep in 0..opts.reps {
-        let t = measure(path, size, opts.rate, opts.duration)?;
+        let t = measure(path, size, opts.rate, opts.duration, opts.backend)?;
+        interrupt::check()?;
         if opts.progress {
             eprintln!(
                 "{name} {size} rep {}: offered {} pps, delivered {} pps, loss {:.2} %",
@@ -457,7 +497,8 @@ fn measure_point(
             .unwrap_or(point.offered_pps.max.round() as u64)
             .max(1);
         let z = zero_loss_search(ceiling, bound, ZERO_LOSS_ITERATIONS, |rate| {
-            let t = measure(path, size, Some(rate), opts.duration)?;
+            let t = measure(path, size, Some(rate), opts.duration, opts.backend)?;
+            interrupt::check()?;
             if opts.progress {
                 eprintln!(
                     "{name} {size} zero-loss probe {} pps: loss {:.3} %",

@@ -221,3 +221,32 @@ pub fn wire(
     };
     Ok(b.finish(Some(dp), path))
 }
+
+/// The namespaces of the `guest-plain` scenario: h1 ⇄ veth ⇄ a namespace for the UML router
+/// (ends `p0` and `p1`, where the guest attaches, no addresses) ⇄ veth ⇄ h2. Returns the
+/// set-up (whose path's destination MAC is still zero: the guest's, learned once it boots)
+/// and the router namespace's name.
+pub fn howto_router(tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<(NetEnv, String)> {
+    let mut b = Builder::new();
+    let h1 = b.netns("h1")?;
+    let r = b.netns("r")?;
+    let h2 = b.netns("h2")?;
+    b.pair(&h1, "eth0", &r, "p0")?;
+    b.pair(&r, "p1", &h2, "eth0")?;
+    Rtnl::in_netns(&h1)?.addr_add("eth0", net("10.1.0.1/24")?)?;
+    Rtnl::in_netns(&h2)?.addr_add("eth0", net("10.2.0.1/24")?)?;
+    let flow = Flow {
+        src_mac: mac_of(Some(&h1), "eth0")?,
+        dst_mac: [0; 6],
+        src_ip: Ipv4Addr::new(10, 1, 0, 1),
+        dst_ip: Ipv4Addr::new(10, 2, 0, 1),
+    };
+    let path = Path {
+        tx: Port::new(Some(&h1), "eth0"),
+        rx: Port::new(Some(&h2), "eth0"),
+        flow,
+        tx_cpu,
+        rx_cpu,
+    };
+    Ok((b.finish(None, path), r))
+}

@@ -251,6 +251,35 @@ impl Batch {
         }
     }
 
+    /// Message headers for sending the first `n` frames (for the io_uring backend). They
+    /// point into this batch's buffers and stay valid until the batch is changed or moved.
+    pub(crate) fn send_headers(&mut self, n: usize) -> &mut [libc::mmsghdr] {
+        let n = n.min(self.count());
+        self.prepare(n, false);
+        &mut self.msgs[..n]
+    }
+
+    /// Message headers for receiving into every buffer (for the io_uring backend); see
+    /// [`Batch::send_headers`].
+    pub(crate) fn recv_headers(&mut self) -> &mut [libc::mmsghdr] {
+        let n = self.count();
+        self.prepare(n, true);
+        &mut self.msgs[..n]
+    }
+
+    /// Gives up this batch's buffers and headers for ever (leaks them) and puts fresh ones
+    /// in their place: for when requests the kernel may still complete point into them.
+    pub(crate) fn abandon_buffers(&mut self) {
+        let (count, cap) = (self.count(), self.bufs.first().map_or(0, Vec::len));
+        let fresh = Batch::new(count, cap);
+        std::mem::forget(std::mem::replace(self, fresh));
+    }
+
+    /// Records that `len` bytes were received into buffer `i`.
+    pub(crate) fn set_received(&mut self, i: usize, len: usize) {
+        self.lens[i] = len.min(self.bufs[i].len());
+    }
+
     /// Sends the first `n` frames with one `sendmmsg`; returns how many the kernel took.
     pub fn send(&mut self, fd: &OwnedFd, n: usize) -> std::io::Result<usize> {
         let n = n.min(self.count());

@@ -6,6 +6,7 @@ use std::path::Path as FsPath;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::error::{BenchError, Result};
 use crate::frame::FrameSize;
 use crate::search::ZeroLoss;
@@ -30,6 +31,11 @@ pub struct Report {
     pub scenarios: Vec<ScenarioResult>,
     /// Plain against tuned guest, when both were run.
     pub tuning: Option<Tuning>,
+    /// Links between two guests (`pair-wire` against `pair-l2tpv3` and `pair-vde`), when
+    /// `pair-wire` and at least one of the others were run at 64 bytes. Absent in older
+    /// reports.
+    #[serde(default)]
+    pub guest_pairs: Option<GuestPairs>,
     /// Change against `--compare OLD.json` (empty without it).
     pub comparison: Vec<Change>,
 }
@@ -60,6 +66,10 @@ pub struct Settings {
     pub frame_sizes: Vec<FrameSize>,
     /// Topology file of the `guest-raw` scenario, or `null` for the built-in quickstart.
     pub topology: Option<String>,
+    /// How the generator and the sink moved frames (`mmsg` or `io_uring`); reports written
+    /// before the field existed read as `mmsg`, which is what they used.
+    #[serde(default)]
+    pub backend: Backend,
 }
 
 /// Results of one scenario.
@@ -141,6 +151,114 @@ pub struct Tuning {
     pub zero_loss_pps: Option<[f64; 2]>,
     /// What "tuned" changes.
     pub tuned_means: String,
+}
+
+/// The frame size the guest-pair comparison is made at.
+pub const PAIRS_FRAME_SIZE: FrameSize = FrameSize::Fixed(64);
+/// Target of `wire / direct L2TPv3`: at least this.
+pub const PAIRS_L2TPV3_TARGET: f64 = 0.9;
+/// Target of `wire / vde_switch`: more than this.
+pub const PAIRS_VDE_TARGET: f64 = 1.0;
+
+/// Links between two guests (h1 → r1 ══ X ══ r2 → h2) at 64 bytes: median delivered pps of
+/// umlvnf's wire, a direct L2TPv3/UDP link and vde_switch, and the wire's ratios to the
+/// other two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestPairs {
+    /// Frame size compared (always 64).
+    pub frame_size: FrameSize,
+    /// Median delivered pps of `pair-wire`.
+    pub wire_pps: f64,
+    /// Median delivered pps of `pair-l2tpv3`, when it ran.
+    pub l2tpv3_pps: Option<f64>,
+    /// Median delivered pps of `pair-vde`, when it ran.
+    pub vde_pps: Option<f64>,
+    /// `wire_pps / l2tpv3_pps` (target ≥ [`PAIRS_L2TPV3_TARGET`]); `null` when L2TPv3 did
+    /// not run or delivered nothing.
+    pub wire_over_l2tpv3: Option<f64>,
+    /// `wire_pps / vde_pps` (target > [`PAIRS_VDE_TARGET`]); `null` when vde_switch did not
+    /// run or delivered nothing.
+    pub wire_over_vde: Option<f64>,
+    /// Whether both ratios are there and meet their targets; `null` when one is missing.
+    pub targets_met: Option<bool>,
+}
+
+impl GuestPairs {
+    /// The comparison from a run's results: needs `pair-wire` and `pair-l2tpv3` or
+    /// `pair-vde` measured at 64 bytes.
+    pub fn of(results: &[ScenarioResult]) -> Option<GuestPairs> {
+        let median = |name: &str| {
+            results
+                .iter()
+                .find(|r| r.name == name)?
+                .points
+                .iter()
+                .find(|p| p.frame_size == PAIRS_FRAME_SIZE)
+                .map(|p| p.pps.median)
+        };
+        let wire = median("pair-wire")?;
+        let (l2tpv3, vde) = (median("pair-l2tpv3"), median("pair-vde"));
+        if l2tpv3.is_none() && vde.is_none() {
+            return None;
+        }
+        let ratio = |other: Option<f64>| {
+            other
+                .filter(|&o| o > 0.0)
+                .map(|o| wire / o)
+                .filter(|r| r.is_finite())
+        };
+        let (over_l2tpv3, over_vde) = (ratio(l2tpv3), ratio(vde));
+        Some(GuestPairs {
+            frame_size: PAIRS_FRAME_SIZE,
+            wire_pps: wire,
+            l2tpv3_pps: l2tpv3,
+            vde_pps: vde,
+            wire_over_l2tpv3: over_l2tpv3,
+            wire_over_vde: over_vde,
+            targets_met: match (over_l2tpv3, over_vde) {
+                (Some(a), Some(b)) => Some(a >= PAIRS_L2TPV3_TARGET && b > PAIRS_VDE_TARGET),
+                _ => None,
+            },
+        })
+    }
+
+    /// The block printed after the table.
+    pub fn text(&self) -> String {
+        let mut t = String::new();
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), human_pps);
+        let _ = writeln!(
+            t,
+            "links between two guests at {} bytes (h1 -> r1 -> X -> r2 -> h2, median pps): wire {}, direct L2TPv3 {}, vde_switch {}",
+            self.frame_size,
+            human_pps(self.wire_pps),
+            opt(self.l2tpv3_pps),
+            opt(self.vde_pps)
+        );
+        let line = |t: &mut String, what: &str, r: Option<f64>, target: &str, met: bool| {
+            let _ = match r {
+                Some(r) => writeln!(
+                    t,
+                    "  wire / {what} = {r:.2} (target {target}): {}",
+                    if met { "met" } else { "NOT met" }
+                ),
+                None => writeln!(
+                    t,
+                    "  wire / {what} = - (not measured, or it delivered nothing)"
+                ),
+            };
+        };
+        if self.l2tpv3_pps.is_some() {
+            let r = self.wire_over_l2tpv3;
+            let met = r.is_some_and(|r| r >= PAIRS_L2TPV3_TARGET);
+            line(&mut t, "direct L2TPv3", r, ">= 0.9", met);
+        }
+        if self.vde_pps.is_some() {
+            let r = self.wire_over_vde;
+            let met = r.is_some_and(|r| r > PAIRS_VDE_TARGET);
+            line(&mut t, "vde_switch", r, "> 1", met);
+        }
+        t
+    }
 }
 
 /// The change of one scenario and frame size against an older report.
@@ -238,7 +356,7 @@ impl Report {
         let mut t = String::new();
         let _ = writeln!(
             t,
-            "umlvnf bench: {} s x {} reps (warm-up {} s), {}, {} CPUs, host kernel {}",
+            "umlvnf bench: {} s x {} reps (warm-up {} s), {}, {} backend, {} CPUs, host kernel {}",
             self.settings.duration_s,
             self.settings.reps,
             self.settings.warmup_s,
@@ -248,6 +366,7 @@ impl Report {
                     "paced to {} pps",
                     human_pps(r as f64)
                 )),
+            self.settings.backend,
             self.host.cpus,
             self.host.kernel
         );
@@ -308,11 +427,19 @@ impl Report {
             if let Some([p, q]) = tu.zero_loss_pps {
                 let _ = writeln!(
                     t,
-                    "  zero-loss: plain {} pps, tuned {} pps",
+                    "  zero-loss (RFC 2544 throughput): plain {} pps, tuned {} pps, ratio {}",
                     human_pps(p),
-                    human_pps(q)
+                    human_pps(q),
+                    if p > 0.0 {
+                        format!("{:.2}", q / p)
+                    } else {
+                        "-".to_string()
+                    }
                 );
             }
+        }
+        if let Some(gp) = &self.guest_pairs {
+            let _ = write!(t, "\n{}", gp.text());
         }
         if !self.comparison.is_empty() {
             let _ = writeln!(
@@ -336,5 +463,121 @@ impl Report {
             }
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, size: FrameSize, pps: f64) -> ScenarioResult {
+        let mut point = Point::from_trials(size, Vec::new());
+        point.pps = Spread {
+            median: pps,
+            min: pps,
+            max: pps,
+        };
+        ScenarioResult {
+            name: name.into(),
+            description: String::new(),
+            generator: "umlvnf".into(),
+            placement: String::new(),
+            error: None,
+            points: vec![point],
+        }
+    }
+
+    fn report(scenarios: Vec<ScenarioResult>) -> Report {
+        Report {
+            format: REPORT_FORMAT.into(),
+            created_unix: 1,
+            host: HostInfo {
+                cpus: 2,
+                kernel: "6.1".into(),
+            },
+            settings: Settings {
+                duration_s: 1.0,
+                warmup_s: 0.0,
+                reps: 1,
+                rate_pps: None,
+                zero_loss: None,
+                frame_sizes: vec![PAIRS_FRAME_SIZE],
+                topology: None,
+                backend: Default::default(),
+            },
+            guest_pairs: GuestPairs::of(&scenarios),
+            scenarios,
+            tuning: None,
+            comparison: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn guest_pairs_ratios_and_block() {
+        let s64 = PAIRS_FRAME_SIZE;
+        let all = [
+            result("pair-wire", s64, 36_000.0),
+            result("pair-l2tpv3", s64, 30_000.0),
+            result("pair-vde", s64, 18_000.0),
+        ];
+        let gp = GuestPairs::of(&all).expect("all three ran");
+        assert_eq!(gp.wire_over_l2tpv3, Some(1.2));
+        assert_eq!(gp.wire_over_vde, Some(2.0));
+        assert_eq!(gp.targets_met, Some(true));
+        let r = report(all.to_vec());
+        let table = r.table();
+        assert!(
+            table.contains("wire / direct L2TPv3 = 1.20 (target >= 0.9): met"),
+            "{table}"
+        );
+        assert!(
+            table.contains("wire / vde_switch = 2.00 (target > 1): met"),
+            "{table}"
+        );
+        // Wire alone, or not at 64 bytes: no comparison.
+        assert_eq!(GuestPairs::of(&all[..1]), None);
+        let at512 = [
+            result("pair-wire", FrameSize::Fixed(512), 1.0),
+            result("pair-vde", FrameSize::Fixed(512), 1.0),
+        ];
+        assert_eq!(GuestPairs::of(&at512), None);
+        // A variant that delivered nothing gives no ratio; a missed target shows.
+        let some = [
+            result("pair-wire", s64, 20_000.0),
+            result("pair-l2tpv3", s64, 30_000.0),
+            result("pair-vde", s64, 0.0),
+        ];
+        let gp = GuestPairs::of(&some).expect("wire and l2tpv3 ran");
+        assert_eq!(gp.wire_over_vde, None);
+        assert_eq!(gp.targets_met, None);
+        let text = gp.text();
+        assert!(text.contains("= 0.67 (target >= 0.9): NOT met"), "{text}");
+        assert!(text.contains("wire / vde_switch = -"), "{text}");
+    }
+
+    #[test]
+    fn reports_without_guest_pairs_still_read_and_validate() {
+        let schema: serde_json::Value =
+            serde_json::from_str(crate::REPORT_SCHEMA).expect("schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let r = report(vec![
+            result("pair-wire", PAIRS_FRAME_SIZE, 2.0),
+            result("pair-l2tpv3", PAIRS_FRAME_SIZE, 1.0),
+        ]);
+        let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("JSON");
+        // Points without trials are not valid reports; the comparison block is.
+        v["scenarios"] = serde_json::json!([]);
+        assert!(v["guest_pairs"].is_object());
+        assert!(validator.is_valid(&v), "{v:#}");
+        let obj = v.as_object_mut().expect("object");
+        obj.remove("guest_pairs");
+        assert!(validator.is_valid(&v), "an old report must validate");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, v.to_string()).expect("write");
+        let back = Report::read(&old).expect("an old report reads");
+        assert_eq!(back.guest_pairs, None);
+        v["guest_pairs"] = serde_json::json!({"frame_size": 64});
+        assert!(!validator.is_valid(&v), "an incomplete block is refused");
     }
 }

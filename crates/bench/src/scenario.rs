@@ -44,6 +44,32 @@ impl GuestTransport {
     }
 }
 
+/// How the two routers of a guest-pair scenario (h1 → r1 ══ X ══ r2 → h2) are joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairLink {
+    /// umlvnf's wire (`transport: wire`: UML `bess` ⇄ umlvnf datapath ⇄ UML `bess`).
+    Wire,
+    /// A direct UML-to-UML L2TPv3/UDP link (`transport: l2tpv3`), no umlvnf datapath.
+    L2tpv3,
+    /// Debian's `vde_switch`, both guests attached at run time with UML's legacy `vde` driver.
+    Vde,
+}
+
+impl PairLink {
+    /// All three, in the order `pairs` runs them.
+    pub const ALL: [PairLink; 3] = [PairLink::Wire, PairLink::L2tpv3, PairLink::Vde];
+
+    /// The suffix of the scenario name (`pair-wire`, `pair-l2tpv3`, `pair-vde`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairLink::Wire => "wire",
+            PairLink::L2tpv3 => "l2tpv3",
+            PairLink::Vde => "vde",
+        }
+    }
+}
+
 /// Rules in the FORWARD chain of the `guest-firewall` scenario, none matching the bench's
 /// UDP frames (port 9), so that each frame is checked against all of them.
 pub const FIREWALL_RULES: u16 = 20;
@@ -74,17 +100,20 @@ pub enum Scenario {
     /// The quickstart router as a firewall: an iptables ruleset of [`FIREWALL_RULES`] rules
     /// that every frame crosses before the final accept.
     GuestFirewall,
-    /// The quickstart guest as the howto runs it: raw links, no depth, default socket
-    /// buffers, guest not pinned.
+    /// The quickstart router started by hand with the howto's `linux ...` command line
+    /// (raw links with the howto's `depth=128,gro=1`, default socket buffers, not pinned),
+    /// without umlvnf's runtime: see [`crate::howto_guest`].
     GuestPlain,
     /// The quickstart guest with umlvnf's tuning: guest pinned to CPU 0, generator and sink
     /// on CPU 1, `depth` [`TUNED_DEPTH`], host `net.core.rmem_default` raised while it boots.
     GuestTuned,
+    /// Two UML routers in a chain, h1 → r1 (CPU 0) ══ X ══ r2 (CPU 1) → h2, joined by X.
+    Pair(PairLink),
 }
 
 impl Scenario {
     /// Every scenario name [`Scenario::parse_list`] accepts.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 18] = [
         "veth",
         "netns-router",
         "wire",
@@ -99,6 +128,10 @@ impl Scenario {
         "guest-plain",
         "guest-tuned",
         "tuning",
+        "pair-wire",
+        "pair-l2tpv3",
+        "pair-vde",
+        "pairs",
     ];
 
     /// The default set: veth, netns-router, wire, guest-raw, guest-wire, guest-plain,
@@ -116,7 +149,8 @@ impl Scenario {
     }
 
     /// Parses one name; `tuning` means `guest-plain` and `guest-tuned`, `guest` means
-    /// `guest-raw`, `all` means [`Scenario::defaults`] plus tap and hybrid.
+    /// `guest-raw`, `pairs` means `pair-wire`, `pair-l2tpv3` and `pair-vde`, `all` means
+    /// [`Scenario::defaults`] plus tap, hybrid, gre, l2tpv3, firewall and the three pairs.
     pub fn parse_list(name: &str) -> Result<Vec<Scenario>> {
         use GuestTransport as T;
         Ok(match name.trim() {
@@ -133,6 +167,10 @@ impl Scenario {
             "guest-plain" => vec![Scenario::GuestPlain],
             "guest-tuned" => vec![Scenario::GuestTuned],
             "tuning" => vec![Scenario::GuestPlain, Scenario::GuestTuned],
+            "pair-wire" => vec![Scenario::Pair(PairLink::Wire)],
+            "pair-l2tpv3" => vec![Scenario::Pair(PairLink::L2tpv3)],
+            "pair-vde" => vec![Scenario::Pair(PairLink::Vde)],
+            "pairs" => PairLink::ALL.into_iter().map(Scenario::Pair).collect(),
             "all" => {
                 let mut v = Scenario::defaults();
                 v.insert(4, Scenario::Guest(T::Tap));
@@ -140,6 +178,7 @@ impl Scenario {
                 v.insert(6, Scenario::Guest(T::Gre));
                 v.insert(7, Scenario::Guest(T::L2tpv3));
                 v.insert(8, Scenario::GuestFirewall);
+                v.extend(PairLink::ALL.into_iter().map(Scenario::Pair));
                 v
             }
             other => return Err(BenchError::UnknownScenario(other.to_string())),
@@ -166,7 +205,11 @@ impl Scenario {
     pub fn is_guest(self) -> bool {
         matches!(
             self,
-            Scenario::Guest(_) | Scenario::GuestPlain | Scenario::GuestTuned
+            Scenario::Guest(_)
+                | Scenario::GuestFirewall
+                | Scenario::GuestPlain
+                | Scenario::GuestTuned
+                | Scenario::Pair(_)
         )
     }
 
@@ -175,7 +218,9 @@ impl Scenario {
         match self {
             Scenario::Veth => "generator -> veth pair -> sink (host ceiling)",
             Scenario::NetnsRouter => "h1 -> netns with ip_forward=1 -> h2 (container router)",
-            Scenario::Wire => "generator -> veth -> umlvnf datapath wire -> veth -> sink",
+            Scenario::Wire => {
+                "generator -> veth -> umlvnf datapath wire (own CPU) -> veth -> sink"
+            }
             Scenario::Guest(GuestTransport::Raw) => "h1 -> UML router, raw vector links -> h2",
             Scenario::Guest(GuestTransport::Tap) => "h1 -> UML router, tap links on bridges -> h2",
             Scenario::Guest(GuestTransport::Hybrid) => "h1 -> UML router, hybrid links -> h2",
@@ -191,15 +236,34 @@ impl Scenario {
             Scenario::GuestFirewall => {
                 "h1 -> UML firewall (iptables FORWARD chain of 20 rules, raw links) -> h2"
             }
-            Scenario::GuestPlain => "UML router as the howto runs it (raw, no tuning)",
+            Scenario::GuestPlain => {
+                "the quickstart router started by hand with the howto's command line, no \
+                 umlvnf runtime: linux mem=128M ubd0=COW,MINIMAL ubd1=CONFIG \
+                 vec0:transport=raw,ifname=p0,depth=128,gro=1 vec1:...,ifname=p1,... \
+                 root=/dev/ubda rw init=/sbin/umlvnf-agent con=null con0=null,fd:2 \
+                 con1=fd:0,fd:1 (not pinned)"
+            }
             Scenario::GuestTuned => "UML router with umlvnf tuning (CPU placement, depth, rmem)",
+            Scenario::Pair(PairLink::Wire) => {
+                "h1 -> UML r1 (CPU 0) -> umlvnf wire -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
+            }
+            Scenario::Pair(PairLink::L2tpv3) => {
+                "h1 -> UML r1 (CPU 0) -> direct L2TPv3/UDP link -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
+            }
+            Scenario::Pair(PairLink::Vde) => {
+                "h1 -> UML r1 (CPU 0) -> vde_switch (legacy vde driver) -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
+            }
         }
     }
 
-    /// CPUs of (generator, sink) and the guest's pinning, if any.
+    /// CPUs of (generator, sink) and the pinning of what is under test (the guest, or the
+    /// datapath's thread), if any.
     pub fn placement(self) -> (usize, usize, Option<usize>) {
         match self {
             Scenario::GuestTuned => (1, 1, Some(0)),
+            // The datapath owns a core; the generator drives it from the other one, where
+            // the sink also runs.
+            Scenario::Wire => (0, 0, Some(1)),
             _ => (0, 1, None),
         }
     }
@@ -215,6 +279,7 @@ impl fmt::Display for Scenario {
             Scenario::GuestFirewall => write!(f, "guest-firewall"),
             Scenario::GuestPlain => write!(f, "guest-plain"),
             Scenario::GuestTuned => write!(f, "guest-tuned"),
+            Scenario::Pair(l) => write!(f, "pair-{}", l.as_str()),
         }
     }
 }
@@ -228,7 +293,7 @@ mod tests {
         for n in Scenario::NAMES {
             let list = Scenario::parse_list(n).unwrap();
             assert!(!list.is_empty());
-            if !matches!(n, "guest" | "tuning") {
+            if !matches!(n, "guest" | "tuning" | "pairs") {
                 assert_eq!(list[0].to_string(), n);
             }
         }
@@ -238,6 +303,11 @@ mod tests {
         );
         let e = Scenario::parse_csv("vet").unwrap_err().to_string();
         assert!(e.contains("use veth, netns-router"), "{e}");
-        assert_eq!(Scenario::parse_list("all").unwrap().len(), 12);
+        assert_eq!(Scenario::parse_list("all").unwrap().len(), 15);
+        let pairs = Scenario::parse_csv("pairs,pair-wire").unwrap();
+        let names: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
+        assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);
+        assert!(pairs.iter().all(|s| s.is_guest()));
+        assert!(!Scenario::defaults().contains(&Scenario::Pair(PairLink::Wire)));
     }
 }

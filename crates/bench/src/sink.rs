@@ -1,5 +1,6 @@
-//! The sink: AF_PACKET `recvmmsg` in batches of 64 on its own thread (pinned to one CPU),
-//! counting the frames of one run, their bytes, reordering and latency.
+//! The sink: AF_PACKET `recvmmsg` (or a chain of io_uring RECVMSG requests) in batches of 64
+//! on its own thread (pinned to one CPU), counting the frames of one run, their bytes,
+//! reordering and latency.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -8,6 +9,7 @@ use std::thread::JoinHandle;
 use serde::{Deserialize, Serialize};
 
 use crate::affinity::{monotonic_ns, pin_current_thread};
+use crate::backend::{Backend, BatchIo};
 use crate::error::{BenchError, Result};
 use crate::frame::parse;
 use crate::packet_socket::{self, Batch, Port, ETH_P_IP};
@@ -17,6 +19,10 @@ use crate::stats::Latency;
 pub const MAX_SAMPLES: usize = 8 << 20;
 /// Socket receive buffer asked for the sink.
 const RECV_BUF: usize = 32 << 20;
+/// Frames per receive batch.
+const BATCH: usize = 64;
+/// Longest wait for the first frame of a batch (how soon a stop is seen when idle).
+const WAIT_MS: u64 = 20;
 
 /// What the sink saw of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -42,10 +48,12 @@ pub struct Sink {
 
 impl Sink {
     /// Opens the socket on `port` and starts counting frames of run `run` on a thread pinned
-    /// to `cpu`. Returns once the socket is open (frames sent after that are seen).
-    pub fn start(port: &Port, run: u16, cpu: Option<usize>) -> Result<Sink> {
+    /// to `cpu`, receiving with `backend`. Returns once the socket is open (frames sent after
+    /// that are seen); fails when the kernel refuses the backend.
+    pub fn start(port: &Port, run: u16, cpu: Option<usize>, backend: Backend) -> Result<Sink> {
         let sock = packet_socket::open(port, ETH_P_IP, RECV_BUF)?;
-        packet_socket::set_recv_timeout(&sock, 20)?;
+        packet_socket::set_recv_timeout(&sock, WAIT_MS)?;
+        let mut io = BatchIo::new(backend, BATCH)?;
         packet_socket::take_drops(&sock);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -57,7 +65,8 @@ impl Sink {
                     pin_current_thread(c)?;
                 }
                 let _ = ready_tx.send(());
-                let mut batch = Batch::new(64, 2048);
+                let mut batch = Batch::new(BATCH, 2048);
+                let wait = std::time::Duration::from_millis(WAIT_MS);
                 let mut r = SinkResult {
                     delivered: 0,
                     bytes: 0,
@@ -68,8 +77,8 @@ impl Sink {
                 let mut samples: Vec<u64> = Vec::with_capacity(1 << 16);
                 let mut max_seq: Option<u32> = None;
                 while !flag.load(Ordering::Relaxed) {
-                    let n = batch
-                        .recv(&sock)
+                    let n = io
+                        .recv(&sock, &mut batch, wait)
                         .map_err(|e| BenchError::os("receive frames in the sink", e))?;
                     if n == 0 {
                         continue;

@@ -9,9 +9,11 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::backend::Backend;
 use crate::error::{BenchError, Result};
 use crate::frame::{build_frame, FrameSize};
 use crate::generator::GeneratorResult;
+use crate::interrupt;
 use crate::sink::Sink;
 use crate::trial::{next_run_id, Path, Trial, DRAIN};
 
@@ -59,12 +61,14 @@ pub fn parse_seconds(text: &str) -> Option<f64> {
 }
 
 /// Runs trafgen on `path.tx` for `duration` (on one CPU: CPU 0, trafgen's first) at `rate`
-/// pps or unpaced, with the usual sink, and returns the trial.
+/// pps or unpaced, with the usual sink (receiving with `backend`), and returns the trial.
+/// Stops trafgen early when the bench is interrupted.
 pub fn measure(
     path: &Path,
     size: FrameSize,
     rate: Option<u64>,
     duration: Duration,
+    backend: Backend,
 ) -> Result<Trial> {
     let run = next_run_id();
     let dir =
@@ -92,9 +96,13 @@ pub fn measure(
         args.push("--rate".into());
         args.push(format!("{r}pps"));
     }
-    let sink = Sink::start(&path.rx, run, path.rx_cpu)?;
+    let sink = Sink::start(&path.rx, run, path.rx_cpu, backend)?;
     // Its own process group: trafgen forks its sending workers, and all of them must stop.
-    let mut child = umlvnf_host::command_in_netns(&netns, "trafgen", &args)
+    let mut cmd = umlvnf_host::command_in_netns(&netns, "trafgen", &args);
+    // SAFETY: the hook only calls sigemptyset/sigaddset/sigprocmask (async-signal-safe):
+    // trafgen must stop on our SIGINT even when the bench blocks it for itself.
+    unsafe { cmd.pre_exec(interrupt::unblock_in_child) };
+    let mut child = cmd
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -129,7 +137,7 @@ pub fn measure(
     // only the parent and leave the workers sending).
     let _ = ready_rx.recv_timeout(Duration::from_secs(10));
     let started = Instant::now();
-    std::thread::sleep(duration);
+    interrupt::sleep(duration);
     group.signal(libc::SIGINT);
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {

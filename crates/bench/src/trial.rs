@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::error::{BenchError, Result};
 use crate::frame::{Flow, FrameSize};
 use crate::generator::{generate, GeneratorConfig, GeneratorResult};
+use crate::interrupt;
 use crate::packet_socket::Port;
 use crate::sink::{Sink, SinkResult};
 use crate::stats::Latency;
@@ -101,16 +103,31 @@ impl Trial {
     }
 }
 
-/// Runs one measurement on `path`: starts the sink, sends `size` frames at `rate` (or
-/// unpaced) for `duration`, lets the sink drain for [`DRAIN`], and counts.
+/// Runs one measurement on `path` with the `sendmmsg`/`recvmmsg` backend; see
+/// [`measure_with`].
 pub fn measure(
     path: &Path,
     size: FrameSize,
     rate: Option<u64>,
     duration: Duration,
 ) -> Result<Trial> {
+    measure_with(path, size, rate, duration, Backend::Mmsg)
+}
+
+/// Runs one measurement on `path`: starts the sink, sends `size` frames at `rate` (or
+/// unpaced) for `duration`, lets the sink drain for [`DRAIN`], and counts; generator and
+/// sink move frames with `backend`. When the bench is interrupted the generator stops early
+/// and this fails with [`BenchError::Interrupted`] (the sink is stopped either way).
+pub fn measure_with(
+    path: &Path,
+    size: FrameSize,
+    rate: Option<u64>,
+    duration: Duration,
+    backend: Backend,
+) -> Result<Trial> {
+    interrupt::check()?;
     let run = next_run_id();
-    let sink = Sink::start(&path.rx, run, path.rx_cpu)?;
+    let sink = Sink::start(&path.rx, run, path.rx_cpu, backend)?;
     let cfg = GeneratorConfig {
         port: path.tx.clone(),
         flow: path.flow,
@@ -119,6 +136,7 @@ pub fn measure(
         duration,
         cpu: path.tx_cpu,
         run,
+        backend,
     };
     let g = std::thread::Builder::new()
         .name("umlvnf-gen".into())
@@ -126,7 +144,9 @@ pub fn measure(
         .map_err(|e| BenchError::os("start the generator thread", e))?
         .join()
         .map_err(|_| BenchError::os("run the generator", std::io::Error::other("it panicked")))??;
-    std::thread::sleep(DRAIN);
+    interrupt::check()?;
+    interrupt::sleep(DRAIN);
+    interrupt::check()?;
     let s = sink.stop()?;
     Ok(Trial::from_counts(&g, &s))
 }

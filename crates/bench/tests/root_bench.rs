@@ -213,6 +213,139 @@ fn root_zero_loss_search_and_trafgen_on_veth() {
     assert!(second.table().contains("compared"));
 }
 
+/// State directories of labs this process's bench deployed and left behind.
+fn leftover_labs() -> Vec<String> {
+    let prefix = format!("bn{:x}-", std::process::id() % 0x100_0000);
+    std::fs::read_dir(umlvnf_bench::lab::labs_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// Namespaces of this process's generated labs (`umlvnf-<lab>-<node>`) left behind.
+fn leftover_lab_namespaces() -> Vec<String> {
+    let prefix = format!("umlvnf-bn{:x}-", std::process::id() % 0x100_0000);
+    umlvnf_host::netns_list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+#[test]
+fn root_guest_pairs() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.scenarios = Scenario::parse_csv("pairs").expect("pairs is a scenario group");
+    o.frame_sizes = vec![64];
+    o.duration = Duration::from_secs(1);
+    o.reps = 1;
+    o.warmup = Duration::from_millis(500);
+    o.output_json = Some(dir.path().join("report.json"));
+    o.progress = false;
+    let report = run(&o).expect("bench runs");
+    print!("{}", report.table());
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);
+    check_sanity(&report);
+    for s in &report.scenarios {
+        assert_eq!(s.points.len(), 1, "{}", s.name);
+        assert!(s.points[0].pps.median > 0.0, "{} delivered nothing", s.name);
+        assert!(
+            s.placement.contains("r1 on CPU 0, r2 on CPU 1"),
+            "{}",
+            s.placement
+        );
+    }
+    let gp = report.guest_pairs.as_ref().expect("the guest-pair block");
+    assert_eq!(gp.frame_size, FrameSize::Fixed(64));
+    for r in [gp.wire_over_l2tpv3, gp.wire_over_vde] {
+        let r = r.expect("both ratios");
+        assert!(r.is_finite() && r > 0.0, "{gp:?}");
+    }
+    assert!(gp.targets_met.is_some());
+    let table = report.table();
+    assert!(table.contains("links between two guests"), "{table}");
+    assert!(table.contains("wire / direct L2TPv3 = "), "{table}");
+    assert!(table.contains("wire / vde_switch = "), "{table}");
+    validate(&report);
+    let back = Report::read(o.output_json.as_ref().unwrap()).expect("json reads back");
+    let back_gp = back.guest_pairs.as_ref().expect("the block reads back");
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+        (a, b) => a == b,
+    };
+    assert!(close(Some(back_gp.wire_pps), Some(gp.wire_pps)));
+    assert!(close(back_gp.wire_over_l2tpv3, gp.wire_over_l2tpv3));
+    assert!(close(back_gp.wire_over_vde, gp.wire_over_vde));
+    assert_eq!(back_gp.targets_met, gp.targets_met);
+    // Nothing is left: labs, namespaces, switches, temporary directories.
+    assert_eq!(leftover_labs(), Vec::<String>::new());
+    assert_eq!(leftover_lab_namespaces(), Vec::<String>::new());
+    assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    assert_eq!(
+        umlvnf_bench::pairs::running_vde_switches("umlvnf-bench-"),
+        Vec::<i32>::new()
+    );
+    let tmp_left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with(&format!(
+                "umlvnf-bench-bn{:x}-",
+                std::process::id() % 0x100_0000
+            ))
+        })
+        .map(|e| e.path())
+        .collect();
+    assert!(tmp_left.is_empty(), "{tmp_left:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// The switch guard kills the daemon and removes its files, also when the start fails.
+#[test]
+fn root_vde_switch_guard_leaves_nothing() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::Builder::new()
+        .prefix("umlvnf-bench-vde")
+        .tempdir()
+        .expect("tempdir");
+    let key = dir.path().to_string_lossy().to_string();
+    let sw = umlvnf_bench::pairs::VdeSwitch::start(dir.path()).expect("vde_switch starts");
+    let pid = sw.pid().expect("pid from its pid file");
+    assert_eq!(umlvnf_bench::pairs::running_vde_switches(&key), vec![pid]);
+    assert!(sw.socket().join("ctl").exists());
+    drop(sw);
+    assert_eq!(
+        umlvnf_bench::pairs::running_vde_switches(&key),
+        Vec::<i32>::new()
+    );
+    assert!(!dir.path().join("vde").exists() && !dir.path().join("vde.pid").exists());
+    // vde_switch refuses to start (its socket path is a file): the error says why, nothing
+    // is left running and the file is not touched.
+    std::fs::write(dir.path().join("vde"), "not a directory").expect("write");
+    let e = umlvnf_bench::pairs::VdeSwitch::start(dir.path()).unwrap_err();
+    assert!(e.to_string().contains("Not a directory"), "{e}");
+    assert!(dir.path().join("vde").is_file());
+    assert_eq!(
+        umlvnf_bench::pairs::running_vde_switches(&key),
+        Vec::<i32>::new()
+    );
+}
+
 #[test]
 fn bad_options_are_refused_before_anything_runs() {
     let mut o = BenchOptions::new(PathBuf::from("/nonexistent/umlvnf"));
@@ -227,4 +360,56 @@ fn bad_options_are_refused_before_anything_runs() {
     o.compare = Some(PathBuf::from("/nonexistent/old.json"));
     let e = run(&o).unwrap_err().to_string();
     assert!(e.contains("cannot be read"), "{e}");
+}
+
+/// UML processes of this test process's plain guests (their `umid=bp<pid>-N`).
+fn leftover_plain_guests() -> Vec<String> {
+    let tag = format!("umid=bp{}-", std::process::id() % 100_000);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(&tag) {
+            out.push(text);
+        }
+    }
+    out
+}
+
+#[test]
+fn root_plain_guest_runs_the_howto_command_line() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.scenarios = vec![Scenario::GuestPlain];
+    o.frame_sizes = vec![64];
+    o.duration = Duration::from_secs(1);
+    o.reps = 1;
+    o.warmup = Duration::from_millis(200);
+    o.progress = false;
+    let report = run(&o).expect("bench runs");
+    print!("{}", report.table());
+    check_sanity(&report);
+    validate(&report);
+    let s = &report.scenarios[0];
+    assert_eq!(s.name, "guest-plain");
+    assert!(
+        s.description.contains("ifname=p0,depth=128,gro=1"),
+        "{}",
+        s.description
+    );
+    assert!(s.placement.contains("guest not pinned"), "{}", s.placement);
+    // The guest, its namespaces and its directory are gone.
+    assert_eq!(leftover_plain_guests(), Vec::<String>::new());
+    assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("read the temp dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("umlvnf-bench-bp{}-", std::process::id() % 100_000))
+        })
+        .collect();
+    assert!(dirs.is_empty(), "{dirs:?}");
 }
