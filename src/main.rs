@@ -153,7 +153,8 @@ enum Command {
 #[derive(clap::Args)]
 struct BenchArgs {
     /// Scenarios, comma-separated: veth, netns-router, wire, guest (= guest-raw), guest-tap,
-    /// guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-firewall, guest-plain, guest-tuned, tuning, all.
+    /// guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-firewall, guest-plain, guest-tuned, tuning,
+    /// pair-wire, pair-l2tpv3, pair-vde, pairs (= the three pair-*), all.
     #[arg(long)]
     scenarios: Option<String>,
     /// Frame sizes in bytes with FCS (64 to 1518), comma-separated.
@@ -961,7 +962,7 @@ fn bench(a: BenchArgs) -> Result<ExitCode> {
     o.progress = !a.quiet;
     o.backend = a.backend.parse()?;
     // SIGINT/SIGTERM end the current trial and tear the scenario down instead of killing
-    // the process (a second one exits at once). No thread has been started yet.
+    // the process (a second one exits at once).
     umlvnf_bench::interrupt::catch_signals()?;
     let report = match umlvnf_bench::run(&o) {
         Ok(r) => r,

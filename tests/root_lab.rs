@@ -119,6 +119,60 @@ fn root_firewall_drops_blocked_port() {
     lab.down();
 }
 
+/// A bridging firewall with an nftables `bridge` ruleset: h1 reaches h2 on the same subnet
+/// through fw1, TCP 23 is dropped (and counted by the rule), TCP 8080 passes.
+#[test]
+fn root_bridge_firewall_filters_with_nftables() {
+    require_root();
+    let ex = example("bridge-firewall", &lab_name("bf"), |t| t);
+    let lab = Deployed::up(&ex);
+    let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.1.0.2"]);
+    assert!(
+        ping.status.success(),
+        "ICMP through the bridge: {}",
+        text(&ping)
+    );
+    let connects = |port: &str| {
+        let listener = std::process::Command::new(bin())
+            .args([
+                "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("listener");
+        std::thread::sleep(Duration::from_millis(500));
+        let o = lab.exec(
+            "h1",
+            &[
+                "sh",
+                "-c",
+                &format!("echo hi | busybox nc -w 3 10.1.0.2 {port}"),
+            ],
+        );
+        let mut listener = listener;
+        let _ = listener.kill();
+        let _ = listener.wait();
+        o.status.success()
+    };
+    assert!(connects("8080"), "TCP 8080 must cross the bridge");
+    assert!(
+        !connects("23"),
+        "TCP 23 must be dropped by the nftables rule"
+    );
+    let rules = lab.exec("fw1", &["nft", "list", "ruleset"]);
+    let rules = text(&rules);
+    let dropped = rules
+        .lines()
+        .find(|l| l.contains("dport 23"))
+        .unwrap_or_else(|| panic!("no telnet rule in: {rules}"));
+    assert!(
+        !dropped.contains("packets 0 "),
+        "the telnet rule counted nothing: {dropped}"
+    );
+    lab.down();
+}
+
 /// Three routers with static routes: h1 reaches h2 with the TTL decremented three times.
 #[test]
 fn root_chain_routes_across_three_routers() {

@@ -67,7 +67,7 @@ pub enum BenchError {
     #[error("trafgen failed: {0} (install it with `apt-get install netsniff-ng`)")]
     Trafgen(String),
     /// vde_switch could not be started, or did not come up.
-    #[error("vde_switch failed: {0} (install it with `apt-get install vde2`)")]
+    #[error("vde_switch failed: {0}")]
     VdeSwitch(String),
     /// A guest's management console refused or did not answer a command.
     #[error("the guest's mconsole failed: {0}")]

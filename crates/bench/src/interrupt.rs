@@ -1,16 +1,16 @@
 //! Stopping a bench early and cleanly on SIGINT/SIGTERM.
 //!
-//! [`catch_signals`] blocks SIGINT, SIGTERM and SIGHUP (in the calling thread and every
-//! thread and child started after it) and starts a thread that waits for them: the first
+//! [`catch_signals`] installs a handler for SIGINT, SIGTERM and SIGHUP: the first signal
 //! sets the stop flag, which the generator loop, the measurement, the zero-loss search and
 //! the scenario loop check, so the current trial ends early and each scenario's set-up is
 //! dropped (namespaces and veths removed, `umlvnf down` for a lab); a second one exits at
 //! once with status 130, leaving whatever is set up behind.
 //!
-//! Children inherit the blocked set: `umlvnf up -d` and `umlvnf down` then finish their
-//! work on a Ctrl-C in the terminal instead of dying halfway (the bench tears the lab down
-//! itself). A child that must stop on a signal of ours (trafgen) unblocks them first with
-//! [`unblock_in_child`].
+//! Unlike `umlvnf up`, which blocks the signals and waits for them on a thread, the bench
+//! only installs a handler: a blocked set would be inherited by every child it starts
+//! (trafgen, vde_switch, the howto guest), which are stopped with SIGINT or SIGTERM; a
+//! handler is reset to the default in a child at `exec`. The flag is the same idea as
+//! `umlvnf up`'s.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,8 +19,6 @@ use crate::error::{BenchError, Result};
 
 /// Set when a stop was asked for (a signal, or [`request_stop`]).
 static STOP: AtomicBool = AtomicBool::new(false);
-/// Whether the signal thread runs.
-static CATCHING: AtomicBool = AtomicBool::new(false);
 
 /// Exit status when a second signal ends the process at once (128 + SIGINT, as shells do).
 pub const EXIT_AT_ONCE: i32 = 130;
@@ -56,70 +54,42 @@ pub(crate) fn sleep(d: Duration) {
     }
 }
 
-/// The signals that stop a bench.
-fn stop_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the set is a live sigset_t; the signal numbers are valid.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
+/// What the handler writes on the first signal.
+const FIRST: &[u8] = b"umlvnf bench: interrupted, stopping the current trial and removing what \
+the bench set up (a second Ctrl-C exits at once, leaving it behind)\n";
+/// What the handler writes on the second signal.
+const SECOND: &[u8] = b"umlvnf bench: second signal, exiting at once (the set-up is left behind)\n";
+
+/// The signal handler: only async-signal-safe operations (a lock-free atomic, write(2),
+/// _exit(2)).
+extern "C" fn on_signal(_sig: libc::c_int) {
+    let second = STOP.swap(true, Ordering::SeqCst);
+    let msg = if second { SECOND } else { FIRST };
+    // SAFETY: write(2) from a live static buffer of the given length; async-signal-safe.
+    unsafe { libc::write(libc::STDERR_FILENO, msg.as_ptr().cast(), msg.len()) };
+    if second {
+        // SAFETY: _exit(2) is async-signal-safe and ends the process without unwinding.
+        unsafe { libc::_exit(EXIT_AT_ONCE) };
     }
-    set
 }
 
-/// Turns SIGINT, SIGTERM and SIGHUP into a clean stop (see the module documentation).
-/// Call it before any other thread starts (threads started earlier would still die of the
-/// signals). Calling it again does nothing.
+/// Turns SIGINT, SIGTERM and SIGHUP into a clean stop of the bench (see the module
+/// documentation). System calls interrupted by them are restarted (`SA_RESTART`).
 pub fn catch_signals() -> Result<()> {
-    if CATCHING.swap(true, Ordering::SeqCst) {
-        return Ok(());
-    }
-    let set = stop_signals();
-    // SAFETY: blocks signals in the calling thread with a fully initialised set.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        CATCHING.store(false, Ordering::SeqCst);
-        return Err(BenchError::os(
-            "block SIGINT and SIGTERM",
-            std::io::Error::from_raw_os_error(rc),
-        ));
-    }
-    std::thread::Builder::new()
-        .name("umlvnf-signals".into())
-        .spawn(move || loop {
-            let mut sig: libc::c_int = 0;
-            // SAFETY: waits for one of the signals blocked above; writes into a live int.
-            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-                continue;
-            }
-            if STOP.swap(true, Ordering::SeqCst) {
-                eprintln!(
-                    "umlvnf bench: second signal, exiting at once (its set-up is left behind)"
-                );
-                std::process::exit(EXIT_AT_ONCE);
-            }
-            eprintln!(
-                "umlvnf bench: interrupted, stopping the current trial and removing what the \
-                 bench set up (a second Ctrl-C exits at once, leaving it behind)"
-            );
-        })
-        .map_err(|e| BenchError::os("start the signal thread", e))?;
-    Ok(())
-}
-
-/// Unblocks the stop signals in a child between fork and exec (for `Command::pre_exec`),
-/// so that the child dies of (or handles) them as usual.
-///
-/// Only async-signal-safe calls: it may run in a forked child of a threaded process.
-pub fn unblock_in_child() -> std::io::Result<()> {
-    let set = stop_signals();
-    // SAFETY: sigprocmask with a live, initialised set is async-signal-safe.
-    let rc = unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: sigaction is plain data; zeroed is a valid empty value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: initialises the live mask of `action`.
+        unsafe { libc::sigemptyset(&mut action.sa_mask) };
+        // SAFETY: installs a handler that only makes async-signal-safe calls; `action` is
+        // fully initialised and the old action is not asked for.
+        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
+            return Err(BenchError::last_os(
+                "install the SIGINT/SIGTERM handler of the bench",
+            ));
+        }
     }
     Ok(())
 }

@@ -361,6 +361,13 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             },
             false,
         ),
+        Scenario::GuestNftables => {
+            let name = lab::unique_lab_name();
+            let yaml = lab::bridge_firewall_yaml(&name, &scenario::nftables_bridge_rules());
+            let lab = Lab::up_generated(&opts.umlvnf, &name, &yaml)?;
+            let path = lab.path(tx, rx)?;
+            Ok((Held::Lab(lab), path))
+        }
         Scenario::GuestPlain => {
             let (g, path) = howto_guest::start(&opts.umlvnf, tx, rx)?;
             Ok((Held::Howto(Box::new(g)), path))

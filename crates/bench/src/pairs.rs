@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -136,6 +137,7 @@ fn attach_vde(lab: &Lab) -> Result<VdeSwitch> {
     let switch = VdeSwitch::start(dir)?;
     let socket = switch.socket().to_str().unwrap_or_default().to_string();
     for (node, addr, route) in MIDDLE {
+        crate::interrupt::check()?;
         let mc = Mconsole::connect(&lab.mconsole(node))?;
         mc.command(
             &format!("config {VDE_DEVICE}=vde,{socket}"),
@@ -219,10 +221,14 @@ impl VdeSwitch {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
+            // Its own process group, like `umlvnf up`/`down`: a Ctrl-C in the terminal stops
+            // the bench, whose guard then stops the switch.
+            .process_group(0)
             .status()
             .map_err(|e| {
                 BenchError::VdeSwitch(if e.kind() == io::ErrorKind::NotFound {
-                    "`vde_switch` is not on the PATH".to_string()
+                    "`vde_switch` is not on the PATH: install it with `apt-get install vde2`"
+                        .to_string()
                 } else {
                     format!("cannot run vde_switch: {e}")
                 })
@@ -244,7 +250,8 @@ impl VdeSwitch {
             }
             if Instant::now() >= deadline {
                 return Err(BenchError::VdeSwitch(format!(
-                    "no pid file {} and control socket {} within {} s: {}",
+                    "its pid file {} and control socket {} did not both appear within {} s \
+                     ({})",
                     sw.pidfile.display(),
                     sw.socket.join("ctl").display(),
                     SWITCH_START.as_secs(),

@@ -74,6 +74,23 @@ impl PairLink {
 /// UDP frames (port 9), so that each frame is checked against all of them.
 pub const FIREWALL_RULES: u16 = 20;
 
+/// The nftables ruleset of the `guest-nftables` scenario: a `bridge` family forward chain
+/// of [`FIREWALL_RULES`] rules, none matching the bench's UDP frames.
+pub fn nftables_bridge_rules() -> String {
+    let mut r = String::from(
+        "table bridge filter {\n  chain forward {\n    type filter hook forward priority 0; \
+         policy accept;\n",
+    );
+    for i in 0..FIREWALL_RULES {
+        r.push_str(&format!(
+            "    ip protocol tcp tcp dport {} drop\n",
+            2000 + i
+        ));
+    }
+    r.push_str("  }\n}\n");
+    r
+}
+
 /// The iptables ruleset of the `guest-firewall` scenario.
 pub fn firewall_rules() -> String {
     let mut r =
@@ -100,6 +117,10 @@ pub enum Scenario {
     /// The quickstart router as a firewall: an iptables ruleset of [`FIREWALL_RULES`] rules
     /// that every frame crosses before the final accept.
     GuestFirewall,
+    /// A transparent firewall: the guest bridges its two links (umlvnf wires) and filters
+    /// with an nftables `bridge` ruleset of [`FIREWALL_RULES`] rules every frame crosses
+    /// (Debian's UML kernel has nftables only for the bridge family).
+    GuestNftables,
     /// The quickstart router started by hand with the howto's `linux ...` command line
     /// (raw links with the howto's `depth=128,gro=1`, default socket buffers, not pinned),
     /// without umlvnf's runtime: see [`crate::howto_guest`].
@@ -113,7 +134,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario name [`Scenario::parse_list`] accepts.
-    pub const NAMES: [&'static str; 18] = [
+    pub const NAMES: [&'static str; 19] = [
         "veth",
         "netns-router",
         "wire",
@@ -125,6 +146,7 @@ impl Scenario {
         "guest-gre",
         "guest-l2tpv3",
         "guest-firewall",
+        "guest-nftables",
         "guest-plain",
         "guest-tuned",
         "tuning",
@@ -164,6 +186,7 @@ impl Scenario {
             "guest-gre" => vec![Scenario::Guest(T::Gre)],
             "guest-l2tpv3" => vec![Scenario::Guest(T::L2tpv3)],
             "guest-firewall" => vec![Scenario::GuestFirewall],
+            "guest-nftables" => vec![Scenario::GuestNftables],
             "guest-plain" => vec![Scenario::GuestPlain],
             "guest-tuned" => vec![Scenario::GuestTuned],
             "tuning" => vec![Scenario::GuestPlain, Scenario::GuestTuned],
@@ -178,6 +201,7 @@ impl Scenario {
                 v.insert(6, Scenario::Guest(T::Gre));
                 v.insert(7, Scenario::Guest(T::L2tpv3));
                 v.insert(8, Scenario::GuestFirewall);
+                v.insert(9, Scenario::GuestNftables);
                 v.extend(PairLink::ALL.into_iter().map(Scenario::Pair));
                 v
             }
@@ -207,6 +231,7 @@ impl Scenario {
             self,
             Scenario::Guest(_)
                 | Scenario::GuestFirewall
+                | Scenario::GuestNftables
                 | Scenario::GuestPlain
                 | Scenario::GuestTuned
                 | Scenario::Pair(_)
@@ -235,6 +260,10 @@ impl Scenario {
             }
             Scenario::GuestFirewall => {
                 "h1 -> UML firewall (iptables FORWARD chain of 20 rules, raw links) -> h2"
+            }
+            Scenario::GuestNftables => {
+                "h1 -> umlvnf wire -> UML bridge firewall (nftables bridge forward chain of 20 \
+                 rules) -> umlvnf wire -> h2"
             }
             Scenario::GuestPlain => {
                 "the quickstart router started by hand with the howto's command line, no \
@@ -277,6 +306,7 @@ impl fmt::Display for Scenario {
             Scenario::Wire => write!(f, "wire"),
             Scenario::Guest(t) => write!(f, "guest-{}", t.as_str()),
             Scenario::GuestFirewall => write!(f, "guest-firewall"),
+            Scenario::GuestNftables => write!(f, "guest-nftables"),
             Scenario::GuestPlain => write!(f, "guest-plain"),
             Scenario::GuestTuned => write!(f, "guest-tuned"),
             Scenario::Pair(l) => write!(f, "pair-{}", l.as_str()),
@@ -303,7 +333,7 @@ mod tests {
         );
         let e = Scenario::parse_csv("vet").unwrap_err().to_string();
         assert!(e.contains("use veth, netns-router"), "{e}");
-        assert_eq!(Scenario::parse_list("all").unwrap().len(), 15);
+        assert_eq!(Scenario::parse_list("all").unwrap().len(), 16);
         let pairs = Scenario::parse_csv("pairs,pair-wire").unwrap();
         let names: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
         assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);

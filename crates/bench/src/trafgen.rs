@@ -98,11 +98,7 @@ pub fn measure(
     }
     let sink = Sink::start(&path.rx, run, path.rx_cpu, backend)?;
     // Its own process group: trafgen forks its sending workers, and all of them must stop.
-    let mut cmd = umlvnf_host::command_in_netns(&netns, "trafgen", &args);
-    // SAFETY: the hook only calls sigemptyset/sigaddset/sigprocmask (async-signal-safe):
-    // trafgen must stop on our SIGINT even when the bench blocks it for itself.
-    unsafe { cmd.pre_exec(interrupt::unblock_in_child) };
-    let mut child = cmd
+    let mut child = umlvnf_host::command_in_netns(&netns, "trafgen", &args)
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -92,18 +92,12 @@ impl UringBatch {
         let raw = fd.as_raw_fd();
         let hdrs = batch.send_headers(n.min(self.res.len()));
         let n = hdrs.len();
-        let mode = std::env::var("S7MODE").unwrap_or_default();
         let entries = hdrs.iter().enumerate().map(|(i, h)| {
-            let dw = if mode.contains('d') {
-                libc::MSG_DONTWAIT
-            } else {
-                0
-            };
             let e = opcode::SendMsg::new(Fd(raw), &h.msg_hdr)
-                .flags((libc::MSG_NOSIGNAL | dw) as u32)
+                .flags(libc::MSG_NOSIGNAL as u32)
                 .build()
                 .user_data(i as u64);
-            if i + 1 < n && !mode.contains('u') {
+            if i + 1 < n {
                 e.flags(squeue::Flags::IO_LINK)
             } else {
                 e

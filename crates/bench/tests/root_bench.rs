@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use umlvnf_bench::{
-    run, BenchOptions, FrameSize, GuestTransport, Report, Scenario, Trial, REPORT_SCHEMA,
+    run, Backend, BenchOptions, FrameSize, GuestTransport, Report, Scenario, Trial, REPORT_SCHEMA,
 };
 
 /// The root tests run one at a time: they share the CPUs, and each checks that it left no
@@ -412,4 +412,193 @@ fn root_plain_guest_runs_the_howto_command_line() {
         })
         .collect();
     assert!(dirs.is_empty(), "{dirs:?}");
+}
+
+#[test]
+fn root_io_uring_backend() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.scenarios = vec![Scenario::Veth];
+    o.frame_sizes = vec![64];
+    o.duration = Duration::from_secs(1);
+    o.reps = 1;
+    o.warmup = Duration::from_millis(200);
+    o.progress = false;
+    o.backend = Backend::IoUring;
+    o.output_json = Some(dir.path().join("uring.json"));
+    let report = run(&o).expect("bench runs with io_uring");
+    assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    print!("{}", report.table());
+    check_sanity(&report);
+    validate(&report);
+    assert_eq!(report.settings.backend, Backend::IoUring);
+    let header = report
+        .table()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(header.contains("io_uring backend"), "{header}");
+    // Timestamps and sequence numbers come through the ring as through sendmmsg: a veth
+    // keeps order, and every delivered frame has a latency sample.
+    let p = &report.scenarios[0].points[0];
+    let t = &p.trials[0];
+    assert_eq!(t.reordered, 0, "{t:?}");
+    let lat = t.latency.expect("latency measured");
+    assert!(lat.samples > 0 && lat.p50_ns <= lat.max_ns);
+    // The JSON says which backend ran; a report from before the field reads as mmsg.
+    let path = o.output_json.as_ref().unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("json written")).unwrap();
+    assert_eq!(json["settings"]["backend"], "io_uring");
+    json["settings"]
+        .as_object_mut()
+        .expect("settings object")
+        .remove("backend");
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, json.to_string()).expect("write old report");
+    let back = Report::read(&old).expect("a report without backend reads");
+    assert_eq!(back.settings.backend, Backend::Mmsg);
+    validate(&back);
+}
+
+/// Every process whose command line mentions `tag`.
+fn processes_mentioning(tag: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(tag) {
+            out.push(format!("{}: {text}", e.file_name().to_string_lossy()));
+        }
+    }
+    out
+}
+
+/// `umlvnf bench` as a child: SIGINT once the guest scenario is measuring ends it non-zero
+/// with "interrupted", and neither its namespaces nor its lab (state, namespaces, UML
+/// processes) are left behind.
+#[test]
+fn root_sigint_during_a_guest_scenario_leaves_nothing() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let started = Instant::now();
+    let mut child = Command::new(umlvnf_bin())
+        .args(["bench", "--scenarios", "veth,guest-raw", "--sizes", "64"])
+        .args(["--duration", "5", "--reps", "1", "--warmup", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start umlvnf bench");
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err_reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("bench: {line}");
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    // Kills the child if an assertion below fails before it has exited.
+    struct KillOnDrop(Option<std::process::Child>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(c) = self.0.as_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut guard = KillOnDrop(Some(child));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut measuring = false;
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(line) if line.starts_with("guest-raw: set up") => {
+                measuring = true;
+                break;
+            }
+            Ok(line) => assert!(!line.contains("FAILED"), "bench failed: {line}"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => panic!("the bench ended before the guest scenario: {e}"),
+        }
+    }
+    assert!(measuring, "the guest scenario did not start in time");
+    // Into the guest's trial.
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) }, 0);
+    let child = guard.0.as_mut().expect("child");
+    let stop_deadline = Instant::now() + Duration::from_secs(45);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < stop_deadline,
+            "the bench did not stop within 45 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    guard.0 = None;
+    let err = err_reader.join().unwrap_or_default();
+    let out = out_reader.join().unwrap_or_default();
+    print!("{out}");
+    assert!(!status.success(), "exit status {status:?}");
+    assert!(err.contains("interrupted"), "{err}");
+    // The partial report: veth was measured before the signal.
+    assert!(out.lines().any(|l| l.starts_with("veth ")), "{out}");
+    // Nothing of the child's is left: bench namespaces, the lab's state directory and
+    // namespaces, its UML processes and runtime.
+    let ns_prefix = format!("umlvnf-bench-{}", pid % 100_000);
+    let lab_tag = format!("bn{:x}-", pid % 0x100_0000);
+    let namespaces: Vec<String> = umlvnf_host::netns_list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.starts_with(&ns_prefix) || n.contains(&lab_tag))
+        .collect();
+    assert_eq!(namespaces, Vec::<String>::new());
+    let labs: Vec<String> = std::fs::read_dir(umlvnf_bench::lab::labs_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&lab_tag))
+        .collect();
+    assert_eq!(labs, Vec::<String>::new());
+    assert_eq!(processes_mentioning(&lab_tag), Vec::<String>::new());
+    // The run's only generated lab is its first one.
+    let lab = format!("{lab_tag}0");
+    let inspect = Command::new(umlvnf_bin())
+        .args(["inspect", "--lab", &lab])
+        .output()
+        .expect("run umlvnf inspect");
+    assert!(
+        !inspect.status.success(),
+        "lab {lab} is still known: {}",
+        String::from_utf8_lossy(&inspect.stdout)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "took {:?}",
+        started.elapsed()
+    );
 }
