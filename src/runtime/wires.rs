@@ -22,6 +22,44 @@ pub struct Wires {
     by_name: BTreeMap<String, (WireId, WirePlan)>,
 }
 
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; all-zero bytes are the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; the pointer and size describe a live cpu_set_t.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `c` is below CPU_SETSIZE, so CPU_ISSET reads inside `set`.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
+}
+
+/// Where the datapath's workers go: when guests are pinned (`cpus:`), one worker on each
+/// allowed CPU that no guest is pinned to, so that moving a guest's frames never takes CPU
+/// time from a pinned guest; `None` (one unpinned worker per core) when no guest is pinned
+/// or the guests are pinned to every allowed CPU.
+pub fn datapath_cpus(plan: &Plan, allowed: &[usize]) -> Option<Vec<usize>> {
+    let taken: Vec<usize> = plan
+        .guests
+        .iter()
+        .filter_map(|g| g.cpus.as_ref())
+        .flatten()
+        .map(|&c| c as usize)
+        .collect();
+    if taken.is_empty() {
+        return None;
+    }
+    let free: Vec<usize> = allowed
+        .iter()
+        .copied()
+        .filter(|c| !taken.contains(c))
+        .collect();
+    (!free.is_empty()).then_some(free)
+}
+
 impl Wires {
     /// Writes the BPF files UML ends load, then starts the datapath with every wire of the plan
     /// (before guests boot: UML connects to the wires' sockets when it brings interfaces up).
@@ -45,8 +83,11 @@ impl Wires {
         }
         crate::state::make_private_dir(&plan.lab_dir.join("wires"))
             .map_err(RuntimeError::io("creating the wires directory"))?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let dp = Datapath::start(threads).map_err(RuntimeError::host("datapath"))?;
+        let dp = match datapath_cpus(plan, &allowed_cpus()) {
+            Some(cpus) => Datapath::start_pinned(&cpus),
+            None => Datapath::start(0),
+        }
+        .map_err(RuntimeError::host("datapath"))?;
         for w in &plan.wires {
             let spec = wire_spec(w)?;
             let id = dp
@@ -270,4 +311,47 @@ fn wire_spec(w: &WirePlan) -> Result<WireSpec, RuntimeError> {
         }
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::plan::{self, PlanContext};
+
+    fn plan_of(text: &str) -> Plan {
+        let topo = umlvnf_topology::load_str(text, Path::new("/tmp/t.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ctx = PlanContext {
+            labs_dir: PathBuf::from("/var/lib/umlvnf/labs"),
+            images: [("minimal".to_string(), PathBuf::from("/img/minimal.ext4"))].into(),
+        };
+        plan::plan(&topo, &ctx).expect("plans")
+    }
+
+    fn lab(cpus: &str) -> String {
+        format!(
+            "name: dpcpu\nnodes:\n  h1: {{kind: host, interfaces: {{eth0: {{}}}}}}\n  r1:\n    \
+             {cpus}\n    interfaces: {{eth0: {{}}}}\nlinks:\n  - endpoints: [h1:eth0, r1:eth0]\n    \
+             transport: wire\n"
+        )
+    }
+
+    #[test]
+    fn datapath_workers_keep_off_pinned_guests() {
+        let allowed = [0, 1, 2, 3];
+        assert_eq!(datapath_cpus(&plan_of(&lab("")), &allowed), None);
+        assert_eq!(
+            datapath_cpus(&plan_of(&lab("cpus: [0]")), &allowed),
+            Some(vec![1, 2, 3])
+        );
+        assert_eq!(
+            datapath_cpus(&plan_of(&lab("cpus: [1, 3]")), &allowed),
+            Some(vec![0, 2])
+        );
+        // Guests on every CPU: the workers are left to the scheduler.
+        assert_eq!(datapath_cpus(&plan_of(&lab("cpus: [0]")), &[0]), None);
+        assert!(!allowed_cpus().is_empty());
+    }
 }

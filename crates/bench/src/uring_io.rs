@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{opcode, squeue, IoUring};
 
 use crate::error::{BenchError, Result};
@@ -59,7 +59,7 @@ impl UringBatch {
     /// Fails with [`BenchError::BackendUnavailable`] when the kernel refuses io_uring.
     pub fn new(depth: usize) -> Result<UringBatch> {
         let depth = depth.max(1);
-        // Room for a whole batch and a cancel request.
+        // Room for a whole batch, then for a cancel request per request of the batch.
         let entries = (depth + 1).next_power_of_two() as u32;
         let (ring, disabled) = match IoUring::builder()
             .setup_r_disabled()
@@ -200,7 +200,7 @@ impl UringBatch {
                 // SAFETY: the caller keeps what the entry points to alive until it completes,
                 // and this function does not return before that.
                 if unsafe { sq.push(e) }.is_err() {
-                    // Cannot happen: the ring has room for a batch and a cancel request.
+                    // Cannot happen: the ring has room for a whole batch.
                     // What was queued is never submitted, since a broken ring never enters.
                     self.broken = true;
                     return 0;
@@ -227,13 +227,18 @@ impl UringBatch {
                     libc::EINTR | libc::EAGAIN | libc::EBUSY => {}
                     libc::ETIME if !cancelled => {
                         cancelled = true;
-                        let cancel = opcode::AsyncCancel2::new(CancelBuilder::any())
-                            .build()
-                            .user_data(CANCEL_TAG);
-                        // SAFETY: a cancel request references no memory of ours.
-                        if unsafe { self.ring.submission().push(&cancel) }.is_err() {
-                            self.broken = true;
-                            return;
+                        // One cancel per request of the batch (by its tag, which works on
+                        // any io_uring kernel): the one in flight is cancelled, and with it
+                        // the linked ones not started yet; the others answer ENOENT.
+                        let mut sq = self.ring.submission();
+                        for i in 0..want {
+                            let cancel = opcode::AsyncCancel::new(i as u64)
+                                .build()
+                                .user_data(CANCEL_TAG);
+                            // SAFETY: a cancel request references no memory of ours.
+                            if unsafe { sq.push(&cancel) }.is_err() {
+                                break;
+                            }
                         }
                     }
                     _ => {
