@@ -149,9 +149,37 @@ fn raw_guest_filters_become_bpf_files() {
     let arg = vec_arg(&p, "r1", "vec0");
     assert_eq!(
         opt(arg, "bpffile"),
-        Some("/var/lib/umlvnf/labs/t/bpf/link0-r1.bpf")
+        Some("/var/lib/umlvnf/labs/t/bpf/link0-r1-eth0.bpf")
     );
     assert_eq!(opt(arg, "bpfflash"), Some("1"));
     assert_eq!(p.bpf_files.len(), 1);
-    assert_eq!(p.bpf_files[0].expression, "icmp");
+    assert_eq!(p.bpf_files[0].expression.as_deref(), Some("icmp"));
+    assert!(p.bpf_files[0].drop_outgoing);
+}
+
+#[test]
+fn raw_guest_ends_never_receive_what_they_send() {
+    // Unfiltered raw ends get a BPF file too (it drops the guest's own outgoing frames);
+    // a hybrid end gets one only with a filter, and without the outgoing check.
+    let p = plan_of(
+        "name: t\nnodes: {r1: {}, r2: {}}\nlinks:\n  - endpoints: [r1:eth0, r2:eth0]\n  - \
+         endpoints: [r1:eth1, host:t1]\n    transport: hybrid\n  - endpoints: [r2:eth1, \
+         host:t2]\n    transport: hybrid\n    filter: {r2:eth1: udp}\n",
+    );
+    let files: Vec<(String, Option<String>, bool)> = p
+        .bpf_files
+        .iter()
+        .map(|b| (b.endpoint.clone(), b.expression.clone(), b.drop_outgoing))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("r1:eth0".to_string(), None, true),
+            ("r2:eth0".to_string(), None, true),
+            ("r2:eth1".to_string(), Some("udp".to_string()), false),
+        ]
+    );
+    assert!(opt(vec_arg(&p, "r1", "vec0"), "bpffile").is_some());
+    assert!(opt(vec_arg(&p, "r1", "vec1"), "bpffile").is_none());
+    assert!(opt(vec_arg(&p, "r2", "vec1"), "bpffile").is_some());
 }

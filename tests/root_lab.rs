@@ -77,6 +77,30 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
     assert!(!leftover, "a process started in h1 outlived the lab");
 }
 
+/// Whether h1 can open a TCP connection to a one-shot listener on `port` in h2 (`h2_ip`).
+fn tcp_connects(lab: &Deployed, h2_ip: &str, port: &str) -> bool {
+    let mut listener = std::process::Command::new(bin())
+        .args([
+            "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("listener");
+    std::thread::sleep(Duration::from_millis(500));
+    let o = lab.exec(
+        "h1",
+        &[
+            "sh",
+            "-c",
+            &format!("echo hi | busybox nc -w 3 {h2_ip} {port}"),
+        ],
+    );
+    let _ = listener.kill();
+    let _ = listener.wait();
+    o.status.success()
+}
+
 /// The firewall drops TCP to port 23 and passes other ports and ICMP.
 #[test]
 fn root_firewall_drops_blocked_port() {
@@ -90,32 +114,14 @@ fn root_firewall_drops_blocked_port() {
         text(&ping)
     );
 
-    let connects = |port: &str| {
-        // A one-shot listener in h2, then a connection attempt from h1.
-        let listener = std::process::Command::new(bin())
-            .args([
-                "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("listener");
-        std::thread::sleep(Duration::from_millis(500));
-        let o = lab.exec(
-            "h1",
-            &[
-                "sh",
-                "-c",
-                &format!("echo hi | busybox nc -w 3 10.2.0.1 {port}"),
-            ],
-        );
-        let mut listener = listener;
-        let _ = listener.kill();
-        let _ = listener.wait();
-        o.status.success()
-    };
-    assert!(connects("8080"), "TCP 8080 must pass the firewall");
-    assert!(!connects("23"), "TCP 23 must be dropped by the firewall");
+    assert!(
+        tcp_connects(&lab, "10.2.0.1", "8080"),
+        "TCP 8080 must pass the firewall"
+    );
+    assert!(
+        !tcp_connects(&lab, "10.2.0.1", "23"),
+        "TCP 23 must be dropped by the firewall"
+    );
     lab.down();
 }
 
@@ -132,32 +138,12 @@ fn root_bridge_firewall_filters_with_nftables() {
         "ICMP through the bridge: {}",
         text(&ping)
     );
-    let connects = |port: &str| {
-        let listener = std::process::Command::new(bin())
-            .args([
-                "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("listener");
-        std::thread::sleep(Duration::from_millis(500));
-        let o = lab.exec(
-            "h1",
-            &[
-                "sh",
-                "-c",
-                &format!("echo hi | busybox nc -w 3 10.1.0.2 {port}"),
-            ],
-        );
-        let mut listener = listener;
-        let _ = listener.kill();
-        let _ = listener.wait();
-        o.status.success()
-    };
-    assert!(connects("8080"), "TCP 8080 must cross the bridge");
     assert!(
-        !connects("23"),
+        tcp_connects(&lab, "10.1.0.2", "8080"),
+        "TCP 8080 must cross the bridge"
+    );
+    assert!(
+        !tcp_connects(&lab, "10.1.0.2", "23"),
         "TCP 23 must be dropped by the nftables rule"
     );
     let rules = lab.exec("fw1", &["nft", "list", "ruleset"]);
@@ -375,6 +361,42 @@ fn root_every_link_kind_carries_traffic() {
 
     let mac = lab.exec("r1", &["cat", "/sys/class/net/eth1/address"]);
     assert_eq!(out_str(&mac).trim(), "02:00:00:00:12:01");
+
+    // What pinned r1 sends (into its tap, and to r2's end of their veth pair) is processed
+    // on the other CPUs, not on r1's.
+    let plan = std::process::Command::new(bin())
+        .args(["plan", "--format", "json"])
+        .arg(&ex.file)
+        .output()
+        .expect("plan");
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    let steered: Vec<(Option<String>, String)> = plan["host_steps"]
+        .as_array()
+        .expect("host steps")
+        .iter()
+        .filter(|s| s["op"] == "steer_rx")
+        .map(|s| {
+            assert_eq!(s["avoid"], serde_json::json!([0]));
+            (
+                s["netns"].as_str().map(str::to_string),
+                s["name"].as_str().expect("name").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(steered.len(), 2, "{steered:?}");
+    let others: Vec<usize> = umlvnf_host::allowed_cpus()
+        .into_iter()
+        .filter(|&c| c != 0)
+        .collect();
+    if !others.is_empty() {
+        for (netns, name) in &steered {
+            assert_eq!(
+                umlvnf_host::rps_get(netns.as_deref(), name).expect("rps"),
+                others,
+                "{name}"
+            );
+        }
+    }
 
     let lab_name = lab.lab.clone();
     lab.down();

@@ -174,6 +174,17 @@ pub enum HostStep {
         /// Interface.
         name: String,
     },
+    /// Steer the receive processing of an interface (RPS on its receive queue) to every CPU
+    /// the runtime may use except `avoid`: the interface receives what a pinned guest sends,
+    /// and that work would otherwise run on the guest's own CPU. Skipped when no CPU is left.
+    SteerRx {
+        /// Namespace (`None`: root).
+        netns: Option<String>,
+        /// Interface.
+        name: String,
+        /// The pinned guest's CPUs.
+        avoid: Vec<u32>,
+    },
 }
 
 /// Configuration of a `host` node.
@@ -317,6 +328,9 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
     // Each guest interface's vector options, keyed by (node, interface).
     let mut vec_opts: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
     let mut caps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Receive steering for the far ends of pinned guests' links, applied once every link
+    // interface exists and sits in its namespace.
+    let mut steer: Vec<HostStep> = Vec::new();
 
     for (i, link) in topo.links.iter().enumerate() {
         let ends: Vec<End> = link
@@ -380,7 +394,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                 name: created[0].clone(),
                 peer: created[1].clone(),
             });
-            for (end, ifname) in ends.iter().zip(created.iter()) {
+            for (k, (end, ifname)) in ends.iter().zip(created.iter()).enumerate() {
                 place_end(&mut p, topo, lab, end, ifname, mtu, &mut lp);
                 if let End::Guest { node, iface } = end {
                     let mut opts = vector_options("raw", ifname, link, topo, node, iface);
@@ -388,10 +402,20 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                         node: node.to_string(),
                         interface: iface.to_string(),
                     };
-                    let bpffile = tunnels::guest_bpf_file(&mut p, i, link, &ep);
+                    let bpffile = tunnels::guest_bpf_file(&mut p, i, link, &ep, true);
                     opts.extend(tunnels::bpf_options(link, bpffile.as_deref()));
                     vec_opts.insert((node.to_string(), iface.to_string()), opts);
                     add_cap(&mut caps, node, "CAP_NET_RAW");
+                    if let Some(avoid) = guest_cpus(topo, node) {
+                        // What the guest sends arrives at the other end of the pair.
+                        let (netns, name) = match &ends[1 - k] {
+                            End::HostNode { node, iface } => {
+                                (Some(naming::netns(lab, node)), iface.to_string())
+                            }
+                            _ => (None, created[1 - k].clone()),
+                        };
+                        steer.push(HostStep::SteerRx { netns, name, avoid });
+                    }
                 }
             }
         } else {
@@ -431,6 +455,14 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                         };
                         p.host_steps.push(HostStep::Tap { name: tap.clone() });
                         join_bridge(&mut p, &tap, mtu, bridge.as_deref());
+                        if let Some(avoid) = guest_cpus(topo, node) {
+                            // The guest's writes to the tap are received by the tap device.
+                            steer.push(HostStep::SteerRx {
+                                netns: None,
+                                name: tap.clone(),
+                                avoid,
+                            });
+                        }
                         lp.host_interfaces.push(tap.clone());
                         let mut opts = vector_options(kind, &tap, link, topo, node, iface);
                         let ep = umlvnf_topology::Endpoint {
@@ -438,7 +470,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
                             interface: iface.to_string(),
                         };
                         let bpffile = if transport == Transport::Hybrid {
-                            tunnels::guest_bpf_file(&mut p, i, link, &ep)
+                            tunnels::guest_bpf_file(&mut p, i, link, &ep, false)
                         } else {
                             None
                         };
@@ -471,6 +503,7 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
         }
         p.links.push(lp);
     }
+    p.host_steps.extend(steer);
 
     for (name, node) in &topo.nodes {
         match topo.node_kind(name) {
@@ -553,6 +586,14 @@ fn join_bridge(p: &mut Plan, name: &str, mtu: Option<u32>, bridge: Option<&str>)
 }
 
 /// Emits the steps that put one veth end where its endpoint lives.
+/// The CPUs guest `node` is pinned to, if it is.
+fn guest_cpus(topo: &Topology, node: &str) -> Option<Vec<u32>> {
+    topo.nodes
+        .get(node)
+        .and_then(|n| n.cpus.clone())
+        .filter(|c| !c.is_empty())
+}
+
 fn place_end(
     p: &mut Plan,
     topo: &Topology,

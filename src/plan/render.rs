@@ -77,11 +77,15 @@ pub fn render_text(p: &Plan) -> String {
     if !p.bpf_files.is_empty() {
         let _ = writeln!(out, "\nbpf filters (compiled before boot):");
         for b in &p.bpf_files {
+            let what = match (&b.expression, b.drop_outgoing) {
+                (Some(e), true) => format!("only \"{e}\", never what it sent"),
+                (Some(e), false) => format!("only \"{e}\""),
+                (None, _) => "everything but what it sent".to_string(),
+            };
             let _ = writeln!(
                 out,
-                "  {} receives only \"{}\" ({})",
+                "  {} receives {what} ({})",
                 b.endpoint,
-                b.expression,
                 b.path.display()
             );
         }
@@ -163,6 +167,10 @@ fn step_text(step: &HostStep) -> String {
         HostStep::Master { name, bridge } => format!("{name} joins bridge {bridge}"),
         HostStep::NoOffload { netns, name } => format!("offloads off on {name}{}", ns(netns)),
         HostStep::Up { netns, name } => format!("up {name}{}", ns(netns)),
+        HostStep::SteerRx { netns, name, avoid } => format!(
+            "receive processing of {name}{} off CPUs {avoid:?} (a pinned guest sends to it)",
+            ns(netns)
+        ),
     }
 }
 

@@ -147,16 +147,22 @@ pub struct ImpairPlan {
     pub reorder: f64,
 }
 
-/// A pcap filter the runtime compiles (DLT_EN10MB) into the classic BPF file `path`
-/// (raw array of 8-byte instructions, host-endian) before the guest boots; the guest's
-/// vector interface names it with `bpffile=`.
+/// A classic BPF file (raw array of 8-byte instructions, host-endian) the runtime writes
+/// before the guest boots and the guest's vector interface names with `bpffile=`: the pcap
+/// filter of the endpoint, if any, compiled for DLT_EN10MB, and for `raw` ends a first check
+/// that drops the frames the guest itself sends (a packet socket also receives what its
+/// interface transmits; UML's own default filter, which this file replaces, drops only frames
+/// with the guest's source MAC, so forwarded and bridged frames came back to it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BpfFilePlan {
     /// The endpoint whose received frames it filters.
     pub endpoint: String,
-    /// The pcap expression.
-    pub expression: String,
-    /// Where to write the compiled program (`LABDIR/bpf/linkN-NODE.bpf`).
+    /// The pcap expression (`None`: every frame that is not dropped as outgoing).
+    pub expression: Option<String>,
+    /// Whether frames the interface sends (`PACKET_OUTGOING`) are dropped first.
+    #[serde(default)]
+    pub drop_outgoing: bool,
+    /// Where to write the compiled program (`LABDIR/bpf/linkN-NODE-IFACE.bpf`).
     pub path: PathBuf,
 }
 
@@ -487,21 +493,29 @@ pub(super) fn bpf_options(link: &Link, bpffile: Option<&Path>) -> Vec<(String, S
     o
 }
 
-/// The compiled-filter file of a guest end, if the topology filters it, recorded in the plan.
+/// The BPF file of a guest's `raw` or `hybrid` end, recorded in the plan: for `raw` always
+/// (it drops what the guest sends, see [`BpfFilePlan`]), for `hybrid` only when the topology
+/// filters the end (a hybrid end receives through a tap, where what the host sends towards
+/// the guest is outgoing).
 pub(super) fn guest_bpf_file(
     p: &mut Plan,
     link_index: usize,
     link: &Link,
     ep: &Endpoint,
+    raw: bool,
 ) -> Option<PathBuf> {
-    let expr = link.filter.get(ep)?;
+    let expression = link.filter.get(ep).cloned();
+    if expression.is_none() && !raw {
+        return None;
+    }
     let path = p
         .lab_dir
         .join("bpf")
-        .join(format!("link{link_index}-{}.bpf", ep.node));
+        .join(format!("link{link_index}-{}-{}.bpf", ep.node, ep.interface));
     p.bpf_files.push(BpfFilePlan {
         endpoint: ep.to_string(),
-        expression: expr.clone(),
+        expression,
+        drop_outgoing: raw,
         path: path.clone(),
     });
     Some(path)

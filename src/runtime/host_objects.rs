@@ -149,6 +149,21 @@ pub fn create(
                 .get(netns.as_deref())?
                 .link_set_up(name)
                 .map_err(RuntimeError::host("link up"))?,
+            HostStep::SteerRx { netns, name, avoid } => {
+                let cpus: Vec<usize> = umlvnf_host::allowed_cpus()
+                    .into_iter()
+                    .filter(|c| !avoid.iter().any(|&a| a as usize == *c))
+                    .collect();
+                // A tuning, not a condition of the lab working: a host whose sysfs refuses
+                // it (read-only /sys, no RPS in the kernel) still deploys, with a warning.
+                if !cpus.is_empty() {
+                    if let Err(e) = umlvnf_host::rps_set(netns.as_deref(), name, &cpus) {
+                        eprintln!(
+                            "warning: {e}; the pinned guest's CPU also processes what it sends"
+                        );
+                    }
+                }
+            }
         }
         state
             .save(lab_dir)

@@ -22,21 +22,6 @@ pub struct Wires {
     by_name: BTreeMap<String, (WireId, WirePlan)>,
 }
 
-/// The CPUs this process may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; all-zero bytes are the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; the pointer and size describe a live cpu_set_t.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if r != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `c` is below CPU_SETSIZE, so CPU_ISSET reads inside `set`.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
-}
-
 /// Where the datapath's workers go: when guests are pinned (`cpus:`), one worker on each
 /// allowed CPU that no guest is pinned to, so that moving a guest's frames never takes CPU
 /// time from a pinned guest; `None` (one unpinned worker per core) when no guest is pinned
@@ -65,8 +50,15 @@ impl Wires {
     /// (before guests boot: UML connects to the wires' sockets when it brings interfaces up).
     pub fn start(plan: &Plan) -> Result<Wires, RuntimeError> {
         for f in &plan.bpf_files {
-            let prog = umlvnf_packet::bpf::compile(&f.expression)
-                .map_err(|e| RuntimeError::Conflict(format!("filter of `{}`: {e}", f.endpoint)))?;
+            let mut prog = match &f.expression {
+                Some(e) => umlvnf_packet::bpf::compile(e).map_err(|e| {
+                    RuntimeError::Conflict(format!("filter of `{}`: {e}", f.endpoint))
+                })?,
+                None => umlvnf_packet::bpf::accept_all(),
+            };
+            if f.drop_outgoing {
+                prog = umlvnf_packet::bpf::drop_outgoing(&prog);
+            }
             if let Some(dir) = f.path.parent() {
                 crate::state::make_private_dir(dir)
                     .map_err(RuntimeError::io("creating the BPF directory"))?;
@@ -83,7 +75,7 @@ impl Wires {
         }
         crate::state::make_private_dir(&plan.lab_dir.join("wires"))
             .map_err(RuntimeError::io("creating the wires directory"))?;
-        let dp = match datapath_cpus(plan, &allowed_cpus()) {
+        let dp = match datapath_cpus(plan, &umlvnf_host::allowed_cpus()) {
             Some(cpus) => Datapath::start_pinned(&cpus),
             None => Datapath::start(0),
         }
@@ -352,6 +344,5 @@ mod tests {
         );
         // Guests on every CPU: the workers are left to the scheduler.
         assert_eq!(datapath_cpus(&plan_of(&lab("cpus: [0]")), &[0]), None);
-        assert!(!allowed_cpus().is_empty());
     }
 }

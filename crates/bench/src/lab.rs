@@ -67,8 +67,7 @@ pub fn quickstart_yaml(lab: &str, setup: &GuestSetup) -> String {
 
 /// A transparent bridge firewall for lab `lab`: h1 (10.1.0.1/24) and h2 (10.1.0.2/24) on
 /// one subnet, joined through guest `r1`, which bridges its two wire links (`br0`) and
-/// filters with the nftables `bridge` ruleset `nftables`. Wires, not raw links: a raw socket
-/// hands a guest back the frames it bridged out of the same interface, which loops.
+/// filters with the nftables `bridge` ruleset `nftables`, on wire links (no privileges).
 pub fn bridge_firewall_yaml(lab: &str, nftables: &str) -> String {
     let rules: String = nftables.lines().map(|l| format!("      {l}\n")).collect();
     format!(

@@ -287,7 +287,8 @@ fn tuning_of(results: &[ScenarioResult], sizes: &[FrameSize]) -> Option<Tuning> 
         },
         zero_loss_pps,
         tuned_means: format!(
-            "guest on CPU 0, generator and sink on CPU 1, depth {}, host net.core.rmem_default {} while booting",
+            "guest on CPU 0 (what it sends processed on CPU 1), generator and sink on CPU 1, \
+             depth {}, host net.core.rmem_default {} while booting",
             scenario::TUNED_DEPTH,
             scenario::TUNED_RMEM_DEFAULT
         ),

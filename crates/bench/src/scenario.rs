@@ -125,8 +125,9 @@ pub enum Scenario {
     /// (raw links with the howto's `depth=128,gro=1`, default socket buffers, not pinned),
     /// without umlvnf's runtime: see [`crate::howto_guest`].
     GuestPlain,
-    /// The quickstart guest with umlvnf's tuning: guest pinned to CPU 0, generator and sink
-    /// on CPU 1, `depth` [`TUNED_DEPTH`], host `net.core.rmem_default` raised while it boots.
+    /// The quickstart guest with umlvnf's tuning: guest pinned to CPU 0 (so umlvnf steers
+    /// the host's processing of what it sends to CPU 1), generator and sink on CPU 1, `depth`
+    /// [`TUNED_DEPTH`], host `net.core.rmem_default` raised while it boots.
     GuestTuned,
     /// Two UML routers in a chain, h1 → r1 (CPU 0) ══ X ══ r2 (CPU 1) → h2, joined by X.
     Pair(PairLink),
@@ -272,7 +273,9 @@ impl Scenario {
                  root=/dev/ubda rw init=/sbin/umlvnf-agent con=null con0=null,fd:2 \
                  con1=fd:0,fd:1 (not pinned)"
             }
-            Scenario::GuestTuned => "UML router with umlvnf tuning (CPU placement, depth, rmem)",
+            Scenario::GuestTuned => {
+                "UML router with umlvnf tuning (CPU placement incl. receive steering, depth, rmem)"
+            }
             Scenario::Pair(PairLink::Wire) => {
                 "h1 -> UML r1 (CPU 0) -> umlvnf wire -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
             }

@@ -14,6 +14,7 @@ mod link;
 mod names;
 mod netns;
 mod route;
+mod rps;
 mod rtnl;
 mod socket;
 mod sysctl;
@@ -28,6 +29,7 @@ pub use netns::{
     run_in_netns, try_command_in_netns, NETNS_RUN_DIR,
 };
 pub use route::RouteInfo;
+pub use rps::{allowed_cpus, cpu_mask_text, parse_cpu_mask, rps_get, rps_set};
 pub use rtnl::Rtnl;
 pub use sysctl::{sysctl_get, sysctl_set};
 pub use tap::tap_add_persistent;

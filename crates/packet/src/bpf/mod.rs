@@ -87,6 +87,53 @@ pub fn to_blob(prog: &[BpfInsn]) -> Vec<u8> {
     out
 }
 
+/// `PACKET_OUTGOING` as the kernel's `skb->pkt_type` reads it.
+pub const PACKET_OUTGOING: u32 = 4;
+/// `SKF_AD_OFF + SKF_AD_PKTTYPE`: the ancillary load of the frame's packet type.
+const SKF_AD_PKTTYPE_LOAD: u32 = 0xffff_f000 + 4;
+/// What a program returns to keep a whole frame.
+pub const ACCEPT: u32 = 262_144;
+
+/// A program that accepts every frame (`ret #262144`).
+pub fn accept_all() -> Vec<BpfInsn> {
+    vec![BpfInsn {
+        code: op::RET | op::K,
+        jt: 0,
+        jf: 0,
+        k: ACCEPT,
+    }]
+}
+
+/// `prog` preceded by a check that drops frames the socket's own interface sends
+/// (`PACKET_OUTGOING`): a packet socket on a host interface otherwise also receives every
+/// frame sent through that interface, which hands a UML `raw` guest back what it sent (and
+/// loops what it bridges). Only for programs the kernel runs: [`run`] does not evaluate
+/// ancillary loads and rejects every frame of the result.
+pub fn drop_outgoing(prog: &[BpfInsn]) -> Vec<BpfInsn> {
+    let mut out = Vec::with_capacity(prog.len() + 3);
+    out.push(BpfInsn {
+        code: op::LD | op::W | op::ABS,
+        jt: 0,
+        jf: 0,
+        k: SKF_AD_PKTTYPE_LOAD,
+    });
+    // Outgoing: fall through to the drop; otherwise skip it and run `prog`.
+    out.push(BpfInsn {
+        code: op::JMP | op::JEQ | op::K,
+        jt: 0,
+        jf: 1,
+        k: PACKET_OUTGOING,
+    });
+    out.push(BpfInsn {
+        code: op::RET | op::K,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    });
+    out.extend_from_slice(prog);
+    out
+}
+
 /// Decodes a `bpffile=` blob (see [`to_blob`]) and checks it with [`validate`].
 pub fn from_blob(blob: &[u8]) -> Result<Vec<BpfInsn>, BpfError> {
     let chunks = blob.chunks_exact(INSN_LEN);
@@ -245,5 +292,33 @@ mod tests {
             from_blob(&bad),
             Err(BpfError::Invalid { index: 0, .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod outgoing_tests {
+    use super::*;
+
+    #[test]
+    fn drop_outgoing_wraps_a_program_the_kernel_accepts() {
+        let wrapped = drop_outgoing(&accept_all());
+        validate(&wrapped).expect("valid");
+        assert_eq!(wrapped.len(), 4);
+        // The same bytes as `tcpdump -ddd` would print for "ld #pktType; jeq #4 ..." code.
+        assert_eq!(
+            (wrapped[0].code, wrapped[0].k),
+            (0x20, 0xffff_f004),
+            "ld [SKF_AD_OFF + SKF_AD_PKTTYPE]"
+        );
+        assert_eq!(
+            (wrapped[1].code, wrapped[1].jt, wrapped[1].jf),
+            (0x15, 0, 1)
+        );
+        assert_eq!((wrapped[2].code, wrapped[2].k), (0x06, 0));
+        assert_eq!(run(&accept_all(), &[0u8; 60]), ACCEPT);
+        let icmp = compile("icmp").expect("compiles");
+        let w = drop_outgoing(&icmp);
+        validate(&w).expect("valid");
+        assert_eq!(&w[3..], &icmp[..]);
     }
 }
