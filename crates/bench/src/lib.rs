@@ -288,7 +288,7 @@ fn tuning_of(results: &[ScenarioResult], sizes: &[FrameSize]) -> Option<Tuning> 
         zero_loss_pps,
         tuned_means: format!(
             "guest on CPU 0 (what it sends processed on CPU 1), generator and sink on CPU 1, \
-             depth {}, host net.core.rmem_default {} while booting",
+             depth {}, host net.core.rmem_default {} while booting, own frames filtered out",
             scenario::TUNED_DEPTH,
             scenario::TUNED_RMEM_DEFAULT
         ),
