@@ -151,8 +151,11 @@ pub struct ImpairPlan {
 /// before the guest boots and the guest's vector interface names with `bpffile=`: the pcap
 /// filter of the endpoint, if any, compiled for DLT_EN10MB, and for `raw` ends a first check
 /// that drops the frames the guest itself sends (a packet socket also receives what its
-/// interface transmits; UML's own default filter, which this file replaces, drops only frames
-/// with the guest's source MAC, so forwarded and bridged frames came back to it).
+/// interface transmits: without this file a UML router read back every frame it forwarded,
+/// 20 pings through it counted 47 frames received on its outgoing interface against 21 sent,
+/// and a guest bridging two raw links looped its broadcasts; UML's default filter, meant for
+/// frames with the guest's own source MAC, did not stop them, and bridged frames carry other
+/// source MACs anyway).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BpfFilePlan {
     /// The endpoint whose received frames it filters.
