@@ -315,3 +315,75 @@ fn root_wire_between_offloading_ends_carries_gso_frames_whole() {
     assert_eq!(drops(&d, "truncated"), 0, "{l}");
     lab.down();
 }
+
+/// `wire: {host_end: tap}`: host node interfaces that are taps the datapath holds. Between two
+/// host nodes both taps offload (TCP crosses in GSO frames, whole); a host node reaches an
+/// unprivileged guest through one.
+#[test]
+fn root_wire_with_tap_host_ends() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = lab_name("tp");
+    let file = dir.path().join("tap.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nnodes:\n  h1: {{kind: host, interfaces: {{eth0: {{ipv4: [10.6.0.1/24]}}}}}}\n  h2: {{kind: host, interfaces: {{eth0: {{ipv4: [10.6.0.2/24]}}}}}}\n  h3: {{kind: host, interfaces: {{eth0: {{ipv4: [10.7.0.1/24]}}}}}}\n  r1: {{interfaces: {{eth0: {{ipv4: [10.7.0.254/24]}}}}}}\nlinks:\n  - endpoints: [h1:eth0, h2:eth0]\n    transport: wire\n    wire: {{host_end: tap}}\n  - endpoints: [h3:eth0, r1:eth0]\n    transport: wire\n    wire: {{host_end: tap}}\n"
+        ),
+    )
+    .expect("topology");
+    let lab = Deployed::up(&Example::existing(&file, &name));
+    // h1's interface is a tap (it has tun flags), not a veth.
+    let flags = lab.exec("h1", &["cat", "/sys/class/net/eth0/tun_flags"]);
+    assert!(
+        flags.status.success(),
+        "h1:eth0 is not a tap: {}",
+        text(&flags)
+    );
+    let ping = lab.exec("h3", &["ping", "-c", "2", "-W", "2", "10.7.0.254"]);
+    assert!(
+        ping.status.success(),
+        "h3 -> r1 over a tap end: {}",
+        text(&ping)
+    );
+    let r1 = pid_of(&lab, "r1");
+    let status = std::fs::read_to_string(format!("/proc/{r1}/status")).expect("status");
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
+    let www = dir.path().join("www");
+    std::fs::create_dir(&www).expect("www");
+    let blob: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(www.join("blob"), &blob).expect("blob");
+    let serve = format!("busybox httpd -p 8080 -h {}", www.display());
+    assert!(lab.exec("h2", &["sh", "-c", &serve]).status.success());
+    let got = lab.exec(
+        "h1",
+        &[
+            "sh",
+            "-c",
+            "busybox wget -q -O - http://10.6.0.2:8080/blob | md5sum",
+        ],
+    );
+    let want = std::process::Command::new("md5sum")
+        .arg(www.join("blob"))
+        .output()
+        .expect("md5sum");
+    let want = out_str(&want);
+    assert!(
+        out_str(&got).starts_with(want.split_whitespace().next().expect("md5")),
+        "download between two taps: {}",
+        text(&got)
+    );
+    let l = links(&lab);
+    let d = direction(&l, "link0", "h2:eth0");
+    let frames = d["received"].as_u64().expect("received");
+    let bytes = d["bytes"].as_u64().expect("bytes");
+    assert!(
+        frames > 0 && bytes / frames > 3000,
+        "average frame {} bytes: GSO frames were not carried whole: {l}",
+        bytes / frames.max(1)
+    );
+    assert!(conserved(&d), "{l}");
+    lab.down();
+}

@@ -130,11 +130,15 @@ pub fn render_text(p: &Plan) -> String {
     for l in &p.links {
         let _ = writeln!(
             out,
-            "  {} <-> {} [{}] via {}{}",
+            "  {} <-> {} [{}]{}{}",
             l.endpoints[0],
             l.endpoints[1],
             l.transport,
-            l.host_interfaces.join(", "),
+            if l.host_interfaces.is_empty() {
+                String::new()
+            } else {
+                format!(" via {}", l.host_interfaces.join(", "))
+            },
             l.bridge
                 .as_ref()
                 .map(|b| format!(" (bridge {b})"))
@@ -237,5 +241,17 @@ fn socket_text(s: &WireSocket) -> String {
             encap_text(encap)
         ),
         WireSocket::Seqpacket { path } => format!("seqpacket listener {}", path.display()),
+        WireSocket::Tap {
+            netns,
+            ifname,
+            offload,
+        } => format!(
+            "tap {ifname}{}{}",
+            netns
+                .as_ref()
+                .map(|n| format!(" in {n}"))
+                .unwrap_or_default(),
+            if *offload { " (offloads on)" } else { "" }
+        ),
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use umlvnf_topology::{
     Endpoint, Impairment, L2tpMode, Link, RxTx, Topology, Transport, WireAttach, WireBackend,
+    WireHostEnd,
 };
 
 use super::{naming, place_end, End, HostStep, LinkPlan, Plan, PlanError};
@@ -95,6 +96,16 @@ pub enum WireSocket {
     Seqpacket {
         /// Socket path (`LABDIR/wires/linkN-NODE.sock`).
         path: PathBuf,
+    },
+    /// A persistent tap (created by the plan's host steps) that is the host node's interface
+    /// itself; the datapath attaches to it from inside its namespace.
+    Tap {
+        /// Where the tap is (`None`: the root namespace).
+        netns: Option<String>,
+        /// Its name there.
+        ifname: String,
+        /// Whether the tap's interface may hand over partial checksums and TSO frames.
+        offload: bool,
     },
 }
 
@@ -524,6 +535,39 @@ pub(super) fn guest_bpf_file(
     Some(path)
 }
 
+/// Drops the `NoOffload` steps of the veths whose root-namespace (datapath) ends are
+/// `dp_ends`: their far ends (in the root namespace or moved into a host node) keep their
+/// offloads, since the datapath carries the frames with their virtio-net header.
+fn keep_offloads(p: &mut Plan, dp_ends: &[String]) {
+    let peers: Vec<String> = p
+        .host_steps
+        .iter()
+        .filter_map(|s| match s {
+            HostStep::Veth { name, peer } if dp_ends.contains(peer) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let moved: Vec<(Option<String>, String)> = p
+        .host_steps
+        .iter()
+        .filter_map(|s| match s {
+            HostStep::Move {
+                name,
+                netns,
+                new_name,
+            } if peers.contains(name) => Some((Some(netns.clone()), new_name.clone())),
+            _ => None,
+        })
+        .collect();
+    p.host_steps.retain(|s| match s {
+        HostStep::NoOffload { netns, name } => {
+            let in_root = netns.is_none() && peers.contains(name);
+            !in_root && !moved.contains(&(netns.clone(), name.clone()))
+        }
+        _ => true,
+    });
+}
+
 fn add_cap(caps: &mut BTreeMap<String, Vec<String>>, node: &str, cap: Option<&str>) {
     let list = caps.entry(node.to_string()).or_default();
     if let Some(cap) = cap {
@@ -657,6 +701,38 @@ pub(super) fn plan_link(
                 add_cap(acc.caps, node, cap);
                 wire_ends.extend(wire_end);
             }
+            End::HostNode { node, iface }
+                if link.wire.as_ref().and_then(|w| w.host_end) == Some(WireHostEnd::Tap) =>
+            {
+                // A tap that becomes the host node's interface; the datapath holds it.
+                let tap = naming::link_ifname(&lab, i, sc);
+                p.host_steps.push(HostStep::Tap { name: tap.clone() });
+                place_end(p, topo, &lab, end, &tap, mtu, &mut lp);
+                wire_ends.push(WireEnd {
+                    endpoint: ep.to_string(),
+                    socket: WireSocket::Tap {
+                        netns: Some(naming::netns(&lab, node)),
+                        ifname: iface.to_string(),
+                        offload: false,
+                    },
+                });
+            }
+            End::Root { iface }
+                if link.wire.as_ref().and_then(|w| w.host_end) == Some(WireHostEnd::Tap) =>
+            {
+                p.host_steps.push(HostStep::Tap {
+                    name: iface.to_string(),
+                });
+                place_end(p, topo, &lab, end, iface, mtu, &mut lp);
+                wire_ends.push(WireEnd {
+                    endpoint: ep.to_string(),
+                    socket: WireSocket::Tap {
+                        netns: None,
+                        ifname: iface.to_string(),
+                        offload: false,
+                    },
+                });
+            }
             End::HostNode { .. } | End::Root { .. } => {
                 // A veth pair: the datapath reads the root-namespace end, the other end is the
                 // host node's interface (or `host:IFNAME`).
@@ -711,6 +787,29 @@ pub(super) fn plan_link(
     if uses_datapath {
         let [mut a, mut b] =
             <[WireEnd; 2]>::try_from(wire_ends).map_err(|_| PlanError::WireEnds { link: i })?;
+        // Two tap ends, or a tap and a veth end, both offload too (the veth end as below).
+        let host_end =
+            |s: &WireSocket| matches!(s, WireSocket::Tap { .. } | WireSocket::Packet { .. });
+        let (a_host, b_host) = (host_end(&a.socket), host_end(&b.socket));
+        for (x, other_host) in [(&mut a.socket, b_host), (&mut b.socket, a_host)] {
+            if let WireSocket::Tap { offload, .. } = x {
+                *offload = other_host;
+            }
+        }
+        let tap_peer = |s: &WireSocket| matches!(s, WireSocket::Tap { .. });
+        if tap_peer(&a.socket) || tap_peer(&b.socket) {
+            let veth = match (&mut a.socket, &mut b.socket) {
+                (WireSocket::Packet { ifname, vnet_hdr }, WireSocket::Tap { .. })
+                | (WireSocket::Tap { .. }, WireSocket::Packet { ifname, vnet_hdr }) => {
+                    *vnet_hdr = true;
+                    Some(ifname.clone())
+                }
+                _ => None,
+            };
+            if let Some(v) = veth {
+                keep_offloads(p, &[v]);
+            }
+        }
         // Two veth ends both offload: the frames keep their virtio-net header (checksum still
         // to do, TSO/GSO super-frames up to 64 KiB carried whole), so offloads stay on.
         if let (
@@ -726,33 +825,8 @@ pub(super) fn plan_link(
         {
             *va = true;
             *vb = true;
-            let peers: Vec<String> = p
-                .host_steps
-                .iter()
-                .filter_map(|s| match s {
-                    HostStep::Veth { name, peer } if peer == ia || peer == ib => Some(name.clone()),
-                    _ => None,
-                })
-                .collect();
-            let moved: Vec<(Option<String>, String)> = p
-                .host_steps
-                .iter()
-                .filter_map(|s| match s {
-                    HostStep::Move {
-                        name,
-                        netns,
-                        new_name,
-                    } if peers.contains(name) => Some((Some(netns.clone()), new_name.clone())),
-                    _ => None,
-                })
-                .collect();
-            p.host_steps.retain(|s| match s {
-                HostStep::NoOffload { netns, name } => {
-                    let in_root = netns.is_none() && peers.contains(name);
-                    !in_root && !moved.contains(&(netns.clone(), name.clone()))
-                }
-                _ => true,
-            });
+            let ends = [ia.clone(), ib.clone()];
+            keep_offloads(p, &ends);
         }
         {
             let a_ep = link.endpoints.first();

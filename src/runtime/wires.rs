@@ -248,8 +248,8 @@ fn encap(e: &WireEncap) -> Encap {
     }
 }
 
-fn end_spec(s: &WireSocket) -> EndSpec {
-    match s {
+fn end_spec(s: &WireSocket) -> Result<EndSpec, RuntimeError> {
+    Ok(match s {
         WireSocket::Packet { ifname, vnet_hdr } => EndSpec::Packet {
             ifname: ifname.clone(),
             vnet_hdr: *vnet_hdr,
@@ -275,7 +275,15 @@ fn end_spec(s: &WireSocket) -> EndSpec {
             encap: encap(e),
         },
         WireSocket::Seqpacket { path } => EndSpec::Seqpacket { path: path.clone() },
-    }
+        WireSocket::Tap {
+            netns,
+            ifname,
+            offload,
+        } => EndSpec::Tap(
+            umlvnf_host::tap_attach(netns.as_deref(), ifname, *offload)
+                .map_err(RuntimeError::host("wire tap"))?,
+        ),
+    })
 }
 
 fn wire_spec(w: &WirePlan) -> Result<WireSpec, RuntimeError> {
@@ -284,8 +292,8 @@ fn wire_spec(w: &WirePlan) -> Result<WireSpec, RuntimeError> {
             "{} ({} <-> {})",
             w.name, w.ends[0].endpoint, w.ends[1].endpoint
         ),
-        end_spec(&w.ends[0].socket),
-        end_spec(&w.ends[1].socket),
+        end_spec(&w.ends[0].socket)?,
+        end_spec(&w.ends[1].socket)?,
     );
     spec.depth = w.depth as usize;
     spec.backend = match w.backend {

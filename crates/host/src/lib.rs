@@ -32,6 +32,6 @@ pub use route::RouteInfo;
 pub use rps::{allowed_cpus, cpu_mask_text, parse_cpu_mask, rps_get, rps_set};
 pub use rtnl::Rtnl;
 pub use sysctl::{sysctl_get, sysctl_set};
-pub use tap::tap_add_persistent;
+pub use tap::{tap_add_persistent, tap_attach};
 
 pub use ipnet::IpNet;

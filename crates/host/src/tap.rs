@@ -2,7 +2,8 @@
 
 use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 use crate::error::{HostError, Result};
 use crate::names::{check_alias, check_ifname};
@@ -53,6 +54,50 @@ fn create_tap(name: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`: the reader takes partial checksums and TCP
+/// segmentation offload frames (with their virtio-net header).
+const TUN_OFFLOADS: libc::c_ulong = 0x01 | 0x02 | 0x04;
+
+/// Opens a descriptor on the existing persistent tap `name` (made by
+/// [`tap_add_persistent`]) from inside `netns` (the tap may have been moved there), with its
+/// flags (`IFF_TAP | IFF_NO_PI | IFF_VNET_HDR`), non-blocking and close-on-exec. With
+/// `offload`, the tap's interface may hand the reader partial checksums and TSO frames of up
+/// to 64 KiB (`TUNSETOFFLOAD`); without, the kernel finishes them before they reach the tap.
+pub fn tap_attach(netns: Option<&str>, name: &str, offload: bool) -> Result<OwnedFd> {
+    check_ifname(name)?;
+    run_in_opt_netns(netns, || {
+        let action = || format!("attach to tap `{name}`");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open("/dev/net/tun")
+            .map_err(|e| HostError::os(format!("{} (opening /dev/net/tun)", action()), e))?;
+        let mut req = IfReqFlags {
+            name: [0; libc::IFNAMSIZ],
+            flags: (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short,
+            _pad: [0; 22],
+        };
+        req.name[..name.len()].copy_from_slice(name.as_bytes());
+        // SAFETY: `file` is an open /dev/net/tun descriptor and `req` is a properly sized,
+        // initialised `struct ifreq` that outlives the call.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) };
+        if rc < 0 {
+            return Err(HostError::os(action(), io::Error::last_os_error()));
+        }
+        let flags = if offload { TUN_OFFLOADS } else { 0 };
+        // SAFETY: same descriptor; TUNSETOFFLOAD takes its argument by value.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, flags) };
+        if rc < 0 {
+            return Err(HostError::os(
+                format!("set the offloads of tap `{name}`"),
+                io::Error::last_os_error(),
+            ));
+        }
+        Ok(OwnedFd::from(file))
+    })
 }
 
 impl Rtnl {

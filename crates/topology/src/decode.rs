@@ -64,7 +64,7 @@ const L2TPV3_FIELDS: &[&str] = &[
     "counter",
 ];
 const REMOTE_FIELDS: &[&str] = &["address", "port", "local", "local_port"];
-const WIRE_FIELDS: &[&str] = &["attach", "backend"];
+const WIRE_FIELDS: &[&str] = &["attach", "backend", "host_end"];
 const IMPAIR_FIELDS: &[&str] = &["loss", "delay", "jitter", "rate", "duplicate", "reorder"];
 
 /// Decodes the whole tree (or `None` for an empty file) into a topology, which is partial when
@@ -902,6 +902,13 @@ impl Decoder<'_> {
                             ("mmsg", WireBackend::Mmsg),
                             ("io_uring", WireBackend::IoUring),
                         ],
+                    )
+                }
+                "host_end" => {
+                    out.host_end = self.choice(
+                        value,
+                        fpath,
+                        &[("veth", WireHostEnd::Veth), ("tap", WireHostEnd::Tap)],
                     )
                 }
                 _ => {}

@@ -91,6 +91,17 @@ pub enum WireAttach {
     L2tpv3,
 }
 
+/// How a host node or `host:` end of a `transport: wire` link attaches to umlvnf's datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WireHostEnd {
+    /// A veth pair; the datapath reads its root-namespace end with AF_PACKET.
+    Veth,
+    /// A tap that is the host node's interface itself; the datapath holds its descriptor
+    /// (one crossing fewer than a veth, one frame per system call).
+    Tap,
+}
+
 /// How the datapath moves batches of frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +120,8 @@ pub struct WireOptions {
     pub attach: Option<WireAttach>,
     /// `mmsg` (default) or `io_uring`.
     pub backend: Option<WireBackend>,
+    /// How host node and `host:` ends attach: `veth` (default) or `tap`.
+    pub host_end: Option<WireHostEnd>,
 }
 
 /// Impairments of one direction, written like `tc netem`: `{loss: 10%, delay: 5ms}`.

@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use super::Validator;
 use crate::model::{Link, Topology, Transport};
 use crate::spans::join;
-use crate::tunnel::{GreOptions, Impairment, Impairments, L2tpMode, L2tpv3Options, RemoteEnd};
+use crate::tunnel::{
+    GreOptions, Impairment, Impairments, L2tpMode, L2tpv3Options, RemoteEnd, WireBackend,
+    WireHostEnd,
+};
 
 /// Longest pcap filter expression accepted.
 const MAX_FILTER_LEN: usize = 1024;
@@ -52,6 +55,23 @@ impl Validator<'_> {
                     &join(lpath, "impair"),
                     "`impair` needs a link that umlvnf's datapath carries: write `transport: wire` (or a gre/l2tpv3 link to a host node or `host:` end)",
                 );
+            }
+        }
+        if let Some(w) = &link.wire {
+            if w.host_end == Some(WireHostEnd::Tap) {
+                let wpath = join(lpath, "wire");
+                if !link.endpoints.iter().any(|e| !topo.is_guest_endpoint(e)) {
+                    self.at_key(
+                        &join(&wpath, "host_end"),
+                        format!("`host_end` sets how host node and `host:` ends attach, and this link has none ({}): remove it", endpoint_list(link)),
+                    );
+                }
+                if w.backend == Some(WireBackend::IoUring) {
+                    self.at_key(
+                        &join(&wpath, "host_end"),
+                        "a `tap` host end is read and written one frame per call, which the io_uring backend does not do: use `backend: mmsg` or `host_end: veth`",
+                    );
+                }
             }
         }
         if let Some(g) = &link.gre {
