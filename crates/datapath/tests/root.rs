@@ -855,6 +855,12 @@ fn root_tap_end_carries_traffic_and_gso_frames_whole() {
     a.addr_add("eth0", format!("{}/24", lab.ip(1)).parse().unwrap())
         .unwrap();
     let fd = umlvnf_host::tap_attach(Some(&lab.ns[0]), "eth0", true).unwrap();
+    // A missing tap is an error, not a fresh tap made on the spot.
+    let e = umlvnf_host::tap_attach(Some(&lab.ns[0]), "nosuch0", false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`nosuch0` does not exist"), "{e}");
+    assert!(!a.link_exists("nosuch0").unwrap());
     let dp = Datapath::start(1).unwrap();
     let e = dp
         .add_wire(on(

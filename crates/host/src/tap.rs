@@ -1,6 +1,6 @@
 //! Persistent tap devices for UML's `vecN:transport=tap,ifname=NAME`.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,12 +18,14 @@ struct IfReqFlags {
     _pad: [u8; 22],
 }
 
-/// Creates persistent tap `name` in the calling thread's namespace and closes the descriptor.
-fn create_tap(name: &str) -> Result<()> {
-    let action = || format!("create tap `{name}`");
+/// Opens `/dev/net/tun` (with `extra` open flags) and attaches it to tap `name` with
+/// `IFF_TAP | IFF_NO_PI | IFF_VNET_HDR`, creating the tap if it does not exist; `action`
+/// names what is being done in errors.
+fn open_tap(name: &str, extra: libc::c_int, action: &dyn Fn() -> String) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(extra)
         .open("/dev/net/tun")
         .map_err(|e| HostError::os(format!("{} (opening /dev/net/tun)", action()), e))?;
     let mut req = IfReqFlags {
@@ -45,6 +47,12 @@ fn create_tap(name: &str) -> Result<()> {
             _ => HostError::os(action(), e),
         });
     }
+    Ok(file)
+}
+
+/// Creates persistent tap `name` in the calling thread's namespace and closes the descriptor.
+fn create_tap(name: &str) -> Result<()> {
+    let file = open_tap(name, 0, &|| format!("create tap `{name}`"))?;
     // SAFETY: same descriptor; TUNSETPERSIST takes its argument by value.
     let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) };
     if rc < 0 {
@@ -67,26 +75,24 @@ const TUN_OFFLOADS: libc::c_ulong = 0x01 | 0x02 | 0x04;
 /// to 64 KiB (`TUNSETOFFLOAD`); without, the kernel finishes them before they reach the tap.
 pub fn tap_attach(netns: Option<&str>, name: &str, offload: bool) -> Result<OwnedFd> {
     check_ifname(name)?;
+    // Attaching to a missing tap would silently create a new, unconfigured one.
+    let rtnl = match netns {
+        Some(ns) => Rtnl::in_netns(ns)?,
+        None => Rtnl::root()?,
+    };
+    if !rtnl.link_exists(name)? {
+        return Err(HostError::NoSuchLink {
+            name: name.to_string(),
+            netns: netns.map_or_else(
+                || "the host namespace".to_string(),
+                |n| format!("network namespace `{n}`"),
+            ),
+        });
+    }
     run_in_opt_netns(netns, || {
-        let action = || format!("attach to tap `{name}`");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/dev/net/tun")
-            .map_err(|e| HostError::os(format!("{} (opening /dev/net/tun)", action()), e))?;
-        let mut req = IfReqFlags {
-            name: [0; libc::IFNAMSIZ],
-            flags: (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short,
-            _pad: [0; 22],
-        };
-        req.name[..name.len()].copy_from_slice(name.as_bytes());
-        // SAFETY: `file` is an open /dev/net/tun descriptor and `req` is a properly sized,
-        // initialised `struct ifreq` that outlives the call.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) };
-        if rc < 0 {
-            return Err(HostError::os(action(), io::Error::last_os_error()));
-        }
+        let file = open_tap(name, libc::O_NONBLOCK | libc::O_CLOEXEC, &|| {
+            format!("attach to tap `{name}`")
+        })?;
         let flags = if offload { TUN_OFFLOADS } else { 0 };
         // SAFETY: same descriptor; TUNSETOFFLOAD takes its argument by value.
         let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, flags) };
