@@ -334,7 +334,12 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             Ok((Held::Net(Box::new(env)), p))
         }
         Scenario::Wire => {
-            let env = netenv::wire(tx, rx, guest_cpu, generator::BATCH)?;
+            let env = netenv::wire(tx, rx, guest_cpu, generator::BATCH, false)?;
+            let p = env.path.clone();
+            Ok((Held::Net(Box::new(env)), p))
+        }
+        Scenario::WireTap => {
+            let env = netenv::wire(tx, rx, guest_cpu, generator::BATCH, true)?;
             let p = env.path.clone();
             Ok((Held::Net(Box::new(env)), p))
         }
@@ -404,7 +409,9 @@ fn run_scenario(
         _ => format!(
             "generator CPU {tx}, sink CPU {rx}, {}",
             match guest_cpu {
-                Some(c) if sc == Scenario::Wire => format!("datapath thread CPU {c}"),
+                Some(c) if matches!(sc, Scenario::Wire | Scenario::WireTap) => {
+                    format!("datapath thread CPU {c}")
+                }
                 Some(c) => format!("guest CPU {c}"),
                 None if sc.is_guest() => "guest not pinned".to_string(),
                 None => "kernel forwarding wherever it runs".to_string(),

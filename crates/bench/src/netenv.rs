@@ -164,20 +164,38 @@ pub fn netns_router(tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<NetE
     Ok(b.finish(None, path))
 }
 
-/// `wire`: generator namespace ⇄ veth ⇄ umlvnf's datapath (one wire, AF_PACKET both ends,
-/// in a middle namespace) ⇄ veth ⇄ sink namespace.
+/// `wire`: generator namespace ⇄ veth ⇄ umlvnf's datapath (one wire, AF_PACKET on its
+/// veth end, in a middle namespace) ⇄ veth ⇄ sink namespace; with `tap`, the sink
+/// namespace's `eth0` is instead a tap whose descriptor the datapath holds (`wire-tap`).
 pub fn wire(
     tx_cpu: Option<usize>,
     rx_cpu: Option<usize>,
     dp_cpu: Option<usize>,
     depth: usize,
+    tap: bool,
 ) -> Result<NetEnv> {
     let mut b = Builder::new();
     let a = b.netns("a")?;
     let m = b.netns("m")?;
     let z = b.netns("b")?;
     b.pair(&a, "eth0", &m, "wa")?;
-    b.pair(&m, "wb", &z, "eth0")?;
+    let sink_end = if tap {
+        let name = format!("ub{}t", b.tag);
+        let root = Rtnl::root()?;
+        root.tap_add_persistent(&name, Some("umlvnf:bench"))?;
+        if let Err(e) = root.link_move_to_netns(&name, &z, Some("eth0")) {
+            let _ = root.link_del(&name);
+            return Err(e.into());
+        }
+        Rtnl::in_netns(&z)?.link_set_up("eth0")?;
+        EndSpec::Tap(umlvnf_host::tap_attach(Some(&z), "eth0", false)?)
+    } else {
+        b.pair(&m, "wb", &z, "eth0")?;
+        EndSpec::Packet {
+            ifname: "wb".into(),
+            vnet_hdr: false,
+        }
+    };
     let dp = match dp_cpu {
         Some(c) => Datapath::start_pinned(&[c % crate::affinity::cpu_count()])?,
         None => Datapath::start(1)?,
@@ -188,10 +206,7 @@ pub fn wire(
             ifname: "wa".into(),
             vnet_hdr: false,
         },
-        EndSpec::Packet {
-            ifname: "wb".into(),
-            vnet_hdr: false,
-        },
+        sink_end,
     );
     spec.depth = depth;
     let added = umlvnf_host::run_in_netns(&m, || dp.add_wire(spec));

@@ -112,6 +112,8 @@ pub enum Scenario {
     NetnsRouter,
     /// Generator → veth → umlvnf's datapath (one wire) → veth → sink.
     Wire,
+    /// Generator → veth → umlvnf's datapath → a tap that is the sink's interface.
+    WireTap,
     /// h1 → UML router (quickstart, or `--topology`) → h2 with this transport.
     Guest(GuestTransport),
     /// The quickstart router as a firewall: an iptables ruleset of [`FIREWALL_RULES`] rules
@@ -135,10 +137,11 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario name [`Scenario::parse_list`] accepts.
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 20] = [
         "veth",
         "netns-router",
         "wire",
+        "wire-tap",
         "guest",
         "guest-raw",
         "guest-tap",
@@ -180,6 +183,7 @@ impl Scenario {
             "veth" => vec![Scenario::Veth],
             "netns-router" => vec![Scenario::NetnsRouter],
             "wire" => vec![Scenario::Wire],
+            "wire-tap" => vec![Scenario::WireTap],
             "guest" | "guest-raw" => vec![Scenario::Guest(T::Raw)],
             "guest-tap" => vec![Scenario::Guest(T::Tap)],
             "guest-hybrid" => vec![Scenario::Guest(T::Hybrid)],
@@ -203,6 +207,7 @@ impl Scenario {
                 v.insert(7, Scenario::Guest(T::L2tpv3));
                 v.insert(8, Scenario::GuestFirewall);
                 v.insert(9, Scenario::GuestNftables);
+                v.insert(3, Scenario::WireTap);
                 v.extend(PairLink::ALL.into_iter().map(Scenario::Pair));
                 v
             }
@@ -246,6 +251,9 @@ impl Scenario {
             Scenario::NetnsRouter => "h1 -> netns with ip_forward=1 -> h2 (container router)",
             Scenario::Wire => {
                 "generator -> veth -> umlvnf datapath wire (own CPU) -> veth -> sink"
+            }
+            Scenario::WireTap => {
+                "generator -> veth -> umlvnf datapath wire (own CPU) -> tap (the sink's interface)"
             }
             Scenario::Guest(GuestTransport::Raw) => "h1 -> UML router, raw vector links -> h2",
             Scenario::Guest(GuestTransport::Tap) => "h1 -> UML router, tap links on bridges -> h2",
@@ -295,7 +303,7 @@ impl Scenario {
             Scenario::GuestTuned => (1, 1, Some(0)),
             // The datapath owns a core; the generator drives it from the other one, where
             // the sink also runs.
-            Scenario::Wire => (0, 0, Some(1)),
+            Scenario::Wire | Scenario::WireTap => (0, 0, Some(1)),
             _ => (0, 1, None),
         }
     }
@@ -307,6 +315,7 @@ impl fmt::Display for Scenario {
             Scenario::Veth => write!(f, "veth"),
             Scenario::NetnsRouter => write!(f, "netns-router"),
             Scenario::Wire => write!(f, "wire"),
+            Scenario::WireTap => write!(f, "wire-tap"),
             Scenario::Guest(t) => write!(f, "guest-{}", t.as_str()),
             Scenario::GuestFirewall => write!(f, "guest-firewall"),
             Scenario::GuestNftables => write!(f, "guest-nftables"),
@@ -336,7 +345,7 @@ mod tests {
         );
         let e = Scenario::parse_csv("vet").unwrap_err().to_string();
         assert!(e.contains("use veth, netns-router"), "{e}");
-        assert_eq!(Scenario::parse_list("all").unwrap().len(), 16);
+        assert_eq!(Scenario::parse_list("all").unwrap().len(), 17);
         let pairs = Scenario::parse_csv("pairs,pair-wire").unwrap();
         let names: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
         assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);

@@ -90,6 +90,7 @@ fn root_short_bench_veth_wire_and_guest() {
     o.scenarios = vec![
         Scenario::Veth,
         Scenario::Wire,
+        Scenario::WireTap,
         Scenario::Guest(GuestTransport::Raw),
     ];
     o.frame_sizes = vec![64, 512];
@@ -103,7 +104,7 @@ fn root_short_bench_veth_wire_and_guest() {
     assert_eq!(leftover_namespaces(), Vec::<String>::new());
     print!("{}", report.table());
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["veth", "wire", "guest-raw"]);
+    assert_eq!(names, ["veth", "wire", "wire-tap", "guest-raw"]);
     for s in &report.scenarios {
         let sizes: Vec<FrameSize> = s.points.iter().map(|p| p.frame_size).collect();
         assert_eq!(
@@ -135,10 +136,10 @@ fn root_short_bench_veth_wire_and_guest() {
     }
     let svg = std::fs::read_to_string(o.output_svg.as_ref().unwrap()).expect("svg written");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert_eq!(svg.matches("<polyline").count(), 3);
+    assert_eq!(svg.matches("<polyline").count(), 4);
     // Comparing a report with itself: every point, no change.
     let cmp = report.compare(&back);
-    assert_eq!(cmp.len(), 6);
+    assert_eq!(cmp.len(), 8);
     assert!(
         cmp.iter().all(|c| c.change.is_some_and(|x| x.abs() < 1e-9)),
         "{cmp:?}"
