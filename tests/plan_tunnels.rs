@@ -183,3 +183,31 @@ fn raw_guest_ends_never_receive_what_they_send() {
     assert!(opt(vec_arg(&p, "r1", "vec1"), "bpffile").is_none());
     assert!(opt(vec_arg(&p, "r2", "vec1"), "bpffile").is_some());
 }
+
+#[test]
+fn tap_host_ends_offload_only_between_host_ends() {
+    let p = plan_of(
+        "name: tr\nnodes:\n  r1: {}\n  h1: {kind: host}\nlinks:\n  - endpoints: [r1:eth0, host:trtap0]\n    transport: wire\n    wire: {host_end: tap}\n  - endpoints: [h1:eth0, host:trv0]\n    transport: wire\n    wire: {host_end: tap}\n",
+    );
+    let taps: Vec<(Option<String>, String, bool)> = p
+        .wires
+        .iter()
+        .flat_map(|w| w.ends.iter())
+        .filter_map(|e| match &e.socket {
+            WireSocket::Tap {
+                netns,
+                ifname,
+                offload,
+            } => Some((netns.clone(), ifname.clone(), *offload)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        taps,
+        [
+            (None, "trtap0".to_string(), false),
+            (Some("umlvnf-tr-h1".to_string()), "eth0".to_string(), true),
+            (None, "trv0".to_string(), true),
+        ]
+    );
+}

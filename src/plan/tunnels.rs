@@ -701,34 +701,26 @@ pub(super) fn plan_link(
                 add_cap(acc.caps, node, cap);
                 wire_ends.extend(wire_end);
             }
-            End::HostNode { node, iface }
+            End::HostNode { .. } | End::Root { .. }
                 if link.wire.as_ref().and_then(|w| w.host_end) == Some(WireHostEnd::Tap) =>
             {
-                // A tap that becomes the host node's interface; the datapath holds it.
-                let tap = naming::link_ifname(&lab, i, sc);
+                // A tap that is the host node's interface (or `host:IFNAME`) itself; the
+                // datapath holds it.
+                let (tap, netns, ifname) = match end {
+                    End::HostNode { node, iface } => (
+                        naming::link_ifname(&lab, i, sc),
+                        Some(naming::netns(&lab, node)),
+                        iface.to_string(),
+                    ),
+                    _ => (ep.interface.clone(), None, ep.interface.clone()),
+                };
                 p.host_steps.push(HostStep::Tap { name: tap.clone() });
                 place_end(p, topo, &lab, end, &tap, mtu, &mut lp);
                 wire_ends.push(WireEnd {
                     endpoint: ep.to_string(),
                     socket: WireSocket::Tap {
-                        netns: Some(naming::netns(&lab, node)),
-                        ifname: iface.to_string(),
-                        offload: false,
-                    },
-                });
-            }
-            End::Root { iface }
-                if link.wire.as_ref().and_then(|w| w.host_end) == Some(WireHostEnd::Tap) =>
-            {
-                p.host_steps.push(HostStep::Tap {
-                    name: iface.to_string(),
-                });
-                place_end(p, topo, &lab, end, iface, mtu, &mut lp);
-                wire_ends.push(WireEnd {
-                    endpoint: ep.to_string(),
-                    socket: WireSocket::Tap {
-                        netns: None,
-                        ifname: iface.to_string(),
+                        netns,
+                        ifname,
                         offload: false,
                     },
                 });
@@ -787,46 +779,24 @@ pub(super) fn plan_link(
     if uses_datapath {
         let [mut a, mut b] =
             <[WireEnd; 2]>::try_from(wire_ends).map_err(|_| PlanError::WireEnds { link: i })?;
-        // Two tap ends, or a tap and a veth end, both offload too (the veth end as below).
+        // Two host ends (veth or tap) both offload: the frames keep their virtio-net header
+        // (checksum still to do, TSO/GSO super-frames up to 64 KiB carried whole), so the
+        // taps get offloads and the veths' far ends keep theirs.
         let host_end =
             |s: &WireSocket| matches!(s, WireSocket::Tap { .. } | WireSocket::Packet { .. });
-        let (a_host, b_host) = (host_end(&a.socket), host_end(&b.socket));
-        for (x, other_host) in [(&mut a.socket, b_host), (&mut b.socket, a_host)] {
-            if let WireSocket::Tap { offload, .. } = x {
-                *offload = other_host;
-            }
-        }
-        let tap_peer = |s: &WireSocket| matches!(s, WireSocket::Tap { .. });
-        if tap_peer(&a.socket) || tap_peer(&b.socket) {
-            let veth = match (&mut a.socket, &mut b.socket) {
-                (WireSocket::Packet { ifname, vnet_hdr }, WireSocket::Tap { .. })
-                | (WireSocket::Tap { .. }, WireSocket::Packet { ifname, vnet_hdr }) => {
-                    *vnet_hdr = true;
-                    Some(ifname.clone())
+        if host_end(&a.socket) && host_end(&b.socket) {
+            let mut veths = Vec::new();
+            for s in [&mut a.socket, &mut b.socket] {
+                match s {
+                    WireSocket::Tap { offload, .. } => *offload = true,
+                    WireSocket::Packet { ifname, vnet_hdr } => {
+                        *vnet_hdr = true;
+                        veths.push(ifname.clone());
+                    }
+                    _ => {}
                 }
-                _ => None,
-            };
-            if let Some(v) = veth {
-                keep_offloads(p, &[v]);
             }
-        }
-        // Two veth ends both offload: the frames keep their virtio-net header (checksum still
-        // to do, TSO/GSO super-frames up to 64 KiB carried whole), so offloads stay on.
-        if let (
-            WireSocket::Packet {
-                ifname: ia,
-                vnet_hdr: va,
-            },
-            WireSocket::Packet {
-                ifname: ib,
-                vnet_hdr: vb,
-            },
-        ) = (&mut a.socket, &mut b.socket)
-        {
-            *va = true;
-            *vb = true;
-            let ends = [ia.clone(), ib.clone()];
-            keep_offloads(p, &ends);
+            keep_offloads(p, &veths);
         }
         {
             let a_ep = link.endpoints.first();
