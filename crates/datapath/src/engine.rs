@@ -105,28 +105,6 @@ fn eventfd() -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Pins the calling thread to `cpu`.
-fn pin_current_thread(cpu: usize) -> Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(DatapathError::BadEnd(format!(
-            "CPU {cpu} is out of range: give a CPU below {}",
-            libc::CPU_SETSIZE
-        )));
-    }
-    // SAFETY: cpu_set_t is plain data; all-zero bytes are the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is below CPU_SETSIZE (checked above), so CPU_SET writes inside `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: pid 0 is the calling thread; the pointer and size describe a live cpu_set_t.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r != 0 {
-        return Err(DatapathError::last_os(format!(
-            "pin a datapath thread to CPU {cpu} (is it online and allowed for this process?)"
-        )));
-    }
-    Ok(())
-}
-
 fn kick(fd: &OwnedFd) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64 to an eventfd.
@@ -155,7 +133,7 @@ impl Datapath {
     /// CPU cannot be used.
     pub fn start_pinned(cpus: &[usize]) -> Result<Datapath> {
         if cpus.is_empty() {
-            return Err(DatapathError::BadEnd(
+            return Err(DatapathError::BadCpus(
                 "a pinned datapath needs at least one CPU".to_string(),
             ));
         }
@@ -189,7 +167,10 @@ impl Datapath {
             let handle = std::thread::Builder::new()
                 .name(format!("umlvnf-dp{i}"))
                 .spawn(move || {
-                    let pinned = cpu.map_or(Ok(()), pin_current_thread);
+                    let pinned = cpu.map_or(Ok(()), |c| {
+                        umlvnf_host::pin_current_thread(c)
+                            .map_err(|e| DatapathError::BadCpus(e.to_string()))
+                    });
                     let ok = pinned.is_ok();
                     let _ = pinned_tx.send(pinned);
                     if ok {
@@ -205,8 +186,8 @@ impl Datapath {
             };
             // The worker reports whether it could pin itself before it moves any frame.
             let pinned = pinned_rx.recv().unwrap_or_else(|_| {
-                Err(DatapathError::BadEnd(
-                    "a datapath thread ended before it started".to_string(),
+                Err(DatapathError::BadCpus(
+                    "a datapath thread ended before it could pin itself".to_string(),
                 ))
             });
             if let Err(e) = pinned {

@@ -17,6 +17,9 @@ pub enum DatapathError {
     /// The end description is inconsistent.
     #[error("invalid end: {0}")]
     BadEnd(String),
+    /// The CPUs a pinned datapath was given cannot be used.
+    #[error("the datapath's workers cannot be pinned: {0}")]
+    BadCpus(String),
     /// The batch depth is out of range.
     #[error("the batch depth is {0}, but it must be between 1 and 1024")]
     BadDepth(usize),

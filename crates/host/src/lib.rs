@@ -8,6 +8,7 @@
 //! threads or in forked children.
 
 mod addr;
+mod cpus;
 mod error;
 mod ethtool;
 mod link;
@@ -20,6 +21,7 @@ mod socket;
 mod sysctl;
 mod tap;
 
+pub use cpus::{allowed_cpus, pin_current_thread};
 pub use error::{HostError, Result};
 pub use ethtool::offloads_off;
 pub use link::{LinkInfo, LinkStats};
@@ -29,7 +31,7 @@ pub use netns::{
     run_in_netns, try_command_in_netns, NETNS_RUN_DIR,
 };
 pub use route::RouteInfo;
-pub use rps::{allowed_cpus, cpu_mask_text, parse_cpu_mask, rps_get, rps_set};
+pub use rps::{cpu_mask_text, parse_cpu_mask, rps_get, rps_set};
 pub use rtnl::Rtnl;
 pub use sysctl::{sysctl_get, sysctl_set};
 pub use tap::{tap_add_persistent, tap_attach};

@@ -11,21 +11,6 @@ use crate::error::{HostError, Result};
 use crate::names::check_ifname;
 use crate::netns::run_in_opt_netns;
 
-/// The CPUs the calling thread may run on (empty if the kernel will not say).
-pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; all-zero bytes are the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; the pointer and size describe a live cpu_set_t.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if r != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `c` is below CPU_SETSIZE, so CPU_ISSET reads inside `set`.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
-}
-
 /// The sysfs mask text for `cpus`: hexadecimal, in comma-separated 32-bit groups, highest
 /// group first (`"2"` for CPU 1, `"1,00000000"` for CPU 32).
 pub fn cpu_mask_text(cpus: &[usize]) -> String {
@@ -162,6 +147,5 @@ mod tests {
         }
         assert_eq!(parse_cpu_mask("00000000,00000003\n"), Some(vec![0, 1]));
         assert_eq!(parse_cpu_mask("xyz"), None);
-        assert!(!allowed_cpus().is_empty());
     }
 }
