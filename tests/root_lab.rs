@@ -26,6 +26,39 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
         text(&ping)
     );
 
+    // r1 does not read back what it forwards: over 20 pings its outgoing interface receives
+    // the replies, not also a copy of each request it sent (which UML's raw socket would
+    // deliver without umlvnf's BPF file, doubling what it receives).
+    let counters = || {
+        let o = lab.exec(
+            "r1",
+            &[
+                "cat",
+                "/sys/class/net/eth1/statistics/rx_packets",
+                "/sys/class/net/eth1/statistics/tx_packets",
+            ],
+        );
+        let v: Vec<u64> = out_str(&o)
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert_eq!(v.len(), 2, "{}", text(&o));
+        (v[0], v[1])
+    };
+    let (rx0, tx0) = counters();
+    let pings = lab.exec(
+        "h1",
+        &["ping", "-c", "20", "-i", "0.05", "-W", "2", "10.2.0.1"],
+    );
+    assert!(pings.status.success(), "{}", text(&pings));
+    let (rx1, tx1) = counters();
+    let (rx, tx) = (rx1 - rx0, tx1 - tx0);
+    assert!(tx >= 20, "r1 sent {tx} frames on eth1 for 20 pings");
+    assert!(
+        rx < tx + 5,
+        "r1 received {rx} frames on eth1 while sending {tx}: it reads back its own frames"
+    );
+
     let status = lab.exec("r1", &["sh", "-c", "echo out; echo err >&2; exit 7"]);
     assert_eq!(status.status.code(), Some(7), "{}", text(&status));
     assert_eq!(out_str(&status), "out\n");
