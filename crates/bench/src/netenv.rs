@@ -112,25 +112,50 @@ fn net(text: &str) -> Result<IpNet> {
         .map_err(|_| BenchError::InvalidOptions(format!("bad built-in prefix {text}")))
 }
 
+/// Source and destination addresses of the frames when sender and sink share a subnet.
+const SAME_SUBNET: (Ipv4Addr, Ipv4Addr) =
+    (Ipv4Addr::new(10, 99, 0, 1), Ipv4Addr::new(10, 99, 0, 2));
+/// Source and destination addresses of the frames through a router (h1 and h2).
+const ROUTED: (Ipv4Addr, Ipv4Addr) = (Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 2, 0, 1));
+
+/// The path from `eth0` of namespace `tx` to `eth0` of namespace `rx`, its frames addressed
+/// to `next_hop` (MAC) with the IPv4 addresses `ips`.
+fn eth0_path(
+    tx: &str,
+    rx: &str,
+    next_hop: [u8; 6],
+    ips: (Ipv4Addr, Ipv4Addr),
+    tx_cpu: Option<usize>,
+    rx_cpu: Option<usize>,
+) -> Result<Path> {
+    Ok(Path {
+        tx: Port::new(Some(tx), "eth0"),
+        rx: Port::new(Some(rx), "eth0"),
+        flow: Flow {
+            src_mac: mac_of(Some(tx), "eth0")?,
+            dst_mac: next_hop,
+            src_ip: ips.0,
+            dst_ip: ips.1,
+        },
+        tx_cpu,
+        rx_cpu,
+    })
+}
+
 /// `veth`: generator namespace ⇄ one veth pair ⇄ sink namespace.
 pub fn veth(tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<NetEnv> {
     let mut b = Builder::new();
     let a = b.netns("a")?;
     let z = b.netns("b")?;
     b.pair(&a, "eth0", &z, "eth0")?;
-    let flow = Flow {
-        src_mac: mac_of(Some(&a), "eth0")?,
-        dst_mac: mac_of(Some(&z), "eth0")?,
-        src_ip: Ipv4Addr::new(10, 99, 0, 1),
-        dst_ip: Ipv4Addr::new(10, 99, 0, 2),
-    };
-    let path = Path {
-        tx: Port::new(Some(&a), "eth0"),
-        rx: Port::new(Some(&z), "eth0"),
-        flow,
+    let path = eth0_path(
+        &a,
+        &z,
+        mac_of(Some(&z), "eth0")?,
+        SAME_SUBNET,
         tx_cpu,
         rx_cpu,
-    };
+    )?;
     Ok(b.finish(None, path))
 }
 
@@ -148,19 +173,7 @@ pub fn netns_router(tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<NetE
     rr.addr_add("eth1", net("10.2.0.254/24")?)?;
     Rtnl::in_netns(&h2)?.addr_add("eth0", net("10.2.0.1/24")?)?;
     sysctl_set(Some(&r), "net.ipv4.ip_forward", "1")?;
-    let flow = Flow {
-        src_mac: mac_of(Some(&h1), "eth0")?,
-        dst_mac: mac_of(Some(&r), "eth0")?,
-        src_ip: Ipv4Addr::new(10, 1, 0, 1),
-        dst_ip: Ipv4Addr::new(10, 2, 0, 1),
-    };
-    let path = Path {
-        tx: Port::new(Some(&h1), "eth0"),
-        rx: Port::new(Some(&h2), "eth0"),
-        flow,
-        tx_cpu,
-        rx_cpu,
-    };
+    let path = eth0_path(&h1, &h2, mac_of(Some(&r), "eth0")?, ROUTED, tx_cpu, rx_cpu)?;
     Ok(b.finish(None, path))
 }
 
@@ -221,19 +234,14 @@ pub fn wire(
             return Err(e.into());
         }
     }
-    let flow = Flow {
-        src_mac: mac_of(Some(&a), "eth0")?,
-        dst_mac: mac_of(Some(&z), "eth0")?,
-        src_ip: Ipv4Addr::new(10, 99, 0, 1),
-        dst_ip: Ipv4Addr::new(10, 99, 0, 2),
-    };
-    let path = Path {
-        tx: Port::new(Some(&a), "eth0"),
-        rx: Port::new(Some(&z), "eth0"),
-        flow,
+    let path = eth0_path(
+        &a,
+        &z,
+        mac_of(Some(&z), "eth0")?,
+        SAME_SUBNET,
         tx_cpu,
         rx_cpu,
-    };
+    )?;
     Ok(b.finish(Some(dp), path))
 }
 
@@ -250,18 +258,6 @@ pub fn howto_router(tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<(Net
     b.pair(&r, "p1", &h2, "eth0")?;
     Rtnl::in_netns(&h1)?.addr_add("eth0", net("10.1.0.1/24")?)?;
     Rtnl::in_netns(&h2)?.addr_add("eth0", net("10.2.0.1/24")?)?;
-    let flow = Flow {
-        src_mac: mac_of(Some(&h1), "eth0")?,
-        dst_mac: [0; 6],
-        src_ip: Ipv4Addr::new(10, 1, 0, 1),
-        dst_ip: Ipv4Addr::new(10, 2, 0, 1),
-    };
-    let path = Path {
-        tx: Port::new(Some(&h1), "eth0"),
-        rx: Port::new(Some(&h2), "eth0"),
-        flow,
-        tx_cpu,
-        rx_cpu,
-    };
+    let path = eth0_path(&h1, &h2, [0; 6], ROUTED, tx_cpu, rx_cpu)?;
     Ok((b.finish(None, path), r))
 }
