@@ -53,6 +53,13 @@ pub struct HowtoGuest {
     _net: NetEnv,
 }
 
+impl HowtoGuest {
+    /// The process id of the running `linux`.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
 impl Drop for HowtoGuest {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {

@@ -400,6 +400,30 @@ fn root_plain_guest_runs_the_howto_command_line() {
         s.description
     );
     assert!(s.placement.contains("guest not pinned"), "{}", s.placement);
+    // The process that ran is the howto's command line, word for word, and no more.
+    let (guest, path) =
+        umlvnf_bench::howto_guest::start(&umlvnf_bin(), None, None).expect("plain guest boots");
+    let pid = guest.pid().expect("running");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    let argv: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(argv.join(" "), guest.command_line);
+    assert!(
+        argv.iter()
+            .any(|a| a == "vec0:transport=raw,ifname=p0,depth=128,gro=1"),
+        "{argv:?}"
+    );
+    assert!(
+        !argv
+            .iter()
+            .any(|a| a.contains("bpffile") || a.contains("mconsole")),
+        "{argv:?}"
+    );
+    assert_ne!(path.flow.dst_mac, [0; 6], "the guest answered ARP");
+    drop(guest);
     // The guest, its namespaces and its directory are gone.
     assert_eq!(leftover_plain_guests(), Vec::<String>::new());
     assert_eq!(leftover_namespaces(), Vec::<String>::new());
