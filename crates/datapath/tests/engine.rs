@@ -4,8 +4,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::UdpSocket;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -357,46 +355,6 @@ fn l2tpv3_udp_end_terminates_the_tunnel(backend: Backend) {
     assert!(c.is_conserved());
 }
 
-/// Connects a SOCK_SEQPACKET client to `path`.
-fn seqpacket_connect(path: &Path) -> OwnedFd {
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: test code; plain socket call.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
-    assert!(fd >= 0);
-    // SAFETY: fd is fresh and owned here.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: zeroed sockaddr_un is valid.
-    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (d, s) in sun.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: sun is a valid address of the given size.
-    let r = unsafe {
-        libc::connect(
-            fd.as_raw_fd(),
-            &sun as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
-    let tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 500_000,
-    };
-    // SAFETY: tv lives across the call.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    fd
-}
-
 fn seqpacket_end_accepts_and_reaccepts(backend: Backend) {
     use std::os::unix::fs::PermissionsExt;
     let dp = Datapath::start(1).unwrap();
@@ -419,7 +377,7 @@ fn seqpacket_end_accepts_and_reaccepts(backend: Backend) {
     tb.send(&udp_frame(0)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     for round in 0..2u32 {
-        let client = seqpacket_connect(&path);
+        let client = seqpacket_connect(&path, Duration::from_millis(500));
         let mut file = std::fs::File::from(client);
         std::thread::sleep(Duration::from_millis(100));
         for i in 0..5 {

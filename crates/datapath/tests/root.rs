@@ -441,7 +441,7 @@ fn root_seqpacket_end_with_packet_end(backend: Backend) {
     let client = std::os::unix::net::UnixStream::connect(&path);
     // UnixStream cannot connect to a seqpacket socket: connect with libc.
     assert!(client.is_err());
-    let fd = seqpacket_client(&path);
+    let fd = seqpacket_connect(&path, Duration::from_millis(200));
     let file = std::fs::File::from(fd);
     let (mut r, mut w) = (file.try_clone().unwrap(), file);
     let mut send = |frame: &[u8]| {
@@ -456,46 +456,6 @@ fn root_seqpacket_end_with_packet_end(backend: Backend) {
     let c = settle(&dp, id);
     assert!(c.is_conserved(), "{c:?}");
     assert!(c.b_to_a.sent() >= 2 && c.a_to_b.sent() >= 2, "{c:?}");
-}
-
-fn seqpacket_client(path: &std::path::Path) -> std::os::fd::OwnedFd {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: test code; plain socket call.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
-    assert!(fd >= 0);
-    // SAFETY: fd is fresh and owned here.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: zeroed sockaddr_un is valid.
-    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (d, s) in sun.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: sun is a valid address of the given size.
-    let r = unsafe {
-        libc::connect(
-            fd.as_raw_fd(),
-            &sun as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
-    let tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 200_000,
-    };
-    // SAFETY: tv lives across the call.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    fd
 }
 
 /// An AF_PACKET socket in namespace `ns` bound to its eth0, bypassing the qdisc.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use umlvnf_datapath::{Datapath, WireCounters, WireId};
@@ -129,4 +130,45 @@ pub fn settle(dp: &Datapath, id: WireId) -> WireCounters {
         }
         last = now;
     }
+}
+
+/// Connects a SOCK_SEQPACKET client to `path`, with a receive timeout of `recv_timeout`.
+pub fn seqpacket_connect(path: &std::path::Path, recv_timeout: Duration) -> OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: test code; plain socket call.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: fd is fresh and owned here.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: zeroed sockaddr_un is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in sun.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: sun is a valid address of the given size.
+    let r = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &sun as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+    let tv = libc::timeval {
+        tv_sec: recv_timeout.as_secs() as libc::time_t,
+        tv_usec: recv_timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: tv lives across the call.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    fd
 }
