@@ -3,72 +3,17 @@
 //! packet shows under the right reason. `promtool check metrics` accepts the exposition.
 
 mod common;
+#[path = "../crates/metrics/tests/support/prometheus.rs"]
+mod prometheus;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use prometheus::{free_port, http_get, Prometheus};
 use serde_json::Value;
-
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = l.local_addr().expect("addr");
-        if addr.port() != 9090 && addr.port() != 9477 {
-            return addr;
-        }
-    }
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).map_err(|e| e.to_string())?;
-    Ok(text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default())
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn query(prom: SocketAddr, q: &str) -> Result<Vec<Value>, String> {
-    let body = http_get(prom, &format!("/api/v1/query?query={}", encode(q)))?;
-    let v: Value = serde_json::from_str(body.trim()).map_err(|e| format!("{e}: {body}"))?;
-    if v["status"] != "success" {
-        return Err(body);
-    }
-    Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
-}
 
 fn first_value(r: &[Value]) -> f64 {
     r.first()
@@ -141,33 +86,10 @@ fn root_prometheus_scrapes_a_running_lab() {
     );
 
     // A real Prometheus scraping every second.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: umlvnf\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n      - targets: [\"{metrics}\"]\n"),
-    )
-    .expect("config");
-    let addr = free_port();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
-    let prom = Prometheus {
-        child: Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("prometheus"),
-        addr,
-        _dir: tempfile::tempdir().expect("tempdir"),
-    };
+    let prom = Prometheus::start(metrics);
     let up = eventually(Duration::from_secs(30), || {
-        query(prom.addr, "up{job=\"umlvnf\"}").is_ok_and(|r| first_value(&r) == 1.0)
+        prom.query("up{job=\"umlvnf\"}")
+            .is_ok_and(|r| first_value(&r) == 1.0)
     });
     assert!(up, "the umlvnf target never came up in Prometheus");
 
@@ -189,7 +111,7 @@ fn root_prometheus_scrapes_a_running_lab() {
         window + 2,
         sent_for
     );
-    let measured = first_value(&query(prom.addr, &q).expect("rate query"));
+    let measured = first_value(&prom.query(&q).expect("rate query"));
     assert!(
         (measured - sent_rate).abs() <= sent_rate * 0.2,
         "Prometheus computes {measured:.1} pps on link0, the test sent {sent_rate:.1} pps (tolerance 20 %)"
@@ -203,7 +125,7 @@ fn root_prometheus_scrapes_a_running_lab() {
             "umlvnf_datapath_drops_total{{lab=\"{}\",link=\"link1\",reason=\"filter\"}} > 0",
             lab.lab
         );
-        query(prom.addr, &q).is_ok_and(|r| !r.is_empty())
+        prom.query(&q).is_ok_and(|r| !r.is_empty())
     });
     assert!(drops, "no filter drop in Prometheus");
 
@@ -220,7 +142,7 @@ fn root_prometheus_scrapes_a_running_lab() {
             .replace("$__rate_interval", "10s")
             .replace("$__interval", "1s")
             .replace("$__range", "1m");
-        match query(prom.addr, &q) {
+        match prom.query(&q) {
             Ok(r) if !r.is_empty() => {}
             Ok(_) => failures.push(format!("{file}: {title}: no data for {q}")),
             Err(e) => failures.push(format!("{file}: {title}: {q}: {e}")),

@@ -2,15 +2,16 @@
 //! a real metrics server fed by a fake lab.
 
 mod common;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{http, FakeLab, PACKET_BYTES, QUEUE_PPS};
+use common::{FakeLab, PACKET_BYTES, QUEUE_PPS};
+use prometheus::Prometheus;
 use serde_json::Value;
 use umlvnf_metrics::{MetricKind, MetricsServer, METRICS};
 
@@ -152,96 +153,6 @@ fn dashboards_are_well_formed() {
     }
 }
 
-/// A Prometheus server killed (and its files removed) when dropped.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        if addr.port() != 9090 && addr.port() != 9477 {
-            return addr;
-        }
-    }
-}
-
-fn start_prometheus(target: SocketAddr) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: umlvnf\n    scrape_interval: 1s\n    \
-             scrape_timeout: 1s\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        ),
-    )
-    .unwrap();
-    let addr = free_port();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("run prometheus (Debian package prometheus)");
-    Prometheus {
-        child,
-        addr,
-        _dir: dir,
-    }
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Runs an instant query; `Err` when Prometheus is not answering yet or rejects the query.
-fn query(prom: SocketAddr, q: &str) -> Result<Vec<Value>, String> {
-    if std::net::TcpStream::connect_timeout(&prom, Duration::from_millis(200)).is_err() {
-        return Err("not listening".into());
-    }
-    let (status, _, body) = http(
-        prom,
-        &format!(
-            "GET /api/v1/query?query={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            encode(q)
-        ),
-    );
-    let body = body.trim();
-    // Prometheus may answer chunked: take the JSON object in the body.
-    let json = &body[body.find('{').unwrap_or(0)..=body.rfind('}').unwrap_or(0)];
-    let v: Value = serde_json::from_str(json).map_err(|e| format!("{status}: {e}: {body}"))?;
-    if v["status"] != "success" {
-        return Err(format!("{status}: {body}"));
-    }
-    Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
-}
-
 fn value(sample: &Value) -> f64 {
     sample["value"][1].as_str().unwrap().parse().unwrap()
 }
@@ -256,11 +167,11 @@ fn prometheus_scrapes_and_every_panel_has_data() {
         Duration::from_millis(500),
     )
     .unwrap();
-    let prom = start_prometheus(server.local_addr());
+    let prom = Prometheus::start(server.local_addr());
     // Wait until the target is up.
     let until = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = query(prom.addr, "up{job=\"umlvnf\"}") {
+        if let Ok(r) = prom.query("up{job=\"umlvnf\"}") {
             if r.first().map(value) == Some(1.0) {
                 break;
             }
@@ -274,11 +185,9 @@ fn prometheus_scrapes_and_every_panel_has_data() {
     // The rate Prometheus computes matches the pace of the fake counter.
     let sel = format!("lab=\"{}\",queue=\"rx\"", lab.name);
     let pps = value(
-        &query(
-            prom.addr,
-            &format!("rate(umlvnf_datapath_packets_total{{{sel}}}[5s])"),
-        )
-        .unwrap()[0],
+        &prom
+            .query(&format!("rate(umlvnf_datapath_packets_total{{{sel}}}[5s])"))
+            .unwrap()[0],
     );
     let tolerance = 0.05;
     assert!(
@@ -287,11 +196,11 @@ fn prometheus_scrapes_and_every_panel_has_data() {
         tolerance * 100.0
     );
     let bps = value(
-        &query(
-            prom.addr,
-            &format!("8 * rate(umlvnf_datapath_bytes_total{{{sel}}}[5s])"),
-        )
-        .unwrap()[0],
+        &prom
+            .query(&format!(
+                "8 * rate(umlvnf_datapath_bytes_total{{{sel}}}[5s])"
+            ))
+            .unwrap()[0],
     );
     let want = (QUEUE_PPS * PACKET_BYTES * 8) as f64;
     assert!(
@@ -300,9 +209,7 @@ fn prometheus_scrapes_and_every_panel_has_data() {
     );
     // Guest counters come through the cache (refreshed every 0.5 s): looser tolerance.
     let guest = value(
-        &query(
-            prom.addr,
-            &format!(
+        &prom.query(&format!(
                 "rate(umlvnf_guest_interface_packets_total{{lab=\"{}\",interface=\"eth0\",direction=\"rx\"}}[5s])",
                 lab.name
             ),
@@ -327,7 +234,7 @@ fn prometheus_scrapes_and_every_panel_has_data() {
             .replace("$__rate_interval", "5s")
             .replace("$__interval", "1s")
             .replace("$__range", "1m");
-        match query(prom.addr, &q) {
+        match prom.query(&q) {
             Ok(r) if !r.is_empty() => {}
             Ok(_) => failures.push(format!("{file}: {title}: no data for {q}")),
             Err(e) => failures.push(format!("{file}: {title}: {q}: {e}")),
@@ -344,7 +251,9 @@ fn prometheus_scrapes_and_every_panel_has_data() {
                 .and_then(|s| s.strip_suffix(')'))
                 .expect("label_values query");
             let (metric, label) = inner.rsplit_once(',').unwrap();
-            let r = query(prom.addr, &metric.replace("$lab", &lab.name)).unwrap_or_default();
+            let r = prom
+                .query(&metric.replace("$lab", &lab.name))
+                .unwrap_or_default();
             if !r.iter().any(|s| s["metric"][label.trim()].is_string()) {
                 failures.push(format!(
                     "{file}: variable {}: no values for {def}",
