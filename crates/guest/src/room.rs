@@ -102,7 +102,7 @@ pub(crate) fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
         let (Some(mp), Some(opts)) = (fields.get(4), fields.get(5)) else {
             continue;
         };
-        let mount_point = PathBuf::from(unescape(mp));
+        let mount_point = PathBuf::from(umlvnf_host::unescape_mount_path(mp));
         if !path.starts_with(&mount_point) {
             continue;
         }
@@ -118,31 +118,6 @@ pub(crate) fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
         }
     }
     best
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for space and so on).
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = (bytes[i + 1] - b'0') as u32 * 64
-                + (bytes[i + 2] - b'0') as u32 * 8
-                + (bytes[i + 3] - b'0') as u32;
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

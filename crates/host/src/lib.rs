@@ -12,6 +12,7 @@ mod cpus;
 mod error;
 mod ethtool;
 mod link;
+mod mounts;
 mod names;
 mod netns;
 mod route;
@@ -25,6 +26,7 @@ pub use cpus::{allowed_cpus, pin_current_thread};
 pub use error::{HostError, Result};
 pub use ethtool::offloads_off;
 pub use link::{LinkInfo, LinkStats};
+pub use mounts::unescape_mount_path;
 pub use names::{check_alias, check_ifname, check_netns_name, check_sysctl_key};
 pub use netns::{
     command_in_netns, netns_add, netns_del, netns_exists, netns_list, netns_path, open_netns,

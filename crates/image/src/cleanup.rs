@@ -29,7 +29,7 @@ fn detach_mounts_below(dir: &Path) {
     let mut points: Vec<PathBuf> = text
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .map(|p| PathBuf::from(umlvnf_host::unescape_mount_path(p)))
         .filter(|p| p.starts_with(&canonical))
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
@@ -41,41 +41,5 @@ fn detach_mounts_below(dir: &Path) {
         unsafe {
             libc::umount2(c.as_ptr(), libc::MNT_DETACH);
         }
-    }
-}
-
-/// Decodes the `\NNN` octal escapes mountinfo uses for spaces and other bytes.
-fn unescape_mountinfo(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let digit = |k: usize| u32::from(bytes[i + k] - b'0');
-            let v = digit(1) * 64 + digit(2) * 8 + digit(3);
-            out.push(u8::try_from(v).unwrap_or(b'?'));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_escapes_decoded() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
-        assert_eq!(unescape_mountinfo("/end\\04"), "/end\\04");
     }
 }
