@@ -50,7 +50,7 @@ pub struct HowtoGuest {
     /// The command line as run (program and arguments, space-separated).
     pub command_line: String,
     /// Dropped after the guest.
-    _net: NetEnv,
+    net: NetEnv,
 }
 
 impl HowtoGuest {
@@ -175,7 +175,7 @@ pub fn start(
         _stdin: None,
         dir: dir.clone(),
         command_line: String::new(),
-        _net: net,
+        net,
     };
     let cfg = dir.join("config.img");
     umlvnf_agent::config_drive::write(&cfg, &router_config())
@@ -216,7 +216,7 @@ pub fn start(
         });
     }
     wait_ready(&mut guest, &rx)?;
-    let mut path = guest._net.path.clone();
+    let mut path = guest.net.path.clone();
     path.flow.dst_mac = arp::resolve(
         &path.tx,
         path.flow.src_mac,
