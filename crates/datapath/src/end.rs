@@ -916,22 +916,26 @@ impl End {
     /// Sends `frames` without blocking, `depth` per `sendmmsg`, adding this end's tunnel or
     /// vnet header. Frames the kernel refuses are counted as failed (a full socket buffer
     /// fails the rest of the batch; other errors fail only the frame at fault).
-    pub fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> SendOutcome {
+    /// Takes the frames from an iterator, so a caller can send from its own buffers without
+    /// collecting them first.
+    pub fn send_batch<'a>(&mut self, frames: impl IntoIterator<Item = TxFrame<'a>>) -> SendOutcome {
         let mut out = SendOutcome::default();
-        for chunk in frames.chunks(self.depth) {
+        let mut frames = frames.into_iter().peekable();
+        while frames.peek().is_some() {
+            let chunk = frames.by_ref().take(self.depth);
             self.send_chunk(chunk, &mut out);
         }
         out
     }
 
-    fn send_chunk(&mut self, chunk: &[TxFrame<'_>], out: &mut SendOutcome) {
+    fn send_chunk<'a>(&mut self, chunk: impl Iterator<Item = TxFrame<'a>>, out: &mut SendOutcome) {
         let Some(fd) = self.sock.as_ref().map(|s| s.as_raw_fd()) else {
-            out.failed += chunk.len();
+            out.failed += chunk.count();
             return;
         };
         let peer = match &self.kind {
             Kind::Udp { peer: None, .. } => {
-                out.failed += chunk.len();
+                out.failed += chunk.count();
                 return;
             }
             Kind::Udp { peer: Some(p), .. } => Some(sockaddr::to_c(p)),
@@ -1156,7 +1160,7 @@ mod tests {
                 vnet: None,
             })
             .collect();
-        let out = end.send_batch(&tx);
+        let out = end.send_batch(tx.iter().copied());
         assert_eq!((out.sent, out.failed), (3, 0));
         assert_eq!(out.syscalls, 1);
         assert_eq!(out.bytes, 3 * (16 + 64));
@@ -1233,7 +1237,7 @@ mod tests {
         let local = end.local_addr().unwrap();
         let f = frame(1);
         // No peer yet: the send fails without a system call.
-        let out = end.send_batch(&[TxFrame {
+        let out = end.send_batch([TxFrame {
             data: &f,
             vnet: None,
         }]);
@@ -1280,7 +1284,7 @@ mod tests {
         assert_eq!(end.frame(0).map(|x| x.data.to_vec()), Ok(f.clone()));
         assert_eq!(end.udp_peer(), Some(p.local_addr().unwrap()));
 
-        let out = end.send_batch(&[TxFrame {
+        let out = end.send_batch([TxFrame {
             data: &f,
             vnet: None,
         }]);
@@ -1352,7 +1356,7 @@ mod tests {
                 vnet: None,
             })
             .collect();
-        let out = end.send_batch(&tx);
+        let out = end.send_batch(tx.iter().copied());
         assert_eq!((out.sent, out.failed, out.syscalls), (11, 0, 2));
         assert_eq!(out.bytes, 11 * 64);
         let mut buf = [0u8; 2048];
@@ -1388,10 +1392,10 @@ mod tests {
             data: &f,
             vnet: None,
         }; 3];
-        let out = end.send_batch(&tx);
+        let out = end.send_batch(tx.iter().copied());
         assert_eq!((out.sent, out.failed, out.syscalls), (0, 3, 1));
         assert!(!end.is_connected());
-        assert_eq!(end.send_batch(&tx).syscalls, 0);
+        assert_eq!(end.send_batch(tx.iter().copied()).syscalls, 0);
     }
 
     #[test]

@@ -121,6 +121,9 @@ struct DirState {
     impairer: Option<Impairer>,
     queue: BinaryHeap<Delayed>,
     seq: u64,
+    /// The frames of the batch being moved that passed (slot, frame range, vnet header),
+    /// kept between batches so the packet path does not allocate.
+    passed: Vec<(usize, Range<usize>, Option<VnetHdr>)>,
 }
 
 /// A pcap stream fed by a wire.
@@ -185,6 +188,7 @@ impl Wire {
             impairer: impairer(imp, id, d),
             queue: BinaryHeap::new(),
             seq: 0,
+            passed: Vec::new(),
         };
         Wire {
             id,
@@ -275,7 +279,8 @@ impl Wire {
         }
         let up = up.load(Relaxed);
         let dst_vnet = dst.has_vnet();
-        let mut ok: Vec<(usize, Range<usize>, Option<VnetHdr>)> = Vec::with_capacity(n);
+        let mut ok = std::mem::take(&mut dir.passed);
+        ok.clear();
         for i in 0..n {
             let (r, vnet) = match src.locate(i) {
                 Ok(x) => x,
@@ -308,7 +313,7 @@ impl Wire {
             ok.push((i, r, vnet_out));
         }
         if let Some(imp) = &mut dir.impairer {
-            for (i, r, vnet) in ok {
+            for (i, r, vnet) in ok.drain(..) {
                 let data = &src.slot(i)[r];
                 match imp.decide(now, data.len()) {
                     Decision::Drop => stats.rx.drop(DropReason::Impairment, 1),
@@ -334,17 +339,15 @@ impl Wire {
             stats.queued.store(dir.queue.len() as u64, Relaxed);
         } else if !ok.is_empty() {
             let src: &End = src;
-            let frames: Vec<TxFrame<'_>> = ok
-                .iter()
-                .map(|(i, r, vnet)| TxFrame {
-                    data: &src.slot(*i)[r.clone()],
-                    vnet: *vnet,
-                })
-                .collect();
-            capture_all(captures, frames.iter().map(|f| f.data));
-            let out = dst.send_batch(&frames);
-            account_send(stats, frames.len(), &out);
+            let frames = ok.iter().map(|(i, r, vnet)| TxFrame {
+                data: &src.slot(*i)[r.clone()],
+                vnet: *vnet,
+            });
+            capture_all(captures, frames.clone().map(|f| f.data));
+            let out = dst.send_batch(frames);
+            account_send(stats, ok.len(), &out);
         }
+        dir.passed = ok;
         n == src.depth()
     }
 
@@ -376,16 +379,13 @@ impl Wire {
             if !up.load(Relaxed) {
                 stats.rx.drop(DropReason::LinkDown, due.len() as u64);
             } else {
-                let frames: Vec<TxFrame<'_>> = due
-                    .iter()
-                    .map(|x| TxFrame {
-                        data: &x.data,
-                        vnet: x.vnet,
-                    })
-                    .collect();
-                capture_all(captures, frames.iter().map(|f| f.data));
-                let out = dst.send_batch(&frames);
-                account_send(stats, frames.len(), &out);
+                let frames = due.iter().map(|x| TxFrame {
+                    data: &x.data,
+                    vnet: x.vnet,
+                });
+                capture_all(captures, frames.clone().map(|f| f.data));
+                let out = dst.send_batch(frames);
+                account_send(stats, due.len(), &out);
             }
             stats.queued.store(dir.queue.len() as u64, Relaxed);
         }
