@@ -260,6 +260,56 @@ fn root_failed_deploy_leaves_nothing() {
         text(&out)
     );
     assert_nothing_left(&name);
+
+    // A guest whose kernel panics at boot (its root image is no file system) fails the deploy
+    // at once with the panic message, not when the boot timeout (120 s) runs out.
+    let blank = ex.dir.path().join("blank.img");
+    std::fs::File::create(&blank)
+        .and_then(|f| f.set_len(16 << 20))
+        .expect("blank image");
+    let ex = example("quickstart", &name, |t| {
+        t.replace(
+            "    image: minimal",
+            &format!("    image: {}", blank.display()),
+        )
+    });
+    let started = std::time::Instant::now();
+    let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
+    let took = started.elapsed();
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the guest kernel panicked during boot: VFS: Unable to mount root fs"),
+        "the error gives the panic: {}",
+        text(&out)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "a panicked guest was waited for {took:?}"
+    );
+    // The default restart policy (on-failure) boots a kernel that died once more.
+    assert!(
+        err.contains("(after a first boot that failed: the guest kernel panicked"),
+        "the panicked guest was booted a second time: {}",
+        text(&out)
+    );
+    assert_nothing_left(&name);
+    // With `restart: no` it is not.
+    let ex = example("quickstart", &name, |t| {
+        t.replace(
+            "    image: minimal",
+            &format!("    image: {}\n    restart: \"no\"", blank.display()),
+        )
+    });
+    let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        err.contains("the guest kernel panicked during boot") && !err.contains("first boot"),
+        "booted once only: {}",
+        text(&out)
+    );
+    assert_nothing_left(&name);
 }
 
 /// An interface that already exists on the host stops the deploy with a clear error, and a

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use umlvnf_agent::client::AgentClient;
+use umlvnf_agent::client::{AgentClient, AgentError};
 use umlvnf_agent::config::{FileConfig, GuestConfig, InterfaceConfig, RouteConfig};
 use umlvnf_guest::{spawn, ConsolePump, Notification, NotifySocket, UmlCommand};
 use umlvnf_topology::RestartPolicy;
@@ -24,12 +24,30 @@ use super::RuntimeError;
 
 /// How long a guest may take from start to a ready agent.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a booting guest is checked for a panic, an exit or an interruption.
+const BOOT_POLL: Duration = Duration::from_millis(200);
 /// How long a graceful stop (ctrl-alt-del, then halt) may take before signals.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Routes mconsole readiness notifications to the guest whose socket they name.
+/// What the notify socket reported about one guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootEvent {
+    /// The guest's mconsole socket is up (the kernel is running, before init).
+    Ready,
+    /// The guest kernel panicked; the text is the panic message.
+    Panicked(String),
+}
+
+/// Routes mconsole notifications to the guest they concern: readiness by the mconsole socket
+/// it names, a panic by the process that sent it.
 pub struct Notifier {
-    subscribers: Arc<Mutex<HashMap<PathBuf, Sender<()>>>>,
+    routes: Arc<Mutex<Routes>>,
+}
+
+#[derive(Default)]
+struct Routes {
+    by_socket: HashMap<PathBuf, Sender<BootEvent>>,
+    by_pid: HashMap<i32, PathBuf>,
 }
 
 impl Notifier {
@@ -39,40 +57,77 @@ impl Notifier {
             what: format!("binding {}", path.display()),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let subscribers: Arc<Mutex<HashMap<PathBuf, Sender<()>>>> = Arc::default();
-        let subs = subscribers.clone();
+        let routes: Arc<Mutex<Routes>> = Arc::default();
+        let shared = routes.clone();
         std::thread::Builder::new()
             .name("notify".into())
             .spawn(move || loop {
-                match socket.recv(Duration::from_secs(1)) {
-                    Ok(Some(Notification::SocketReady { mconsole })) => {
-                        if let Some(tx) = subs
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get(&mconsole)
-                        {
-                            let _ = tx.send(());
+                let received = match socket.recv_from(Duration::from_secs(1)) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => continue,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                };
+                let routes = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let (socket_path, event) = match received.notification {
+                    Notification::SocketReady { mconsole } => (Some(mconsole), BootEvent::Ready),
+                    Notification::Panic { message } => (
+                        received
+                            .sender_pid
+                            .and_then(|pid| routes.by_pid.get(&pid).cloned()),
+                        BootEvent::Panicked(message.trim_end().to_string()),
+                    ),
+                    _ => continue,
+                };
+                match socket_path.as_ref().and_then(|m| routes.by_socket.get(m)) {
+                    Some(tx) => {
+                        let _ = tx.send(event);
+                    }
+                    None => {
+                        if let BootEvent::Panicked(message) = event {
+                            eprintln!("a guest of this lab panicked: {message}");
                         }
                     }
-                    Ok(Some(Notification::Panic { message })) => {
-                        eprintln!("a guest panicked: {message}");
-                    }
-                    Ok(_) => {}
-                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
                 }
             })
             .map_err(RuntimeError::io("starting the notify thread"))?;
-        Ok(Notifier { subscribers })
+        Ok(Notifier { routes })
     }
 
-    /// Receives a message each time the guest with this mconsole socket reports ready.
-    pub fn subscribe(&self, mconsole: &Path) -> Receiver<()> {
+    /// Receives the notifications of the guest with this mconsole socket.
+    pub fn subscribe(&self, mconsole: &Path) -> Subscription {
         let (tx, rx) = channel();
-        self.subscribers
+        self.routes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .by_socket
             .insert(mconsole.to_path_buf(), tx);
-        rx
+        Subscription {
+            events: rx,
+            mconsole: mconsole.to_path_buf(),
+            routes: self.routes.clone(),
+        }
+    }
+}
+
+/// One guest's notifications.
+pub struct Subscription {
+    events: Receiver<BootEvent>,
+    mconsole: PathBuf,
+    routes: Arc<Mutex<Routes>>,
+}
+
+impl Subscription {
+    /// Routes the panics that process `pid` reports to this guest (a panic message does not
+    /// name its guest; the sender's pid does).
+    fn track(&self, pid: i32) {
+        self.routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_pid
+            .insert(pid, self.mconsole.clone());
     }
 }
 
@@ -88,7 +143,7 @@ pub struct Guest {
     plan: GuestPlan,
     lab: String,
     mconsole: PathBuf,
-    ready: Mutex<Receiver<()>>,
+    ready: Mutex<Subscription>,
     stopping: Arc<AtomicBool>,
     live: Mutex<Live>,
     agent: Mutex<Option<AgentClient<UnixStream>>>,
@@ -100,7 +155,7 @@ impl Guest {
     pub fn new(
         lab: &Plan,
         plan: GuestPlan,
-        ready: Receiver<()>,
+        ready: Subscription,
         stopping: Arc<AtomicBool>,
     ) -> Result<Guest, RuntimeError> {
         let config = guest_config(&lab.lab, &plan)?;
@@ -151,40 +206,59 @@ impl Guest {
     }
 
     /// Starts the UML process and waits for the kernel (mconsole notification) and then the
-    /// agent (configuration applied). Returns the seconds it took.
-    pub fn boot(&self) -> Result<f64, RuntimeError> {
+    /// agent (configuration applied).
+    ///
+    /// A kernel that panics or exits before its agent reports is booted once more when the
+    /// node's restart policy allows restarts; [`Booted::retried_after`] then says why.
+    pub fn boot(&self) -> Result<Booted, RuntimeError> {
         let t0 = Instant::now();
         self.set_state("booting", None);
-        match self.boot_inner(t0) {
-            Ok(()) => {
-                let secs = t0.elapsed().as_secs_f64();
-                let mut live = self.lock_live();
-                live.record.boot_seconds = Some(secs);
-                live.record.state = "ready".into();
-                live.record.error = None;
-                Ok(secs)
-            }
-            Err(message) => {
-                let tail = self.console_tail();
-                self.kill();
-                let message = if tail.is_empty() {
-                    message
-                } else {
-                    format!(
-                        "{message}\n--- last console output of {} ---\n{tail}",
-                        self.plan.node
-                    )
-                };
-                self.set_state("failed", Some(message.clone()));
-                Err(RuntimeError::Guest {
-                    node: self.plan.node.clone(),
-                    message,
-                })
+        let mut retried_after = None;
+        loop {
+            match self.boot_inner(Instant::now()) {
+                Ok(()) => {
+                    let seconds = t0.elapsed().as_secs_f64();
+                    let mut live = self.lock_live();
+                    live.record.boot_seconds = Some(seconds);
+                    live.record.state = "ready".into();
+                    live.record.error = None;
+                    return Ok(Booted {
+                        seconds,
+                        retried_after,
+                    });
+                }
+                Err(failure) => {
+                    self.kill();
+                    let may_retry = failure.kernel_died
+                        && retried_after.is_none()
+                        && self.plan.restart != RestartPolicy::No
+                        && !self.stopping.load(Ordering::SeqCst);
+                    if may_retry {
+                        retried_after = Some(failure.message);
+                        continue;
+                    }
+                    let tail = self.console_tail();
+                    let mut message = failure.message;
+                    if let Some(first) = &retried_after {
+                        message = format!("{message} (after a first boot that failed: {first})");
+                    }
+                    if !tail.is_empty() {
+                        message = format!(
+                            "{message}\n--- last console output of {} ---\n{tail}",
+                            self.plan.node
+                        );
+                    }
+                    self.set_state("failed", Some(message.clone()));
+                    return Err(RuntimeError::Guest {
+                        node: self.plan.node.clone(),
+                        message,
+                    });
+                }
             }
         }
     }
 
-    fn boot_inner(&self, t0: Instant) -> Result<(), String> {
+    fn boot_inner(&self, t0: Instant) -> Result<(), BootFailure> {
         // A stale COW from an earlier boot is kept: a restart resumes the same disk.
         let _ = std::fs::remove_file(&self.mconsole);
         let tmpdir = PathBuf::from(
@@ -193,7 +267,7 @@ impl Guest {
         umlvnf_guest::check_tmpdir(&tmpdir, self.plan.memory).map_err(|e| e.to_string())?;
         // Drain readiness messages from an earlier boot.
         let ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
-        while ready.try_recv().is_ok() {}
+        while ready.events.try_recv().is_ok() {}
         let child = spawn(&UmlCommand {
             argv: self.plan.argv.clone(),
             log: self.plan.log.clone(),
@@ -209,6 +283,7 @@ impl Guest {
             ..UmlCommand::default()
         })
         .map_err(|e| format!("starting {} failed: {e}", self.plan.argv[0]))?;
+        ready.track(child.pid.pid);
         {
             let mut live = self.lock_live();
             live.process = Some(child.pid);
@@ -222,39 +297,51 @@ impl Guest {
 
         // The kernel is up when it reports its mconsole socket.
         loop {
-            match ready.recv_timeout(Duration::from_millis(200)) {
-                Ok(()) => break,
+            match ready.events.recv_timeout(BOOT_POLL) {
+                Ok(BootEvent::Ready) => break,
+                Ok(BootEvent::Panicked(message)) => return Err(BootFailure::panicked(&message)),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err("the notify socket closed".into())
+                    return Err("the notify socket closed".to_string().into())
                 }
             }
             self.check_running(t0)?;
         }
-        drop(ready);
+        // Then the agent applies the configuration. It is waited for in short slices: a guest
+        // that panics or dies meanwhile fails its boot at once (after a panic, UML's helper
+        // processes keep the agent's console open, so its end alone says nothing).
         let mut client = AgentClient::new(child.agent).with_node(self.plan.node.clone());
-        let remaining = BOOT_TIMEOUT.saturating_sub(t0.elapsed());
-        client
-            .wait_ready(remaining)
-            .map_err(|e| format!("the agent did not report ready: {e}"))?;
+        loop {
+            match client.wait_ready(BOOT_POLL) {
+                Ok(()) => break,
+                Err(AgentError::Timeout { .. }) => {}
+                Err(e) => return Err(format!("the agent did not report ready: {e}").into()),
+            }
+            if let Ok(BootEvent::Panicked(message)) = ready.events.try_recv() {
+                return Err(BootFailure::panicked(&message));
+            }
+            self.check_running(t0)?;
+        }
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
         Ok(())
     }
 
-    fn check_running(&self, t0: Instant) -> Result<(), String> {
+    fn check_running(&self, t0: Instant) -> Result<(), BootFailure> {
         if let Some(code) = self.reap() {
-            return Err(format!(
-                "the UML process exited with status {code} during boot"
-            ));
+            return Err(BootFailure {
+                message: format!("the UML process exited with status {code} during boot"),
+                kernel_died: true,
+            });
         }
         if INTERRUPTED.load(Ordering::SeqCst) || self.stopping.load(Ordering::SeqCst) {
-            return Err("interrupted".into());
+            return Err("interrupted".to_string().into());
         }
         if t0.elapsed() > BOOT_TIMEOUT {
             return Err(format!(
-                "no mconsole notification within {} s",
+                "the guest was not ready within {} s (kernel booted and agent configured)",
                 BOOT_TIMEOUT.as_secs()
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -433,6 +520,41 @@ impl Guest {
         match console.as_ref() {
             Some(c) => c.attach(client).map_err(|e| e.to_string()),
             None => Err(format!("node `{}` has no console yet", self.plan.node)),
+        }
+    }
+}
+
+/// A guest that booted, and whether it took a second boot.
+#[derive(Debug, Clone)]
+pub struct Booted {
+    /// Seconds from the first start to a ready agent.
+    pub seconds: f64,
+    /// Why the first boot failed, when the guest was booted a second time.
+    pub retried_after: Option<String>,
+}
+
+/// Why one boot attempt failed.
+struct BootFailure {
+    message: String,
+    /// The kernel panicked or its process ended (as opposed to a configuration that failed,
+    /// a timeout or an interruption): booting again may succeed.
+    kernel_died: bool,
+}
+
+impl BootFailure {
+    fn panicked(message: &str) -> BootFailure {
+        BootFailure {
+            message: format!("the guest kernel panicked during boot: {message}"),
+            kernel_died: true,
+        }
+    }
+}
+
+impl From<String> for BootFailure {
+    fn from(message: String) -> BootFailure {
+        BootFailure {
+            message,
+            kernel_died: false,
         }
     }
 }

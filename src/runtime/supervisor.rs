@@ -87,7 +87,16 @@ impl Lab {
         let mut first_error = None;
         for (node, r) in rx {
             match r {
-                Ok(secs) => progress.line(&format!("{node}: ready in {secs:.1} s")),
+                Ok(booted) => {
+                    let secs = booted.seconds;
+                    progress.line(&match booted.retried_after {
+                        None => format!("{node}: ready in {secs:.1} s"),
+                        Some(why) => format!(
+                            "{node}: ready in {secs:.1} s, at the second boot (restart policy); \
+                             the first failed: {why}"
+                        ),
+                    })
+                }
                 Err(e) => {
                     progress.line(&format!("{node}: failed: {e}"));
                     first_error.get_or_insert(e);

@@ -53,7 +53,8 @@ fn spawn_sets_fds_session_tmpdir_and_closes_everything_else() {
             "sh".into(),
             "-c".into(),
             "echo on-console; echo on-log >&2; echo on-agent >&3; echo on-extra >&4; \
-             echo TMPDIR=$TMPDIR; exec /bin/sleep 30"
+             echo persona=$(cat /proc/self/personality); echo TMPDIR=$TMPDIR; \
+             exec /bin/sleep 30"
                 .into(),
         ],
         log: dir.path().join("stderr.log"),
@@ -70,6 +71,14 @@ fn spawn_sets_fds_session_tmpdir_and_closes_everything_else() {
         &format!("TMPDIR={}\n", dir.path().display()),
     );
     assert!(console.contains("on-console"), "{console}");
+    // Address randomisation is off (ADDR_NO_RANDOMIZE, 0x0040000), so UML's guest memory does
+    // not depend on where the program break landed.
+    let persona = console
+        .lines()
+        .find_map(|l| l.strip_prefix("persona="))
+        .expect("the child printed its personality");
+    let persona = u32::from_str_radix(persona.trim(), 16).expect("hex personality");
+    assert_ne!(persona & 0x0040000, 0, "personality {persona:#x}");
     read_until(&mut child.agent, "on-agent");
     let mut extra_mine = extra_mine;
     read_until(&mut extra_mine, "on-extra");
