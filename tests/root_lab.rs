@@ -353,22 +353,21 @@ fn root_ospf_converges_on_frr() {
     require_root();
     let ex = example("ospf", &lab_name("os"), |t| t);
     let lab = Deployed::up(&ex);
+    // Converged: the OSPF route is installed and both adjacencies are Full (a route can come
+    // through one neighbour while the other is still exchanging its database).
+    let full = |n: &std::process::Output| out_str(n).matches("Full").count();
     let converged = eventually(Duration::from_secs(90), || {
         let r = lab.exec("r1", &["ip", "route", "show", "10.2.0.0/24"]);
         out_str(&r).contains("proto ospf")
+            && full(&lab.exec("r1", &["vtysh", "-c", "show ip ospf neighbor"])) == 2
     });
     let neighbors = lab.exec("r1", &["vtysh", "-c", "show ip ospf neighbor"]);
     assert!(
         converged,
-        "no OSPF route to 10.2.0.0/24 on r1; neighbors: {}",
+        "no OSPF route to 10.2.0.0/24 on r1 with two Full neighbours; neighbours: {}",
         text(&neighbors)
     );
-    assert_eq!(
-        out_str(&neighbors).matches("Full").count(),
-        2,
-        "{}",
-        text(&neighbors)
-    );
+    assert_eq!(full(&neighbors), 2, "{}", text(&neighbors));
     // Both directions need their routes: retry until r3 has learned the way back too.
     let reached = eventually(Duration::from_secs(60), || {
         lab.exec("h1", &["ping", "-c", "1", "-W", "1", "10.2.0.1"])
