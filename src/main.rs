@@ -178,7 +178,9 @@ struct BenchArgs {
     /// Search the highest rate whose loss ratio is at most this (RFC 2544 style), e.g. 0.001.
     #[arg(long)]
     zero_loss: Option<f64>,
-    /// Topology of the guest scenario instead of the built-in quickstart (h1 sends, h2 receives).
+    /// A topology of yours instead of the built-in quickstart (h1 sends, h2 receives):
+    /// guest-topology deploys it as it is, guest-raw, guest-wire, ... with every guest link
+    /// carried by that transport.
     #[arg(short = 't', long)]
     topology: Option<PathBuf>,
     /// Write the report as JSON.
@@ -946,6 +948,8 @@ fn bench(a: BenchArgs) -> Result<ExitCode> {
     let mut o = umlvnf_bench::BenchOptions::new(std::env::current_exe()?);
     if let Some(s) = &a.scenarios {
         o.scenarios = umlvnf_bench::Scenario::parse_csv(s)?;
+    } else if a.topology.is_some() {
+        o.scenarios = umlvnf_bench::Scenario::defaults_with_topology();
     }
     o.frame_sizes = a.sizes;
     o.imix = a.imix;

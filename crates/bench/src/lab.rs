@@ -82,6 +82,31 @@ pub fn bridge_firewall_yaml(lab: &str, nftables: &str) -> String {
     )
 }
 
+/// The topology file `file` under lab name `lab`, with every guest link carried by
+/// `transport` ([`umlvnf_topology::Topology::with_transport`]), as topology text. A file that
+/// does not load, or that cannot take this transport, is an error that says why.
+pub fn retransported_yaml(
+    file: &FsPath,
+    lab: &str,
+    transport: umlvnf_topology::Transport,
+) -> Result<String> {
+    let bad = |reason: String| BenchError::Topology {
+        path: file.to_path_buf(),
+        reason,
+    };
+    let topology = umlvnf_topology::load(file).map_err(|e| bad(e.to_string()))?;
+    let mut moved = topology.with_transport(transport);
+    moved.name = lab.to_string();
+    let text = umlvnf_topology::to_text(&moved);
+    umlvnf_topology::load_str(&text, file).map_err(|e| {
+        bad(format!(
+            "with every guest link as `{}` it is not valid: {e}",
+            transport.name()
+        ))
+    })?;
+    Ok(text)
+}
+
 /// The `name:` of a topology file (a top-level `name: VALUE` line).
 pub fn lab_name_of(text: &str) -> Option<String> {
     text.lines().find_map(|l| {

@@ -74,8 +74,10 @@ pub struct BenchOptions {
     pub rate: Option<u64>,
     /// Run a zero-loss search with this loss-ratio bound (e.g. 0.001).
     pub zero_loss: Option<f64>,
-    /// Topology of the `guest-raw` scenario instead of the built-in quickstart (it needs two
-    /// host nodes, `h1` sending and `h2` receiving, or the first two host nodes by name).
+    /// A topology of the user's instead of the built-in quickstart (it needs two host nodes,
+    /// `h1` sending and `h2` receiving, or the first two host nodes by name): deployed as it is
+    /// by `guest-topology`, and with every guest link carried by the scenario's transport by
+    /// the `guest-<transport>` scenarios.
     pub topology: Option<PathBuf>,
     /// The `umlvnf` binary used to deploy and tear down guest labs.
     pub umlvnf: PathBuf,
@@ -170,6 +172,13 @@ impl BenchOptions {
                         .into(),
                 ));
             }
+        }
+        if self.scenarios.contains(&Scenario::GuestTopology) && self.topology.is_none() {
+            return Err(BenchError::InvalidOptions(
+                "the guest-topology scenario deploys the --topology file: give one with \
+                 --topology FILE, or leave guest-topology out"
+                    .into(),
+            ));
         }
         if self.scenarios.iter().any(|s| s.is_guest()) && !self.umlvnf.exists() {
             return Err(BenchError::InvalidOptions(format!(
@@ -343,9 +352,23 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             let p = env.path.clone();
             Ok((Held::Net(Box::new(env)), p))
         }
-        Scenario::Guest(GuestTransport::Raw) if opts.topology.is_some() => {
-            let file = opts.topology.as_deref().unwrap_or(std::path::Path::new(""));
+        Scenario::GuestTopology => {
+            let file = opts
+                .topology
+                .as_deref()
+                .ok_or_else(|| BenchError::Topology {
+                    path: "(none)".into(),
+                    reason: "the guest-topology scenario needs --topology FILE".into(),
+                })?;
             let lab = Lab::up_file(&opts.umlvnf, file)?;
+            let path = lab.path(tx, rx)?;
+            Ok((Held::Lab(lab), path))
+        }
+        Scenario::Guest(t) if opts.topology.is_some() => {
+            let file = opts.topology.as_deref().unwrap_or(std::path::Path::new(""));
+            let name = lab::unique_lab_name();
+            let yaml = lab::retransported_yaml(file, &name, t.transport())?;
+            let lab = Lab::up_generated(&opts.umlvnf, &name, &yaml)?;
             let path = lab.path(tx, rx)?;
             Ok((Held::Lab(lab), path))
         }
@@ -419,16 +442,30 @@ fn run_scenario(
         ),
     };
     let mut name = sc.to_string();
-    if let (Scenario::Guest(GuestTransport::Raw), Some(t)) = (sc, &opts.topology) {
-        name = format!(
-            "guest:{}",
-            t.file_stem()
-                .map_or("topology".into(), |s| s.to_string_lossy().to_string())
-        );
+    let mut description = sc.description().to_string();
+    if let Some(file) = &opts.topology {
+        let stem = file
+            .file_stem()
+            .map_or("topology".into(), |s| s.to_string_lossy().to_string());
+        match sc {
+            Scenario::GuestTopology => {
+                name = format!("guest:{stem}");
+                description = format!("h1 -> {} as it is -> h2", file.display());
+            }
+            Scenario::Guest(t) => {
+                name = format!("{sc}:{stem}");
+                description = format!(
+                    "h1 -> {} with every guest link as {} -> h2",
+                    file.display(),
+                    t.as_str()
+                );
+            }
+            _ => {}
+        }
     }
     let mut ours = ScenarioResult {
         name,
-        description: sc.description().to_string(),
+        description,
         generator: "umlvnf".into(),
         placement: placement.clone(),
         error: None,

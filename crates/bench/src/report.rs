@@ -370,9 +370,17 @@ impl Report {
             self.host.cpus,
             self.host.kernel
         );
+        // The scenario column is as wide as its longest name (`guest-l2tpv3:chain` and such).
+        let w = self
+            .scenarios
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(14);
         let _ = writeln!(
             t,
-            "{:<14} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
+            "{:<w$} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
             "scenario",
             "size",
             "pps",
@@ -396,7 +404,7 @@ impl Report {
                     .map_or("-".to_string(), |z| human_pps(z.rate_pps));
                 let _ = writeln!(
                     t,
-                    "{:<14} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7.2} {:>8.1} {:>8} {:>8} {:>10}",
+                    "{:<w$} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7.2} {:>8.1} {:>8} {:>8} {:>10}",
                     s.name,
                     p.frame_size.to_string(),
                     human_pps(p.pps.median),
@@ -411,7 +419,7 @@ impl Report {
                 );
             }
             if let Some(e) = &s.error {
-                let _ = writeln!(t, "{:<14} FAILED: {e}", s.name);
+                let _ = writeln!(t, "{:<w$} FAILED: {e}", s.name);
             }
         }
         if let Some(tu) = &self.tuning {
@@ -444,7 +452,7 @@ impl Report {
         if !self.comparison.is_empty() {
             let _ = writeln!(
                 t,
-                "\n{:<14} {:>5} {:>9} {:>9} {:>8}",
+                "\n{:<w$} {:>5} {:>9} {:>9} {:>8}",
                 "compared", "size", "old pps", "new pps", "change"
             );
             for c in &self.comparison {
@@ -453,7 +461,7 @@ impl Report {
                     .map_or("-".to_string(), |x| format!("{:+.1}%", x * 100.0));
                 let _ = writeln!(
                     t,
-                    "{:<14} {:>5} {:>9} {:>9} {:>8}",
+                    "{:<w$} {:>5} {:>9} {:>9} {:>8}",
                     c.scenario,
                     c.frame_size.to_string(),
                     human_pps(c.old_pps),

@@ -31,6 +31,19 @@ pub enum GuestTransport {
 }
 
 impl GuestTransport {
+    /// The topology transport.
+    pub fn transport(self) -> umlvnf_topology::Transport {
+        use umlvnf_topology::Transport;
+        match self {
+            GuestTransport::Raw => Transport::Raw,
+            GuestTransport::Tap => Transport::Tap,
+            GuestTransport::Hybrid => Transport::Hybrid,
+            GuestTransport::Wire => Transport::Wire,
+            GuestTransport::Gre => Transport::Gre,
+            GuestTransport::L2tpv3 => Transport::L2tpv3,
+        }
+    }
+
     /// The topology `transport:` value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,8 +127,11 @@ pub enum Scenario {
     Wire,
     /// Generator → veth → umlvnf's datapath → a tap that is the sink's interface.
     WireTap,
-    /// h1 → UML router (quickstart, or `--topology`) → h2 with this transport.
+    /// h1 → UML router → h2 with this transport: the quickstart router, or the `--topology`
+    /// file with every guest link carried by this transport.
     Guest(GuestTransport),
+    /// The `--topology` file deployed as it is.
+    GuestTopology,
     /// The quickstart router as a firewall: an iptables ruleset of [`FIREWALL_RULES`] rules
     /// that every frame crosses before the final accept.
     GuestFirewall,
@@ -137,7 +153,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario name [`Scenario::parse_list`] accepts.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 21] = [
         "veth",
         "netns-router",
         "wire",
@@ -149,6 +165,7 @@ impl Scenario {
         "guest-wire",
         "guest-gre",
         "guest-l2tpv3",
+        "guest-topology",
         "guest-firewall",
         "guest-nftables",
         "guest-plain",
@@ -174,6 +191,15 @@ impl Scenario {
         ]
     }
 
+    /// The default set for a run with `--topology`: [`Scenario::defaults`] with
+    /// `guest-topology` (the file as it is) ahead of the guest scenarios.
+    pub fn defaults_with_topology() -> Vec<Scenario> {
+        let mut v = Scenario::defaults();
+        let at = v.iter().position(|s| s.is_guest()).unwrap_or(v.len());
+        v.insert(at, Scenario::GuestTopology);
+        v
+    }
+
     /// Parses one name; `tuning` means `guest-plain` and `guest-tuned`, `guest` means
     /// `guest-raw`, `pairs` means `pair-wire`, `pair-l2tpv3` and `pair-vde`, `all` means
     /// [`Scenario::defaults`] plus tap, hybrid, gre, l2tpv3, firewall and the three pairs.
@@ -190,6 +216,7 @@ impl Scenario {
             "guest-wire" => vec![Scenario::Guest(T::Wire)],
             "guest-gre" => vec![Scenario::Guest(T::Gre)],
             "guest-l2tpv3" => vec![Scenario::Guest(T::L2tpv3)],
+            "guest-topology" => vec![Scenario::GuestTopology],
             "guest-firewall" => vec![Scenario::GuestFirewall],
             "guest-nftables" => vec![Scenario::GuestNftables],
             "guest-plain" => vec![Scenario::GuestPlain],
@@ -236,6 +263,7 @@ impl Scenario {
         matches!(
             self,
             Scenario::Guest(_)
+                | Scenario::GuestTopology
                 | Scenario::GuestFirewall
                 | Scenario::GuestNftables
                 | Scenario::GuestPlain
@@ -267,6 +295,7 @@ impl Scenario {
             Scenario::Guest(GuestTransport::L2tpv3) => {
                 "h1 -> umlvnf (L2TPv3 end) -> UML router (l2tpv3/udp) -> umlvnf -> h2"
             }
+            Scenario::GuestTopology => "h1 -> the --topology file as it is -> h2",
             Scenario::GuestFirewall => {
                 "h1 -> UML firewall (iptables FORWARD chain of 20 rules, raw links) -> h2"
             }
@@ -317,6 +346,7 @@ impl fmt::Display for Scenario {
             Scenario::Wire => write!(f, "wire"),
             Scenario::WireTap => write!(f, "wire-tap"),
             Scenario::Guest(t) => write!(f, "guest-{}", t.as_str()),
+            Scenario::GuestTopology => write!(f, "guest-topology"),
             Scenario::GuestFirewall => write!(f, "guest-firewall"),
             Scenario::GuestNftables => write!(f, "guest-nftables"),
             Scenario::GuestPlain => write!(f, "guest-plain"),
@@ -351,5 +381,8 @@ mod tests {
         assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);
         assert!(pairs.iter().all(|s| s.is_guest()));
         assert!(!Scenario::defaults().contains(&Scenario::Pair(PairLink::Wire)));
+        let with = Scenario::defaults_with_topology();
+        assert_eq!(with[3], Scenario::GuestTopology);
+        assert_eq!(with.len(), Scenario::defaults().len() + 1);
     }
 }

@@ -236,6 +236,48 @@ fn leftover_lab_namespaces() -> Vec<String> {
         .collect()
 }
 
+/// `--topology` with the three-router chain: `guest-topology` deploys it as it is, and the
+/// transport scenarios carry every guest link by theirs (here: wires, which need no
+/// privileges, and GRE, UML to UML between the routers and ended by umlvnf for the hosts).
+#[test]
+fn root_user_topology_under_each_transport() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let chain = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../topologies/chain.yaml");
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.topology = Some(chain);
+    o.scenarios = vec![
+        Scenario::GuestTopology,
+        Scenario::Guest(GuestTransport::Wire),
+        Scenario::Guest(GuestTransport::Gre),
+    ];
+    o.frame_sizes = vec![64];
+    o.duration = Duration::from_secs(1);
+    o.reps = 1;
+    o.warmup = Duration::from_millis(300);
+    o.progress = false;
+    let report = run(&o).expect("bench runs");
+    print!("{}", report.table());
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["guest:chain", "guest-wire:chain", "guest-gre:chain"]
+    );
+    assert!(
+        report.scenarios[1]
+            .description
+            .contains("every guest link as wire"),
+        "{}",
+        report.scenarios[1].description
+    );
+    check_sanity(&report);
+    validate(&report);
+    assert_eq!(leftover_labs(), Vec::<String>::new());
+    assert_eq!(leftover_lab_namespaces(), Vec::<String>::new());
+    // The file's own lab (`chain`) is down again too.
+    assert!(!umlvnf_bench::lab::labs_dir().join("chain").exists());
+}
+
 #[test]
 fn root_guest_pairs() {
     require_root();
@@ -357,6 +399,9 @@ fn bad_options_are_refused_before_anything_runs() {
     o.scenarios = vec![Scenario::Guest(GuestTransport::Raw)];
     let e = run(&o).unwrap_err().to_string();
     assert!(e.contains("/nonexistent/umlvnf"), "{e}");
+    o.scenarios = vec![Scenario::GuestTopology];
+    let e = run(&o).unwrap_err().to_string();
+    assert!(e.contains("needs") || e.contains("--topology FILE"), "{e}");
     o.scenarios = vec![Scenario::Veth];
     o.compare = Some(PathBuf::from("/nonexistent/old.json"));
     let e = run(&o).unwrap_err().to_string();

@@ -10,6 +10,7 @@ mod diagnostic;
 pub mod kernel_config;
 pub mod model;
 pub mod names;
+mod retransport;
 mod spans;
 mod tree;
 pub mod tunnel;
@@ -131,6 +132,14 @@ fn base_dir(file: &Path) -> PathBuf {
         Ok(cwd) => cwd.join(dir),
         Err(_) => dir.to_path_buf(),
     }
+}
+
+/// A loaded topology as topology text that [`load_str`] reads back to the same model: JSON,
+/// which is also YAML. Rulesets and paths appear as loading left them (ruleset text inline,
+/// paths absolute), so the text stands on its own wherever it is written.
+pub fn to_text(topology: &Topology) -> String {
+    // Plain data with string keys: serialising it cannot fail.
+    serde_json::to_string_pretty(topology).unwrap_or_default()
 }
 
 /// The JSON schema of topology files, generated from [`Topology`] (for editors and for
