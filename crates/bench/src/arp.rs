@@ -35,7 +35,8 @@ pub fn parse_arp_reply(frame: &[u8], target: Ipv4Addr) -> Option<[u8; 6]> {
 }
 
 /// Asks for `target`'s MAC on `port` (whose own MAC and address are `src_mac`, `src_ip`),
-/// retrying for up to `timeout`.
+/// retrying for up to `timeout`; fails with [`BenchError::Interrupted`] as soon as a stop is
+/// asked for ([`crate::interrupt`]).
 pub fn resolve(
     port: &Port,
     src_mac: [u8; 6],
@@ -52,11 +53,13 @@ pub fn resolve(
     let mut rx = Batch::new(16, 2048);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
+        // A stop asked for meanwhile ends the wait within one receive timeout (100 ms).
+        crate::interrupt::check()?;
         tx.send(&sock, 1).map_err(|e| {
             BenchError::os(format!("send an ARP request on {}", port.describe()), e)
         })?;
         let until = Instant::now() + Duration::from_millis(300);
-        while Instant::now() < until {
+        while Instant::now() < until && !crate::interrupt::stop_requested() {
             let n = rx
                 .recv(&sock)
                 .map_err(|e| BenchError::os("receive ARP replies", e))?;
