@@ -170,8 +170,9 @@ fn delay_queues_frames_then_delivers_them(backend: Backend) {
         waited >= Duration::from_millis(190),
         "arrived after {waited:?}"
     );
+    // Delayed, but not held back far beyond the delay (with room for a loaded machine).
     assert!(
-        waited < Duration::from_millis(600),
+        waited < Duration::from_millis(1500),
         "arrived after {waited:?}"
     );
     tb.set_read_timeout(Some(Duration::from_millis(300)))

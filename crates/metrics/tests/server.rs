@@ -192,7 +192,9 @@ fn slow_guest_does_not_stall_scrape() {
     let t = Instant::now();
     let body = get(addr, "/metrics", None);
     let took = t.elapsed();
-    assert!(took < Duration::from_millis(500), "scrape took {took:?}");
+    // Well under the guest's 3 s: the scrape did not wait for it (with room for a loaded
+    // 2-core machine).
+    assert!(took < Duration::from_millis(1500), "scrape took {took:?}");
     assert!(body.contains("umlvnf_guest_up{"));
     assert!(!body.contains("umlvnf_guest_interface_packets_total{"));
     // Shutdown waits for the guest read in progress, but not for another round.
