@@ -26,6 +26,8 @@ use super::RuntimeError;
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often a booting guest is checked for a panic, an exit or an interruption.
 const BOOT_POLL: Duration = Duration::from_millis(200);
+/// How long an exited guest's panic report is waited for, to name the panic in the error.
+const PANIC_GRACE: Duration = Duration::from_millis(300);
 /// How long a graceful stop (ctrl-alt-del, then halt) may take before signals.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -305,7 +307,7 @@ impl Guest {
                     return Err("the notify socket closed".to_string().into())
                 }
             }
-            self.check_running(t0)?;
+            self.check_running(t0, &ready.events)?;
         }
         // Then the agent applies the configuration. It is waited for in short slices: a guest
         // that panics or dies meanwhile fails its boot at once (after a panic, UML's helper
@@ -320,14 +322,23 @@ impl Guest {
             if let Ok(BootEvent::Panicked(message)) = ready.events.try_recv() {
                 return Err(BootFailure::panicked(&message));
             }
-            self.check_running(t0)?;
+            self.check_running(t0, &ready.events)?;
         }
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
         Ok(())
     }
 
-    fn check_running(&self, t0: Instant) -> Result<(), BootFailure> {
+    fn check_running(&self, t0: Instant, events: &Receiver<BootEvent>) -> Result<(), BootFailure> {
         if let Some(code) = self.reap() {
+            // A panicking kernel reports before it aborts, but the report may still be on its
+            // way through the notify thread: the panic says more than the exit status.
+            let end = Instant::now() + PANIC_GRACE;
+            while let Ok(event) = events.recv_timeout(end.saturating_duration_since(Instant::now()))
+            {
+                if let BootEvent::Panicked(message) = event {
+                    return Err(BootFailure::panicked(&message));
+                }
+            }
             return Err(BootFailure {
                 message: format!("the UML process exited with status {code} during boot"),
                 kernel_died: true,

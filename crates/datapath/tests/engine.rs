@@ -158,8 +158,15 @@ fn delay_queues_frames_then_delivers_them(backend: Backend) {
     for i in 0..20 {
         ta.send(&udp_frame(i)).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(80));
-    let mid = dp.counters(id).unwrap();
+    // All 20 wait in the queue once the datapath has read them (and for 200 ms after that).
+    let read_by = Instant::now() + Duration::from_secs(1);
+    let mid = loop {
+        let c = dp.counters(id).unwrap();
+        if c.a_to_b.queued == 20 || Instant::now() > read_by {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert_eq!(mid.a_to_b.queued, 20, "{mid:?}");
     assert!(mid.a_to_b.is_conserved());
     tb.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
