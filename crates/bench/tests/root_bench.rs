@@ -81,25 +81,33 @@ fn check_sanity(report: &Report) {
     }
 }
 
+/// Options for a short run of `scenarios`: 64 bytes, one 1 s trial after 200 ms of warm-up,
+/// no progress lines.
+fn short(scenarios: Vec<Scenario>) -> BenchOptions {
+    let mut o = BenchOptions::new(umlvnf_bin());
+    o.scenarios = scenarios;
+    o.frame_sizes = vec![64];
+    o.duration = Duration::from_secs(1);
+    o.reps = 1;
+    o.warmup = Duration::from_millis(200);
+    o.progress = false;
+    o
+}
+
 #[test]
 fn root_short_bench_veth_wire_and_guest() {
     require_root();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut o = BenchOptions::new(umlvnf_bin());
-    o.scenarios = vec![
+    let mut o = short(vec![
         Scenario::Veth,
         Scenario::Wire,
         Scenario::WireTap,
         Scenario::Guest(GuestTransport::Raw),
-    ];
+    ]);
     o.frame_sizes = vec![64, 512];
-    o.duration = Duration::from_secs(1);
-    o.reps = 1;
-    o.warmup = Duration::from_millis(200);
     o.output_json = Some(dir.path().join("report.json"));
     o.output_svg = Some(dir.path().join("plot.svg"));
-    o.progress = false;
     let report = run(&o).expect("bench runs");
     assert_eq!(leftover_namespaces(), Vec::<String>::new());
     print!("{}", report.table());
@@ -244,18 +252,12 @@ fn root_user_topology_under_each_transport() {
     require_root();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let chain = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../topologies/chain.yaml");
-    let mut o = BenchOptions::new(umlvnf_bin());
-    o.topology = Some(chain);
-    o.scenarios = vec![
+    let mut o = short(vec![
         Scenario::GuestTopology,
         Scenario::Guest(GuestTransport::Wire),
         Scenario::Guest(GuestTransport::Gre),
-    ];
-    o.frame_sizes = vec![64];
-    o.duration = Duration::from_secs(1);
-    o.reps = 1;
-    o.warmup = Duration::from_millis(300);
-    o.progress = false;
+    ]);
+    o.topology = Some(chain);
     let report = run(&o).expect("bench runs");
     print!("{}", report.table());
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
@@ -284,14 +286,9 @@ fn root_guest_pairs() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let started = std::time::Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut o = BenchOptions::new(umlvnf_bin());
-    o.scenarios = Scenario::parse_csv("pairs").expect("pairs is a scenario group");
-    o.frame_sizes = vec![64];
-    o.duration = Duration::from_secs(1);
-    o.reps = 1;
+    let mut o = short(Scenario::parse_csv("pairs").expect("pairs is a scenario group"));
     o.warmup = Duration::from_millis(500);
     o.output_json = Some(dir.path().join("report.json"));
-    o.progress = false;
     let report = run(&o).expect("bench runs");
     print!("{}", report.table());
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
@@ -426,13 +423,7 @@ fn leftover_plain_guests() -> Vec<String> {
 fn root_plain_guest_runs_the_howto_command_line() {
     require_root();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut o = BenchOptions::new(umlvnf_bin());
-    o.scenarios = vec![Scenario::GuestPlain];
-    o.frame_sizes = vec![64];
-    o.duration = Duration::from_secs(1);
-    o.reps = 1;
-    o.warmup = Duration::from_millis(200);
-    o.progress = false;
+    let o = short(vec![Scenario::GuestPlain]);
     let report = run(&o).expect("bench runs");
     print!("{}", report.table());
     check_sanity(&report);
@@ -489,13 +480,7 @@ fn root_io_uring_backend() {
     require_root();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut o = BenchOptions::new(umlvnf_bin());
-    o.scenarios = vec![Scenario::Veth];
-    o.frame_sizes = vec![64];
-    o.duration = Duration::from_secs(1);
-    o.reps = 1;
-    o.warmup = Duration::from_millis(200);
-    o.progress = false;
+    let mut o = short(vec![Scenario::Veth]);
     o.backend = Backend::IoUring;
     o.output_json = Some(dir.path().join("uring.json"));
     let report = run(&o).expect("bench runs with io_uring");
