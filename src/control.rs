@@ -209,6 +209,10 @@ pub struct NodeStatus {
     pub netns: Option<String>,
     /// Last error.
     pub error: Option<String>,
+    /// Why the guest's last UML process ended (exit status, kernel panic), kept after a
+    /// restart.
+    #[serde(default)]
+    pub last_exit: Option<String>,
 }
 
 /// Why talking to a lab's runtime failed.

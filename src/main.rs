@@ -582,6 +582,7 @@ fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
                             .next()
                             .unwrap_or("")
                             .to_string()))
+                        .or_else(|| n.last_exit.as_ref().map(|e| format!("last exit: {e}")))
                         .unwrap_or_default()
                 );
             }

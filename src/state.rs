@@ -62,6 +62,9 @@ pub struct GuestRecord {
     pub restarts: u32,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// Why its last UML process ended (exit status, kernel panic), kept after a restart.
+    #[serde(default)]
+    pub last_exit: Option<String>,
 }
 
 /// The content of `state.json`.

@@ -11,7 +11,8 @@ fn out_str(o: &std::process::Output) -> String {
 }
 
 /// h1 pings h2 through r1 (TTL decremented once); exec returns the command's exit status; a
-/// guest killed with SIGKILL is restarted and traffic flows again; down leaves nothing.
+/// guest killed with SIGKILL, and one whose kernel panics, is restarted and traffic flows again
+/// (inspect says why it ended); down leaves nothing.
 #[test]
 fn root_quickstart_forwards_restarts_and_cleans_up() {
     require_root();
@@ -98,6 +99,46 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
     assert!(restarted, "r1 was not restarted: {}", lab.inspect());
     let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
     assert!(ping.status.success(), "ping after restart: {}", text(&ping));
+    let r1 = |info: &serde_json::Value| {
+        info["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["name"] == "r1")
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        r1(&lab.inspect())["last_exit"],
+        "the UML process exited with status 137",
+        "inspect keeps why r1 ended"
+    );
+
+    // A kernel panic inside the guest: restarted too, and inspect names the panic.
+    let crash = lab.exec("r1", &["sh", "-c", "echo c > /proc/sysrq-trigger"]);
+    assert!(
+        !crash.status.success(),
+        "the guest survived its crash: {}",
+        text(&crash)
+    );
+    let restarted = eventually(Duration::from_secs(60), || {
+        let n = r1(&lab.inspect());
+        n["state"] == "ready" && n["restarts"].as_u64() == Some(2)
+    });
+    let info = r1(&lab.inspect());
+    assert!(restarted, "r1 was not restarted after its panic: {info}");
+    assert!(
+        info["last_exit"]
+            .as_str()
+            .is_some_and(|e| e.contains("the guest kernel panicked (sysrq triggered crash)")),
+        "{info}"
+    );
+    let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
+    assert!(
+        ping.status.success(),
+        "ping after the panic: {}",
+        text(&ping)
+    );
 
     // A process left running in a host node goes with the lab.
     let bg = lab.exec("h1", &["sh", "-c", "sleep 4242 >/dev/null 2>&1 &"]);

@@ -330,14 +330,8 @@ impl Guest {
 
     fn check_running(&self, t0: Instant, events: &Receiver<BootEvent>) -> Result<(), BootFailure> {
         if let Some(code) = self.reap() {
-            // A panicking kernel reports before it aborts, but the report may still be on its
-            // way through the notify thread: the panic says more than the exit status.
-            let end = Instant::now() + PANIC_GRACE;
-            while let Ok(event) = events.recv_timeout(end.saturating_duration_since(Instant::now()))
-            {
-                if let BootEvent::Panicked(message) = event {
-                    return Err(BootFailure::panicked(&message));
-                }
+            if let Some(message) = panic_report(events) {
+                return Err(BootFailure::panicked(&message));
             }
             return Err(BootFailure {
                 message: format!("the UML process exited with status {code} during boot"),
@@ -454,12 +448,18 @@ impl Guest {
                 RestartPolicy::OnFailure => code != 0,
                 RestartPolicy::Always => true,
             };
+            let exited = match panic_report(
+                &self.ready.lock().unwrap_or_else(|p| p.into_inner()).events,
+            ) {
+                Some(message) => {
+                    format!("the guest kernel panicked ({message}); the UML process exited with status {code}")
+                }
+                None => format!("the UML process exited with status {code}"),
+            };
+            self.lock_live().record.last_exit = Some(exited.clone());
             if !restart {
                 let state = if code == 0 { "stopped" } else { "failed" };
-                self.set_state(
-                    state,
-                    Some(format!("the UML process exited with status {code}")),
-                );
+                self.set_state(state, Some(exited));
                 on_change();
                 return;
             }
@@ -468,10 +468,7 @@ impl Guest {
             }
             self.set_state(
                 "restarting",
-                Some(format!(
-                    "the UML process exited with status {code}; restarting in {} s",
-                    backoff.as_secs()
-                )),
+                Some(format!("{exited}; restarting in {} s", backoff.as_secs())),
             );
             on_change();
             let end = Instant::now() + backoff;
@@ -533,6 +530,19 @@ impl Guest {
             None => Err(format!("node `{}` has no console yet", self.plan.node)),
         }
     }
+}
+
+/// The panic message of a guest whose process just exited, if it reported one. A panicking
+/// kernel reports before it aborts, but the report may still be on its way through the notify
+/// thread: it is waited for up to [`PANIC_GRACE`].
+fn panic_report(events: &Receiver<BootEvent>) -> Option<String> {
+    let end = Instant::now() + PANIC_GRACE;
+    while let Ok(event) = events.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        if let BootEvent::Panicked(message) = event {
+            return Some(message);
+        }
+    }
+    None
 }
 
 /// A guest that booted, and whether it took a second boot.

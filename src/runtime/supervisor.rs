@@ -458,6 +458,7 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
             restarts: rec.restarts,
             netns: None,
             error: rec.error.clone(),
+            last_exit: rec.last_exit.clone(),
         });
     }
     for (name, ns) in &st.hosts {
@@ -475,6 +476,7 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
             restarts: 0,
             netns: Some(ns.clone()),
             error: None,
+            last_exit: None,
         });
     }
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
