@@ -173,6 +173,11 @@ impl BenchOptions {
                 ));
             }
         }
+        if let Some(file) = &self.topology {
+            umlvnf_topology::load(file).map_err(|e| {
+                BenchError::InvalidOptions(format!("the --topology file does not load: {e}"))
+            })?;
+        }
         if self.scenarios.contains(&Scenario::GuestTopology) && self.topology.is_none() {
             return Err(BenchError::InvalidOptions(
                 "the guest-topology scenario deploys the --topology file: give one with \

@@ -398,7 +398,14 @@ fn bad_options_are_refused_before_anything_runs() {
     assert!(e.contains("/nonexistent/umlvnf"), "{e}");
     o.scenarios = vec![Scenario::GuestTopology];
     let e = run(&o).unwrap_err().to_string();
-    assert!(e.contains("needs") || e.contains("--topology FILE"), "{e}");
+    assert!(e.contains("give one with --topology FILE"), "{e}");
+    o.topology = Some(PathBuf::from("/nonexistent/lab.yaml"));
+    let e = run(&o).unwrap_err().to_string();
+    assert!(
+        e.contains("the --topology file does not load") && e.contains("/nonexistent/lab.yaml"),
+        "{e}"
+    );
+    o.topology = None;
     o.scenarios = vec![Scenario::Veth];
     o.compare = Some(PathBuf::from("/nonexistent/old.json"));
     let e = run(&o).unwrap_err().to_string();
