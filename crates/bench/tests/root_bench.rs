@@ -251,7 +251,18 @@ fn leftover_lab_namespaces() -> Vec<String> {
 fn root_user_topology_under_each_transport() {
     require_root();
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let chain = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../topologies/chain.yaml");
+    // The example under a lab name of this test's own, so that no other lab named `chain`
+    // can be in the way.
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../topologies/chain.yaml");
+    let text = std::fs::read_to_string(example).expect("chain.yaml");
+    let lab = format!("ch{}", std::process::id() % 100_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain = dir.path().join("chain.yaml");
+    std::fs::write(
+        &chain,
+        text.replace("name: chain\n", &format!("name: {lab}\n")),
+    )
+    .expect("write the topology");
     let mut o = short(vec![
         Scenario::GuestTopology,
         Scenario::Guest(GuestTransport::Wire),
@@ -276,8 +287,8 @@ fn root_user_topology_under_each_transport() {
     validate(&report);
     assert_eq!(leftover_labs(), Vec::<String>::new());
     assert_eq!(leftover_lab_namespaces(), Vec::<String>::new());
-    // The file's own lab (`chain`) is down again too.
-    assert!(!umlvnf_bench::lab::labs_dir().join("chain").exists());
+    // The file's own lab is down again too.
+    assert!(!umlvnf_bench::lab::labs_dir().join(&lab).exists());
 }
 
 #[test]
