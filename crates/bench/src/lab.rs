@@ -394,6 +394,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retransported_chain_has_every_link_on_the_transport() {
+        let chain = FsPath::new(env!("CARGO_MANIFEST_DIR")).join("../../topologies/chain.yaml");
+        for t in [
+            umlvnf_topology::Transport::Wire,
+            umlvnf_topology::Transport::L2tpv3,
+        ] {
+            let text = retransported_yaml(&chain, "bn1-7", t).unwrap();
+            let topo = umlvnf_topology::load_str(&text, FsPath::new("generated.yaml")).unwrap();
+            assert_eq!(topo.name, "bn1-7");
+            assert_eq!(topo.links.len(), 4);
+            assert!(topo.links.iter().all(|l| l.transport == Some(t)), "{text}");
+        }
+        let e = retransported_yaml(
+            FsPath::new("/nonexistent.yaml"),
+            "bn1-7",
+            umlvnf_topology::Transport::Raw,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/nonexistent.yaml"), "{e}");
+    }
+
+    #[test]
     fn generated_topology_has_the_setup() {
         let y = quickstart_yaml(
             "bn1-0",
