@@ -145,7 +145,8 @@ pub struct Guest {
     plan: GuestPlan,
     lab: String,
     mconsole: PathBuf,
-    ready: Mutex<Subscription>,
+    /// The guest's notifications (mconsole socket ready, kernel panic).
+    notices: Mutex<Subscription>,
     stopping: Arc<AtomicBool>,
     live: Mutex<Live>,
     agent: Mutex<Option<AgentClient<UnixStream>>>,
@@ -157,7 +158,7 @@ impl Guest {
     pub fn new(
         lab: &Plan,
         plan: GuestPlan,
-        ready: Subscription,
+        notices: Subscription,
         stopping: Arc<AtomicBool>,
     ) -> Result<Guest, RuntimeError> {
         let config = guest_config(&lab.lab, &plan)?;
@@ -171,7 +172,7 @@ impl Guest {
             mconsole: lab.lab_dir.join("uml").join(&plan.node).join("mconsole"),
             lab: lab.lab.clone(),
             plan,
-            ready: Mutex::new(ready),
+            notices: Mutex::new(notices),
             stopping,
             live: Mutex::new(Live {
                 process: None,
@@ -268,8 +269,8 @@ impl Guest {
         );
         umlvnf_guest::check_tmpdir(&tmpdir, self.plan.memory).map_err(|e| e.to_string())?;
         // Drain readiness messages from an earlier boot.
-        let ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
-        while ready.events.try_recv().is_ok() {}
+        let notices = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        while notices.events.try_recv().is_ok() {}
         let child = spawn(&UmlCommand {
             argv: self.plan.argv.clone(),
             log: self.plan.log.clone(),
@@ -285,7 +286,7 @@ impl Guest {
             ..UmlCommand::default()
         })
         .map_err(|e| format!("starting {} failed: {e}", self.plan.argv[0]))?;
-        ready.track(child.pid.pid);
+        notices.track(child.pid.pid);
         {
             let mut live = self.lock_live();
             live.process = Some(child.pid);
@@ -299,7 +300,7 @@ impl Guest {
 
         // The kernel is up when it reports its mconsole socket.
         loop {
-            match ready.events.recv_timeout(BOOT_POLL) {
+            match notices.events.recv_timeout(BOOT_POLL) {
                 Ok(BootEvent::Ready) => break,
                 Ok(BootEvent::Panicked(message)) => return Err(BootFailure::panicked(&message)),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -307,7 +308,7 @@ impl Guest {
                     return Err("the notify socket closed".to_string().into())
                 }
             }
-            self.check_running(t0, &ready.events)?;
+            self.check_running(t0, &notices.events)?;
         }
         // Then the agent applies the configuration. It is waited for in short slices: a guest
         // that panics or dies meanwhile fails its boot at once (after a panic, UML's helper
@@ -319,16 +320,18 @@ impl Guest {
                 Err(AgentError::Timeout { .. }) => {}
                 Err(e) => return Err(format!("the agent did not report ready: {e}").into()),
             }
-            if let Ok(BootEvent::Panicked(message)) = ready.events.try_recv() {
-                return Err(BootFailure::panicked(&message));
-            }
-            self.check_running(t0, &ready.events)?;
+            self.check_running(t0, &notices.events)?;
         }
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
         Ok(())
     }
 
+    /// Fails the boot attempt if the guest reported a panic, its process ended, a stop was
+    /// asked for, or the boot timeout ran out.
     fn check_running(&self, t0: Instant, events: &Receiver<BootEvent>) -> Result<(), BootFailure> {
+        if let Ok(BootEvent::Panicked(message)) = events.try_recv() {
+            return Err(BootFailure::panicked(&message));
+        }
         if let Some(code) = self.reap() {
             if let Some(message) = panic_report(events) {
                 return Err(BootFailure::panicked(&message));
@@ -449,7 +452,11 @@ impl Guest {
                 RestartPolicy::Always => true,
             };
             let exited = match panic_report(
-                &self.ready.lock().unwrap_or_else(|p| p.into_inner()).events,
+                &self
+                    .notices
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .events,
             ) {
                 Some(message) => {
                     format!("the guest kernel panicked ({message}); the UML process exited with status {code}")

@@ -39,10 +39,11 @@ impl Lab {
         let wires = Wires::start(&plan)?;
         let mut guests = BTreeMap::new();
         for g in &plan.guests {
-            let rx = notifier.subscribe(&plan.lab_dir.join("uml").join(&g.node).join("mconsole"));
+            let notices =
+                notifier.subscribe(&plan.lab_dir.join("uml").join(&g.node).join("mconsole"));
             guests.insert(
                 g.node.clone(),
-                Arc::new(Guest::new(&plan, g.clone(), rx, stopping.clone())?),
+                Arc::new(Guest::new(&plan, g.clone(), notices, stopping.clone())?),
             );
         }
         let lab = Arc::new(Lab {

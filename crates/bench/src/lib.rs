@@ -336,6 +336,22 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
         let path = lab.path(tx, rx)?;
         Ok((Held::Lab(lab), path))
     };
+    // A topology of the user's: as it is, or with every guest link on the scenario's transport.
+    if let Some(file) = opts.topology.as_deref() {
+        let lab = match sc {
+            Scenario::GuestTopology => Some(Lab::up_file(&opts.umlvnf, file)?),
+            Scenario::Guest(t) => {
+                let name = lab::unique_lab_name();
+                let yaml = lab::retransported_yaml(file, &name, t.transport())?;
+                Some(Lab::up_generated(&opts.umlvnf, &name, &yaml)?)
+            }
+            _ => None,
+        };
+        if let Some(lab) = lab {
+            let path = lab.path(tx, rx)?;
+            return Ok((Held::Lab(lab), path));
+        }
+    }
     match sc {
         Scenario::Veth => {
             let env = netenv::veth(tx, rx)?;
@@ -357,26 +373,9 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             let p = env.path.clone();
             Ok((Held::Net(Box::new(env)), p))
         }
-        Scenario::GuestTopology => {
-            let file = opts
-                .topology
-                .as_deref()
-                .ok_or_else(|| BenchError::Topology {
-                    path: "(none)".into(),
-                    reason: "the guest-topology scenario needs --topology FILE".into(),
-                })?;
-            let lab = Lab::up_file(&opts.umlvnf, file)?;
-            let path = lab.path(tx, rx)?;
-            Ok((Held::Lab(lab), path))
-        }
-        Scenario::Guest(t) if opts.topology.is_some() => {
-            let file = opts.topology.as_deref().unwrap_or(std::path::Path::new(""));
-            let name = lab::unique_lab_name();
-            let yaml = lab::retransported_yaml(file, &name, t.transport())?;
-            let lab = Lab::up_generated(&opts.umlvnf, &name, &yaml)?;
-            let path = lab.path(tx, rx)?;
-            Ok((Held::Lab(lab), path))
-        }
+        Scenario::GuestTopology => Err(BenchError::InvalidOptions(
+            "the guest-topology scenario needs --topology FILE".into(),
+        )),
         Scenario::Guest(t) => guest(
             GuestSetup {
                 transport: t.as_str().to_string(),
