@@ -54,9 +54,10 @@ impl std::fmt::Debug for MetricsServer {
 impl MetricsServer {
     /// Binds `listen` (port 0 picks a free one), then serves `GET /metrics` (OpenMetrics text,
     /// or Prometheus text 0.0.4 when the client only accepts `text/plain` or asks
-    /// `?format=prometheus`) and `GET /` on one thread, and reads guest statistics every
-    /// `guest_refresh` (100 ms–1 h) on another. Fails when the address is taken or not
-    /// bindable.
+    /// `?format=prometheus`) and `GET /` on one thread that serves every connection at once
+    /// (an idle client is closed after 2 s and never delays a scrape), and reads guest
+    /// statistics every `guest_refresh` (100 ms–1 h) on another. Fails when the address is
+    /// taken or not bindable.
     pub fn start(
         listen: SocketAddr,
         source: Arc<dyn LabSource>,

@@ -3,8 +3,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -201,6 +201,92 @@ fn slow_guest_does_not_stall_scrape() {
     let t = Instant::now();
     server.shutdown();
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}
+
+/// Reads `stream` until the server closes it (EOF or reset), within `within`; returns what
+/// was received. Fails when the connection is still open after `within`.
+fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("the server did not close the connection within {within:?}: {e}"),
+        }
+    }
+}
+
+/// Opens `n` connections that never send anything.
+fn idle_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| TcpStream::connect(addr).expect("connect an idle client"))
+        .collect()
+}
+
+#[test]
+fn idle_and_trickling_clients_do_not_delay_a_scrape() {
+    let lab = Arc::new(FakeLab::new("idle"));
+    let server = start(&lab, Duration::from_secs(1));
+    let addr = server.local_addr();
+    let opened = Instant::now();
+    let mut idle = idle_connections(addr, 8);
+    // One client sends its request head a byte every 100 ms and never finishes it.
+    let mut trickler = TcpStream::connect(addr).unwrap();
+    let mut writer = trickler.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        let head = format!("GET /metrics HTTP/1.1\r\nX-Slow: {}", "a".repeat(100));
+        for b in head.bytes() {
+            if writer.write_all(&[b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300)); // the server has accepted them all
+    let t = Instant::now();
+    let body = get(addr, "/metrics", None);
+    let took = t.elapsed();
+    // Before, one idle client alone held every scrape for 5 s.
+    assert!(took < Duration::from_millis(1500), "scrape took {took:?}");
+    assert!(body.contains("umlvnf_guest_up{"), "{body}");
+    // The server gives each client 2 s in all for its request head, then closes it.
+    for (i, s) in idle.iter_mut().enumerate() {
+        let got = read_until_closed(s, Duration::from_secs(8));
+        assert!(got.is_empty(), "idle client {i} got {got:?}");
+    }
+    let got = read_until_closed(&mut trickler, Duration::from_secs(8));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        got.is_empty() || text.starts_with("HTTP/1.1 408 Request Timeout"),
+        "{text}"
+    );
+    let closed_after = opened.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(1900) && closed_after < Duration::from_secs(8),
+        "the idle clients were closed after {closed_after:?}"
+    );
+    trickle.join().unwrap();
+    server.shutdown();
+}
+
+#[test]
+fn more_idle_clients_than_the_connection_cap_do_not_block_a_scrape() {
+    let lab = Arc::new(FakeLab::new("flood"));
+    let server = start(&lab, Duration::from_secs(1));
+    let addr = server.local_addr();
+    let _idle = idle_connections(addr, 100);
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        let t = Instant::now();
+        let body = get(addr, "/metrics", None);
+        let took = t.elapsed();
+        assert!(took < Duration::from_millis(1500), "scrape took {took:?}");
+        assert!(body.contains("umlvnf_guest_up{"), "{body}");
+    }
+    server.shutdown();
 }
 
 #[test]
