@@ -23,6 +23,17 @@ declare -A packages=(
   [netsniff-ng]=/usr/sbin/trafgen
   [vde2]=/usr/bin/vde_switch
   [procps]=/usr/bin/pgrep
+  # Building umlvnf's appliance kernel (`umlvnf kernel build`) from Debian's linux-source.
+  [make]=/usr/bin/make
+  [gcc]=/usr/bin/gcc
+  [flex]=/usr/bin/flex
+  [bison]=/usr/bin/bison
+  [bc]=/usr/bin/bc
+  [libelf-dev]=/usr/include/libelf.h
+  [patch]=/usr/bin/patch
+  [xz-utils]=/usr/bin/xz
+  [binutils]=/usr/bin/strip
+  [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
 )
 
 missing=()

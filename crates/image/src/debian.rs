@@ -130,7 +130,7 @@ pub(crate) fn assemble(
     tarball: &Path,
     tree: &RootTree,
     agent: &AgentPlan,
-    kernel: &KernelInfo,
+    kernel: Option<&KernelInfo>,
     progress: &dyn Fn(&str),
 ) -> Result<(), ImageError> {
     let tar = tools::find_program("tar", "tar")?;
@@ -155,9 +155,11 @@ pub(crate) fn assemble(
     tree.write_file(Path::new("/etc/resolv.conf"), b"", 0o644)?;
     progress("debian: installing the agent");
     agent.install(tree, true)?;
-    progress("debian: installing kernel modules");
-    let n = kernel.install_modules(tree)?;
-    progress(&format!("debian: {n} kernel modules installed"));
+    if let Some(kernel) = kernel {
+        progress("debian: installing kernel modules");
+        let n = kernel.install_modules(tree)?;
+        progress(&format!("debian: {n} kernel modules installed"));
+    }
     Ok(())
 }
 

@@ -96,6 +96,9 @@ pub enum ImageError {
     /// Building the Debian image needs root (debootstrap).
     #[error("building the `debian` image needs root (debootstrap runs chroot); run as root or use the `minimal` image")]
     NeedsRoot,
+    /// Building the appliance kernel failed in a way that is not a plain tool failure.
+    #[error("the appliance kernel: {0}")]
+    KernelBuild(String),
 }
 
 impl ImageError {

@@ -7,8 +7,9 @@ use crate::tools;
 use crate::tree::RootTree;
 use crate::ImageError;
 
-/// The UML kernel Debian's `user-mode-linux` package installs.
-pub const DEFAULT_KERNEL: &str = "/usr/bin/linux";
+/// The UML kernel Debian's `user-mode-linux` package installs (modules in
+/// `/usr/lib/uml/modules/<version>`).
+pub const DEBIAN_KERNEL: &str = "/usr/bin/linux";
 
 /// Where the agent lives inside every image (the guest's `init=`).
 pub const AGENT_GUEST_PATH: &str = "/sbin/umlvnf-agent";
@@ -18,16 +19,18 @@ pub const AGENT_GUEST_PATH: &str = "/sbin/umlvnf-agent";
 pub struct ImageInputs {
     /// The `umlvnf-agent` binary (or any executable) installed as `/sbin/umlvnf-agent`.
     pub agent: PathBuf,
-    /// The UML kernel binary, normally `/usr/bin/linux`; its version selects the modules.
-    pub kernel: PathBuf,
+    /// A modular UML kernel (such as Debian's [`DEBIAN_KERNEL`]) whose network modules the
+    /// image carries, selected by its version. `None` for kernels with everything built in,
+    /// umlvnf's appliance kernel among them: the image then has no modules at all.
+    pub modules_from: Option<PathBuf>,
 }
 
 impl ImageInputs {
-    /// Inputs with the given agent and the default kernel [`DEFAULT_KERNEL`].
+    /// Inputs with the given agent and no kernel modules.
     pub fn new(agent: impl Into<PathBuf>) -> Self {
         ImageInputs {
             agent: agent.into(),
-            kernel: PathBuf::from(DEFAULT_KERNEL),
+            modules_from: None,
         }
     }
 }

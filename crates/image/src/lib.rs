@@ -13,6 +13,7 @@ mod error;
 mod fingerprint;
 mod inputs;
 mod kernel;
+mod kernels;
 mod kind;
 mod lock;
 mod minimal;
@@ -28,8 +29,11 @@ use std::path::Path;
 pub use debian::DEBIAN_PACKAGES;
 pub use error::ImageError;
 pub use fingerprint::FORMAT_VERSION;
-pub use inputs::{ImageInputs, AGENT_GUEST_PATH, DEFAULT_KERNEL};
+pub use inputs::{ImageInputs, AGENT_GUEST_PATH, DEBIAN_KERNEL};
 pub use kernel::{KernelInfo, UML_MODULES_ROOT};
+pub use kernels::{
+    BuiltKernel, KernelSource, KernelStore, DEFAULT_KERNEL_DIR, KERNEL_DIR_ENV, KERNEL_SUITES,
+};
 pub use kind::ImageKind;
 pub use mirror::{
     host_debian_mirror, parse_deb822, parse_one_line, pick_debian_mirror, AptSource, DEBIAN_SUITE,

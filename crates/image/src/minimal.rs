@@ -136,7 +136,7 @@ impl MinimalPlan {
         &self,
         tree: &RootTree,
         agent: &AgentPlan,
-        kernel: &KernelInfo,
+        kernel: Option<&KernelInfo>,
         progress: &dyn Fn(&str),
     ) -> Result<(), ImageError> {
         for (dir, mode) in EMPTY_DIRS {
@@ -159,9 +159,11 @@ impl MinimalPlan {
         }
         progress("minimal: installing the agent");
         agent.install(tree, false)?;
-        progress("minimal: installing kernel modules");
-        let n = kernel.install_modules(tree)?;
-        progress(&format!("minimal: {n} kernel modules installed"));
+        if let Some(kernel) = kernel {
+            progress("minimal: installing kernel modules");
+            let n = kernel.install_modules(tree)?;
+            progress(&format!("minimal: {n} kernel modules installed"));
+        }
         Ok(())
     }
 }

@@ -51,7 +51,7 @@ struct Resolved {
     kind: ImageKind,
     plan: Plan,
     agent: AgentPlan,
-    kernel: KernelInfo,
+    kernel: Option<KernelInfo>,
     hash: String,
 }
 
@@ -208,7 +208,11 @@ impl ImageStore {
     }
 
     fn resolve(&self, kind: ImageKind, inputs: &ImageInputs) -> Result<Resolved, ImageError> {
-        let kernel = KernelInfo::probe(&inputs.kernel)?;
+        let kernel = inputs
+            .modules_from
+            .as_deref()
+            .map(KernelInfo::probe)
+            .transpose()?;
         let agent = AgentPlan::new(&inputs.agent)?;
         let mut fp = Fingerprint::new(kind.name());
         let plan = match kind {
@@ -224,7 +228,9 @@ impl ImageStore {
             }
         };
         agent.fingerprint(&mut fp)?;
-        kernel.fingerprint(&mut fp)?;
+        if let Some(kernel) = &kernel {
+            kernel.fingerprint(&mut fp)?;
+        }
         Ok(Resolved {
             kind,
             plan,
@@ -270,11 +276,11 @@ impl ImageStore {
         let tree = RootTree::new(&root);
         match &resolved.plan {
             Plan::Minimal(plan) => {
-                plan.assemble(&tree, &resolved.agent, &resolved.kernel, progress)?
+                plan.assemble(&tree, &resolved.agent, resolved.kernel.as_ref(), progress)?
             }
             Plan::Debian(rootfs) => {
                 let tarball = rootfs.ensure_tarball(&self.dir, progress)?;
-                debian::assemble(&tarball, &tree, &resolved.agent, &resolved.kernel, progress)?;
+                debian::assemble(&tarball, &tree, &resolved.agent, resolved.kernel.as_ref(), progress)?;
             }
         }
         progress(&format!("{kind}: running mkfs.ext4"));

@@ -17,7 +17,16 @@ use crate::tunnel::*;
 
 const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links", "metrics"];
 const METRICS_FIELDS: &[&str] = &["listen", "disabled"];
-const DEFAULTS_FIELDS: &[&str] = &["kind", "image", "kernel", "memory", "restart"];
+const DEFAULTS_FIELDS: &[&str] = &[
+    "kind",
+    "image",
+    "kernel",
+    "memory",
+    "restart",
+    "vcpus",
+    "userspace",
+    "clock",
+];
 const NODE_FIELDS: &[&str] = &[
     "kind",
     "image",
@@ -34,6 +43,9 @@ const NODE_FIELDS: &[&str] = &[
     "restart",
     "cpus",
     "hostfs",
+    "vcpus",
+    "userspace",
+    "clock",
 ];
 const INTERFACE_FIELDS: &[&str] = &["ipv4", "ipv6", "mtu", "mac"];
 const LINK_FIELDS: &[&str] = &[
@@ -407,6 +419,29 @@ impl Decoder<'_> {
         )
     }
 
+    fn vcpus(&mut self, node: &YNode, path: &str) -> Option<u32> {
+        if Self::is_null(node) {
+            return None;
+        }
+        self.u32(node, path, "a number of virtual CPUs from 1 to 8")
+    }
+
+    fn userspace(&mut self, node: &YNode, path: &str) -> Option<Userspace> {
+        self.choice(
+            node,
+            path,
+            &[("seccomp", Userspace::Seccomp), ("ptrace", Userspace::Ptrace)],
+        )
+    }
+
+    fn clock(&mut self, node: &YNode, path: &str) -> Option<Clock> {
+        self.choice(
+            node,
+            path,
+            &[("real", Clock::Real), ("virtual", Clock::Virtual)],
+        )
+    }
+
     fn memory(&mut self, node: &YNode, path: &str) -> Option<Memory> {
         if Self::is_null(node) {
             return None;
@@ -426,6 +461,9 @@ impl Decoder<'_> {
                 "kernel" => out.kernel = self.opt_string(value, fpath),
                 "memory" => out.memory = self.memory(value, fpath),
                 "restart" => out.restart = self.restart(value, fpath),
+                "vcpus" => out.vcpus = self.vcpus(value, fpath),
+                "userspace" => out.userspace = self.userspace(value, fpath),
+                "clock" => out.clock = self.clock(value, fpath),
                 _ => {}
             }
         }
@@ -538,6 +576,9 @@ impl Decoder<'_> {
                     }
                 }
                 "hostfs" => out.hostfs = self.opt_string(value, fpath),
+                "vcpus" => out.vcpus = self.vcpus(value, fpath),
+                "userspace" => out.userspace = self.userspace(value, fpath),
+                "clock" => out.clock = self.clock(value, fpath),
                 _ => {}
             }
         }

@@ -2,10 +2,16 @@
 
 use std::path::Path;
 
+use umlvnf_kernel::Flavour;
+
 use crate::model::*;
 
-/// The UML kernel used when neither the node nor the defaults name one.
-pub const DEFAULT_KERNEL: &str = "/usr/bin/linux";
+/// The `kernel` value naming umlvnf's own appliance kernel, the default.
+pub const APPLIANCE_KERNEL: &str = "appliance";
+/// Debian's UML kernel, an example of a kernel binary a node can name.
+pub const DEBIAN_KERNEL: &str = "/usr/bin/linux";
+/// The most virtual CPUs a guest can have (the appliance kernel's `CONFIG_NR_CPUS`).
+pub const MAX_VCPUS: u32 = 8;
 /// The guest image used when neither the node nor the defaults name one.
 pub const DEFAULT_IMAGE: &str = "minimal";
 /// Guest memory when neither the node nor the defaults set it: 128 MiB.
@@ -14,6 +20,24 @@ pub const DEFAULT_MEMORY: Memory = Memory { bytes: 128 << 20 };
 pub const MIN_MEMORY: Memory = Memory { bytes: 64 << 20 };
 /// Largest guest memory accepted: 16 GiB.
 pub const MAX_MEMORY: Memory = Memory { bytes: 16 << 30 };
+
+/// Which kernel a uml node boots.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelChoice {
+    /// umlvnf's appliance kernel in this flavour (built on demand).
+    Appliance(Flavour),
+    /// A kernel binary (an absolute path once the topology is loaded).
+    File(String),
+}
+
+impl std::fmt::Display for KernelChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KernelChoice::Appliance(flavour) => write!(f, "the appliance kernel ({flavour})"),
+            KernelChoice::File(path) => write!(f, "the kernel {path}"),
+        }
+    }
+}
 
 /// Where a guest's root file system comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +72,47 @@ impl Topology {
             .unwrap_or(NodeKind::Uml)
     }
 
-    /// The UML kernel of node `name`: its own, else the default, else `/usr/bin/linux`.
-    /// After loading, a path given in the file is absolute.
-    pub fn effective_kernel(&self, name: &str) -> String {
-        self.nodes
+    /// The UML kernel of node `name`: its own, else the default, else the appliance kernel in
+    /// the flavour its clock needs. After loading, a path given in the file is absolute.
+    pub fn effective_kernel(&self, name: &str) -> KernelChoice {
+        match self
+            .nodes
             .get(name)
             .and_then(|n| n.kernel.as_deref())
             .or(self.defaults.kernel.as_deref())
-            .unwrap_or(DEFAULT_KERNEL)
-            .to_string()
+        {
+            None | Some(APPLIANCE_KERNEL) => KernelChoice::Appliance(match self.effective_clock(name) {
+                Clock::Real => Flavour::Smp,
+                Clock::Virtual => Flavour::TimeTravel,
+            }),
+            Some(path) => KernelChoice::File(path.to_string()),
+        }
+    }
+
+    /// The virtual CPUs of node `name`: its own, else the default, else 1.
+    pub fn effective_vcpus(&self, name: &str) -> u32 {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.vcpus)
+            .or(self.defaults.vcpus)
+            .unwrap_or(1)
+    }
+
+    /// The userspace mode node `name` asks for (`None`: the host decides).
+    pub fn effective_userspace(&self, name: &str) -> Option<Userspace> {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.userspace)
+            .or(self.defaults.userspace)
+    }
+
+    /// The clock of node `name`: its own, else the default, else `real`.
+    pub fn effective_clock(&self, name: &str) -> Clock {
+        self.nodes
+            .get(name)
+            .and_then(|n| n.clock)
+            .or(self.defaults.clock)
+            .unwrap_or(Clock::Real)
     }
 
     /// The image of node `name`: its own, else the default, else `minimal`. After loading, an

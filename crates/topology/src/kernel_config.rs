@@ -1,39 +1,24 @@
-//! What a UML kernel was built with, read from `linux --showconfig`, for the checks that
-//! depend on it (such as the nftables families a ruleset needs).
+//! What a node's kernel was built with, for the checks that depend on it (such as the
+//! nftables families a ruleset needs). Kernel binaries are read, never run: checking a
+//! topology must not execute a program it names.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::path::Path;
 
-/// `CONFIG_*` name → value.
-pub type KernelConfig = HashMap<String, String>;
+pub use umlvnf_kernel::{KernelConfig, KernelFacts};
 
-/// The `CONFIG_*` options a kernel binary reports, or `None` if it cannot tell. Asked once
-/// per path and process.
-pub fn kernel_config(kernel: &Path) -> Option<KernelConfig> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Option<KernelConfig>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Mutex::default);
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    cache
-        .entry(kernel.to_path_buf())
-        .or_insert_with(|| read_config(kernel))
-        .clone()
-}
+use crate::defaults::KernelChoice;
 
-fn read_config(kernel: &Path) -> Option<KernelConfig> {
-    let out = Command::new(kernel).arg("--showconfig").output().ok()?;
-    if !out.status.success() {
-        return None;
+/// What `choice` is known to support: the appliance kernel's flavour config, or the facts read
+/// from a kernel binary (`Err` with the reason when the file is not a readable UML kernel).
+pub fn kernel_facts(choice: &KernelChoice) -> Result<KernelFacts, String> {
+    match choice {
+        KernelChoice::Appliance(flavour) => Ok(KernelFacts {
+            path: format!("appliance-{flavour}").into(),
+            version: None,
+            config: flavour.config(),
+        }),
+        KernelChoice::File(path) => KernelFacts::read(Path::new(path)).map_err(|e| e.to_string()),
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let config: KernelConfig = text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| k.starts_with("CONFIG_"))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    (!config.is_empty()).then_some(config)
 }
 
 /// The nftables families a ruleset declares tables in (`table NAME` alone means `ip`).

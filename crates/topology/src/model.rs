@@ -52,12 +52,19 @@ pub struct NodeDefaults {
     pub kind: Option<NodeKind>,
     /// Default guest image: `minimal`, `debian`, or a path to an ext4 image.
     pub image: Option<String>,
-    /// Default UML kernel binary (`/usr/bin/linux` if unset).
+    /// Default UML kernel: `appliance` (umlvnf's own kernel, the default) or the path of a
+    /// UML kernel binary.
     pub kernel: Option<String>,
     /// Default guest memory, such as `128M` (at least 64M).
     pub memory: Option<Memory>,
     /// Default restart policy of guests.
     pub restart: Option<RestartPolicy>,
+    /// Default number of virtual CPUs of guests.
+    pub vcpus: Option<u32>,
+    /// Default way guest processes are run.
+    pub userspace: Option<Userspace>,
+    /// Default guest clock.
+    pub clock: Option<Clock>,
 }
 
 /// What a node is.
@@ -78,7 +85,8 @@ pub struct Node {
     pub kind: Option<NodeKind>,
     /// Guest image: `minimal`, `debian`, or a path to an ext4 image (uml only).
     pub image: Option<String>,
-    /// UML kernel binary (uml only).
+    /// UML kernel (uml only): `appliance` (umlvnf's own kernel, the default) or the path of
+    /// a UML kernel binary.
     pub kernel: Option<String>,
     /// Guest memory (uml only), such as `128M`.
     pub memory: Option<Memory>,
@@ -112,6 +120,36 @@ pub struct Node {
     /// A host directory the guest may mount with hostfs (uml only). Off unless set: without
     /// it the guest's hostfs is confined to an empty directory.
     pub hostfs: Option<String>,
+    /// Virtual CPUs of the guest (uml only), 1 to 8; default 1. More than one needs the
+    /// seccomp userspace and a real clock.
+    pub vcpus: Option<u32>,
+    /// How the guest kernel runs its processes (uml only): `seccomp` (default where the host
+    /// allows it) or `ptrace`.
+    pub userspace: Option<Userspace>,
+    /// The guest's clock (uml only): `real` (default) or `virtual`, which jumps over idle
+    /// time (time-travel) so that protocol timers can be tested in seconds.
+    pub clock: Option<Clock>,
+}
+
+/// How a UML kernel runs guest processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Userspace {
+    /// Under a seccomp filter, with the UML kernel as a cooperating stub (faster fork and
+    /// page faults; needed for more than one vCPU).
+    Seccomp,
+    /// Traced with ptrace (the classic mode).
+    Ptrace,
+}
+
+/// A guest's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    /// The host's time.
+    Real,
+    /// Time-travel: idle time passes at once.
+    Virtual,
 }
 
 /// One interface of a node.

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::defaults::{parse_mode, DEFAULT_KERNEL, MAX_MEMORY, MIN_MEMORY};
+use crate::defaults::{
+    parse_mode, KernelChoice, APPLIANCE_KERNEL, DEBIAN_KERNEL, MAX_MEMORY, MAX_VCPUS, MIN_MEMORY,
+};
 use crate::diagnostic::{Pos, Sink};
 use crate::model::*;
 use crate::names::{is_valid_ifname, is_valid_name};
@@ -51,6 +53,7 @@ pub(crate) fn validate(topo: &mut Topology, spans: &Spans, sink: &mut Sink, base
         v.route_devices(name, node, &used);
     }
     v.nftables_support(topo);
+    v.cpus_and_clock(topo);
 }
 
 struct Validator<'a> {
@@ -140,6 +143,9 @@ impl Validator<'_> {
     }
 
     fn kernel(&mut self, field: &str, kernel: &mut String) {
+        if kernel == APPLIANCE_KERNEL {
+            return;
+        }
         let full = self.resolve(kernel);
         let meta = std::fs::metadata(&full);
         let ok = matches!(&meta, Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0);
@@ -151,7 +157,14 @@ impl Validator<'_> {
             };
             self.at_value(
                 field,
-                format!("the kernel `{}` {why}: give an executable UML kernel, such as {DEFAULT_KERNEL}", full.display()),
+                format!("the kernel `{}` {why}: write `{APPLIANCE_KERNEL}` (umlvnf's own kernel, the default) or give an executable UML kernel, such as {DEBIAN_KERNEL}", full.display()),
+            );
+            return;
+        }
+        if let Err(why) = umlvnf_kernel::KernelFacts::read(&full) {
+            self.at_value(
+                field,
+                format!("{why}: write `{APPLIANCE_KERNEL}` (umlvnf's own kernel, the default) or give a UML kernel binary"),
             );
             return;
         }
@@ -305,6 +318,73 @@ impl Validator<'_> {
     }
 
     /// Every nftables family a ruleset uses must be built into the node's kernel.
+    /// `vcpus`, `userspace` and `clock` against each other and against the node's kernel.
+    fn cpus_and_clock(&mut self, topo: &Topology) {
+        for (name, node) in &topo.nodes {
+            if topo.node_kind(name) != NodeKind::Uml {
+                continue;
+            }
+            let field = |f: &str, set: bool| {
+                if set {
+                    join(&join("nodes", name), f)
+                } else {
+                    join("defaults", f)
+                }
+            };
+            let vcpus_at = field("vcpus", node.vcpus.is_some());
+            let clock_at = field("clock", node.clock.is_some());
+            let vcpus = topo.effective_vcpus(name);
+            let clock = topo.effective_clock(name);
+            let userspace = topo.effective_userspace(name);
+            if !(1..=MAX_VCPUS).contains(&vcpus) {
+                self.at_value(
+                    &vcpus_at,
+                    format!("{vcpus} virtual CPUs is out of range: give 1 to {MAX_VCPUS}"),
+                );
+                continue;
+            }
+            if vcpus > 1 && clock == Clock::Virtual {
+                self.at_value(
+                    &vcpus_at,
+                    format!("{vcpus} virtual CPUs cannot run on a virtual clock (time-travel needs a single CPU): use `vcpus: 1` or `clock: real`"),
+                );
+            }
+            if vcpus > 1 && userspace == Some(Userspace::Ptrace) {
+                self.at_value(
+                    &vcpus_at,
+                    format!("{vcpus} virtual CPUs need the seccomp userspace (UML runs SMP only with it): use `userspace: seccomp` or `vcpus: 1`"),
+                );
+            }
+            let kernel = topo.effective_kernel(name);
+            let KernelChoice::File(path) = &kernel else {
+                continue;
+            };
+            let Ok(facts) = crate::kernel_config::kernel_facts(&kernel) else {
+                continue;
+            };
+            let kernel_at = field("kernel", node.kernel.is_some());
+            if clock == Clock::Virtual && !facts.has_time_travel() {
+                self.at_value(
+                    &clock_at,
+                    format!("`clock: virtual` needs a kernel with time-travel, and {path} was built without CONFIG_UML_TIME_TRAVEL_SUPPORT: remove `kernel:` to use the appliance kernel's time-travel flavour"),
+                );
+            }
+            if vcpus > 1 && !facts.has_smp() {
+                self.at_value(
+                    &vcpus_at,
+                    format!("{vcpus} virtual CPUs need an SMP kernel, and {path} was built without CONFIG_SMP: remove `kernel:` to use the appliance kernel, or use `vcpus: 1`"),
+                );
+            }
+            if userspace == Some(Userspace::Seccomp) && !facts.has_seccomp_userspace() {
+                self.at_value(
+                    &field("userspace", node.userspace.is_some()),
+                    format!("the kernel {path} ({}) has no seccomp userspace (UML has it since 6.16): use `userspace: ptrace` or remove `kernel:` ({kernel_at}) to use the appliance kernel",
+                        facts.version.map_or("release unknown".to_string(), |v| format!("release {v}"))),
+                );
+            }
+        }
+    }
+
     fn nftables_support(&mut self, topo: &Topology) {
         let mut configs = HashMap::new();
         for (name, node) in &topo.nodes {
@@ -315,16 +395,18 @@ impl Validator<'_> {
                 continue;
             }
             let kernel = topo.effective_kernel(name);
-            let config = configs
+            let facts = configs
                 .entry(kernel.clone())
-                .or_insert_with(|| crate::kernel_config::kernel_config(Path::new(&kernel)));
-            let Some(config) = config else { continue };
+                .or_insert_with(|| crate::kernel_config::kernel_facts(&kernel).ok());
+            let Some(config) = facts.as_ref().map(|f| &f.config) else {
+                continue;
+            };
             for family in crate::kernel_config::nftables_families(rules) {
                 let option = crate::kernel_config::nftables_family_option(&family);
                 if !config.get(option).is_some_and(|v| v == "y" || v == "m") {
                     self.at_key(
                         &format!("nodes.{name}.nftables"),
-                        format!("the ruleset uses the nftables `{family}` family, which the kernel {kernel} was built without ({option} is not set): write IP filtering under `iptables:` (iptables-restore format), or use a kernel built with {option}"),
+                        format!("the ruleset uses the nftables `{family}` family, which {kernel} was built without ({option} is not set): remove `kernel:` to use umlvnf's appliance kernel, which has every nftables family, or write IP filtering under `iptables:` (iptables-restore format)"),
                     );
                 }
             }
@@ -343,6 +425,9 @@ impl Validator<'_> {
             ("restart", node.restart.is_some()),
             ("cpus", node.cpus.is_some()),
             ("hostfs", node.hostfs.is_some()),
+            ("vcpus", node.vcpus.is_some()),
+            ("userspace", node.userspace.is_some()),
+            ("clock", node.clock.is_some()),
         ];
         for (field, is_set) in set {
             if is_set {

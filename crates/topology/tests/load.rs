@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use umlvnf_topology::defaults::{DEFAULT_KERNEL, DEFAULT_MEMORY};
+use umlvnf_kernel::Flavour;
+use umlvnf_topology::defaults::{KernelChoice, DEFAULT_MEMORY};
 use umlvnf_topology::*;
 
 fn tests_dir() -> PathBuf {
@@ -63,7 +64,10 @@ fn full_file_resolves_paths_and_defaults() {
     assert_eq!(t.effective_memory("fw1").mib(), 1024);
     assert_eq!(t.effective_restart("r1"), RestartPolicy::No);
     assert_eq!(t.effective_restart("fw1"), RestartPolicy::Always);
-    assert_eq!(t.effective_kernel("fw1"), DEFAULT_KERNEL);
+    assert_eq!(
+        t.effective_kernel("fw1"),
+        KernelChoice::File("/usr/bin/linux".into())
+    );
     assert_eq!(t.effective_image("fw1"), "minimal");
     assert_eq!(t.image_source("fw1"), ImageSource::Minimal);
 
@@ -79,7 +83,13 @@ fn defaults_apply_when_nothing_is_set() {
     let text = "name: tiny\nnodes:\n  r1: {}\n";
     let t = load_str(text, Path::new("/nonexistent/tiny.yaml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.node_kind("r1"), NodeKind::Uml);
-    assert_eq!(t.effective_kernel("r1"), DEFAULT_KERNEL);
+    assert_eq!(
+        t.effective_kernel("r1"),
+        KernelChoice::Appliance(Flavour::Smp)
+    );
+    assert_eq!(t.effective_vcpus("r1"), 1);
+    assert_eq!(t.effective_clock("r1"), Clock::Real);
+    assert_eq!(t.effective_userspace("r1"), None);
     assert_eq!(t.effective_image("r1"), "minimal");
     assert_eq!(t.effective_memory("r1"), DEFAULT_MEMORY);
     assert_eq!(t.effective_memory("r1").mib(), 128);
@@ -162,4 +172,53 @@ fn json_schema_describes_the_model() {
     for word in ["Interface", "Link", "hybrid", "on-failure"] {
         assert!(text.contains(word), "schema lacks `{word}`");
     }
+}
+
+#[test]
+fn a_virtual_clock_selects_the_time_travel_flavour() {
+    let text = "name: tt\nnodes:\n  r1: {clock: virtual, userspace: ptrace}\n  r2: {vcpus: 2}\n";
+    let t = load_str(text, Path::new("/nonexistent/tt.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        t.effective_kernel("r1"),
+        KernelChoice::Appliance(Flavour::TimeTravel)
+    );
+    assert_eq!(t.effective_userspace("r1"), Some(Userspace::Ptrace));
+    assert_eq!(t.effective_kernel("r2"), KernelChoice::Appliance(Flavour::Smp));
+    assert_eq!(t.effective_vcpus("r2"), 2);
+}
+
+#[test]
+fn cpus_clock_and_userspace_conflicts_are_located() {
+    let text = "name: bad\nnodes:\n  r1: {vcpus: 2, clock: virtual}\n  r2: {vcpus: 3, userspace: ptrace}\n  r3: {vcpus: 9}\n";
+    let err = load_str(text, Path::new("/x/bad.yaml")).unwrap_err().to_string();
+    assert!(err.contains("nodes.r1.vcpus") && err.contains("time-travel needs a single CPU"), "{err}");
+    assert!(err.contains("nodes.r2.vcpus") && err.contains("need the seccomp userspace"), "{err}");
+    assert!(err.contains("nodes.r3.vcpus") && err.contains("give 1 to 8"), "{err}");
+}
+
+#[test]
+fn a_kernel_that_is_not_uml_is_refused_without_running_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let kernel = dir.path().join("linux");
+    std::fs::write(
+        &kernel,
+        format!("#!/bin/sh\ntouch {}\nsleep 1000\n", marker.display()),
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&kernel).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&kernel, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let text = format!(
+        "name: k\nnodes:\n  r1:\n    kernel: {}\n    nftables: \"table inet f {{ }}\"\n",
+        kernel.display()
+    );
+    let started = std::time::Instant::now();
+    let err = load_str(&text, &dir.path().join("k.yaml")).unwrap_err().to_string();
+    assert!(err.contains("not a User Mode Linux kernel"), "{err}");
+    assert!(err.contains("nodes.r1.kernel"), "{err}");
+    assert!(!marker.exists(), "validation ran the kernel file");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
