@@ -1,7 +1,13 @@
-//! Per-wire counters: written by the thread that owns the wire (relaxed atomics), readable at
-//! any time from any thread as plain snapshots.
+//! Per-wire counters: written by the thread that owns the wire, readable at any time from any
+//! thread as plain snapshots whose books balance.
+//!
+//! The owning thread counts a batch in a [`Tally`] and adds it to the direction's counters at
+//! once, inside a sequence lock (a counter that is odd while the numbers change); a snapshot
+//! retries until it read the numbers between two such updates. So every snapshot is of the
+//! direction between two batches, where received + duplicated = sent + drops + queued.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 /// Number of batch-size histogram buckets: sizes 1, 2-3, 4-7, ..., 512-1023, 1024 and more.
 pub const BATCH_BUCKETS: usize = 11;
@@ -104,15 +110,17 @@ impl DropCounts {
 /// One queue (one end's receive path, or one end's send path) as a snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueCounters {
-    /// Frames received from (rx) or handed to (tx) the socket. For rx this counts every
-    /// message the socket delivered, including those dropped afterwards.
+    /// Frames received from (rx) or sent by (tx) the socket. For rx this counts every
+    /// message the socket delivered, including those dropped afterwards; for tx only the
+    /// frames the kernel took (a frame whose send failed is a `send_error` drop instead).
     pub packets: u64,
     /// Bytes of those frames as seen on the socket (including tunnel and vnet headers).
     pub bytes: u64,
     /// Drops charged to this queue (rx: every reason but `send_error`; tx: `send_error`).
     pub drops: DropCounts,
-    /// Batch sizes per system call: bucket `i` counts batches of `2^i ..= 2^(i+1)-1` frames
-    /// (the last bucket: 1024 and more).
+    /// Batch sizes (frames received, or sent, by one batch of system calls): bucket `i`
+    /// counts batches of `2^i ..= 2^(i+1)-1` frames (the last bucket: 1024 and more), so the
+    /// sizes add up to `packets`.
     pub batch_hist: [u64; BATCH_BUCKETS],
     /// Receive or send system calls made (including ones that returned nothing).
     pub syscalls: u64,
@@ -150,13 +158,13 @@ impl DirectionCounters {
         }
     }
 
-    /// Frames sent successfully on the destination end.
+    /// Frames sent successfully on the destination end (the tx queue's packets).
     pub fn sent(&self) -> u64 {
-        self.tx.packets - self.tx.drops.send_error.min(self.tx.packets)
+        self.tx.packets
     }
 
-    /// Whether the books balance: received + duplicated = sent + drops + queued. Holds whenever
-    /// the owning thread is between batches (e.g. once traffic has stopped).
+    /// Whether the books balance: received + duplicated = sent + drops by reason (send
+    /// errors included) + queued. Holds for every snapshot, also while frames move.
     pub fn is_conserved(&self) -> bool {
         self.rx.packets + self.duplicated == self.sent() + self.drops().total() + self.queued
     }
@@ -184,6 +192,44 @@ pub(crate) fn bucket(n: usize) -> usize {
     ((usize::BITS - 1 - n.leading_zeros()) as usize).min(BATCH_BUCKETS - 1)
 }
 
+/// What one batch did to one queue, counted by the owning thread before it is published.
+#[derive(Debug, Default)]
+pub(crate) struct QueueTally {
+    packets: u64,
+    bytes: u64,
+    drops: [u64; 7],
+    hist: [u64; BATCH_BUCKETS],
+    syscalls: u64,
+}
+
+impl QueueTally {
+    /// Counts `syscalls` system calls that moved `frames` frames of `bytes` bytes in total
+    /// (the histogram gets one entry for the whole batch).
+    pub(crate) fn add(&mut self, frames: usize, bytes: u64, syscalls: usize) {
+        self.syscalls += syscalls as u64;
+        if frames > 0 {
+            self.packets += frames as u64;
+            self.bytes += bytes;
+            self.hist[bucket(frames)] += 1;
+        }
+    }
+
+    /// Counts `n` drops for `reason`.
+    pub(crate) fn drop(&mut self, reason: DropReason, n: u64) {
+        self.drops[reason.index()] += n;
+    }
+}
+
+/// What one batch did to one direction: its two queues, the duplicates it made and, when it
+/// changed, the delay queue's new length.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) rx: QueueTally,
+    pub(crate) tx: QueueTally,
+    pub(crate) duplicated: u64,
+    pub(crate) queued: Option<u64>,
+}
+
 /// Live counters of one queue.
 #[derive(Debug, Default)]
 pub(crate) struct QueueStats {
@@ -195,35 +241,32 @@ pub(crate) struct QueueStats {
     kernel_drops: AtomicU64,
 }
 
+/// Adds `n` to `a` (written by one thread only, so a load and a store suffice).
+fn bump(a: &AtomicU64, n: u64) {
+    if n > 0 {
+        a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+}
+
 impl QueueStats {
-    /// Counts one system call that moved `frames` frames of `bytes` bytes in total.
-    #[cfg(test)]
-    pub(crate) fn batch(&self, frames: usize, bytes: u64) {
-        self.add(frames, bytes, 1);
-    }
-
-    /// Counts `syscalls` system calls that moved `frames` frames of `bytes` bytes in total
-    /// (the histogram gets one entry for the whole batch).
-    pub(crate) fn add(&self, frames: usize, bytes: u64, syscalls: usize) {
-        self.syscalls.fetch_add(syscalls as u64, Relaxed);
-        if frames > 0 {
-            self.packets.fetch_add(frames as u64, Relaxed);
-            self.bytes.fetch_add(bytes, Relaxed);
-            self.hist[bucket(frames)].fetch_add(1, Relaxed);
-        }
-    }
-
-    /// Adds frames the kernel dropped before the socket read them.
+    /// Adds frames the kernel dropped before the socket read them (outside the balance, so
+    /// outside the sequence lock).
     pub(crate) fn kernel_drop(&self, n: u64) {
         if n > 0 {
             self.kernel_drops.fetch_add(n, Relaxed);
         }
     }
 
-    /// Counts `n` drops for `reason`.
-    pub(crate) fn drop(&self, reason: DropReason, n: u64) {
-        if n > 0 {
-            self.drops[reason.index()].fetch_add(n, Relaxed);
+    /// Adds a tally; called inside the direction's sequence lock.
+    fn apply(&self, t: &QueueTally) {
+        bump(&self.packets, t.packets);
+        bump(&self.bytes, t.bytes);
+        bump(&self.syscalls, t.syscalls);
+        for (a, n) in self.drops.iter().zip(&t.drops) {
+            bump(a, *n);
+        }
+        for (a, n) in self.hist.iter().zip(&t.hist) {
+            bump(a, *n);
         }
     }
 
@@ -252,27 +295,62 @@ impl QueueStats {
     }
 }
 
-/// Live counters of one direction.
+/// Live counters of one direction, written by one thread through [`DirStats::publish`].
 #[derive(Debug, Default)]
 pub(crate) struct DirStats {
     pub(crate) rx: QueueStats,
     pub(crate) tx: QueueStats,
-    pub(crate) queued: AtomicU64,
-    pub(crate) duplicated: AtomicU64,
+    queued: AtomicU64,
+    duplicated: AtomicU64,
+    /// Sequence lock: odd while [`DirStats::publish`] changes the numbers.
+    seq: AtomicU64,
 }
 
+/// Snapshot attempts that spin before a reader yields to the writer.
+const SPINS_BEFORE_YIELD: u32 = 64;
+
 impl DirStats {
+    /// Adds what one batch did, so that readers see all of it or none of it. Only the wire's
+    /// own thread calls this.
+    pub(crate) fn publish(&self, t: &Tally) {
+        let s = self.seq.load(Relaxed);
+        self.seq.store(s.wrapping_add(1), Relaxed);
+        // Orders the odd sequence number before the counter stores below: a reader that sees
+        // any of them then sees the sequence change.
+        fence(Ordering::Release);
+        self.rx.apply(&t.rx);
+        self.tx.apply(&t.tx);
+        bump(&self.duplicated, t.duplicated);
+        if let Some(q) = t.queued {
+            self.queued.store(q, Relaxed);
+        }
+        self.seq.store(s.wrapping_add(2), Ordering::Release);
+    }
+
     fn snapshot(&self) -> DirectionCounters {
-        // Read tx before rx so that a concurrent batch can only make rx look larger, never
-        // make sent look larger than received.
-        let tx = self.tx.snapshot();
-        let queued = self.queued.load(Relaxed);
-        let duplicated = self.duplicated.load(Relaxed);
-        DirectionCounters {
-            rx: self.rx.snapshot(),
-            tx,
-            queued,
-            duplicated,
+        let mut tries = 0u32;
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                let c = DirectionCounters {
+                    rx: self.rx.snapshot(),
+                    tx: self.tx.snapshot(),
+                    queued: self.queued.load(Relaxed),
+                    duplicated: self.duplicated.load(Relaxed),
+                };
+                // Orders the loads above before the second read of the sequence number.
+                fence(Ordering::Acquire);
+                if self.seq.load(Relaxed) == before {
+                    return c;
+                }
+            }
+            tries += 1;
+            if tries >= SPINS_BEFORE_YIELD {
+                tries = 0;
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
     }
 }
@@ -312,13 +390,14 @@ mod tests {
     fn conservation_arithmetic() {
         let s = WireStats::default();
         let d = &s.dir[0];
-        d.rx.batch(10, 1000);
-        d.rx.drop(DropReason::Filter, 2);
-        d.rx.drop(DropReason::Impairment, 1);
-        d.duplicated.fetch_add(1, Relaxed);
-        d.queued.fetch_add(3, Relaxed);
-        d.tx.batch(5, 500);
-        d.tx.drop(DropReason::SendError, 0);
+        let mut t = Tally::default();
+        t.rx.add(10, 1000, 1);
+        t.rx.drop(DropReason::Filter, 2);
+        t.rx.drop(DropReason::Impairment, 1);
+        t.duplicated = 1;
+        t.queued = Some(3);
+        t.tx.add(5, 500, 1);
+        d.publish(&t);
         let c = s.snapshot();
         // 10 received + 1 duplicate = 5 sent + 3 dropped + 3 queued
         assert!(c.a_to_b.is_conserved(), "{c:?}");
@@ -326,14 +405,48 @@ mod tests {
         assert_eq!(c.a_to_b.rx.batch_hist[3], 1);
         assert_eq!(c.a_to_b.tx.batch_hist[2], 1);
         assert_eq!(c.a_to_b.rx.syscalls, 1);
-        // A send error is a drop and not a send: the books still balance.
-        d.tx.drop(DropReason::SendError, 1);
+        // A queued frame whose send fails is a drop and not a send: the books still balance.
+        let mut t = Tally::default();
+        t.tx.drop(DropReason::SendError, 1);
+        t.queued = Some(2);
+        d.publish(&t);
         let c = s.snapshot();
         assert!(c.a_to_b.is_conserved(), "{c:?}");
-        assert_eq!(c.a_to_b.sent(), 4);
+        assert_eq!(c.a_to_b.sent(), 5);
+        assert_eq!(c.a_to_b.drops().send_error, 1);
         // A frame received but not accounted for unbalances them.
-        d.rx.batch(1, 100);
+        let mut t = Tally::default();
+        t.rx.add(1, 100, 1);
+        d.publish(&t);
         assert!(!s.snapshot().a_to_b.is_conserved());
         assert!(s.snapshot().b_to_a.is_conserved());
+    }
+
+    #[test]
+    fn readers_never_see_half_a_batch() {
+        let s = std::sync::Arc::new(WireStats::default());
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000u64 {
+                    // Each batch: 3 received, one dropped, one sent, one more queued.
+                    let mut t = Tally::default();
+                    t.rx.add(3, 300, 1);
+                    t.rx.drop(DropReason::Impairment, 1);
+                    t.tx.add(1, 100, 1);
+                    t.queued = Some(i + 1);
+                    s.dir[0].publish(&t);
+                }
+            })
+        };
+        let mut reads = 0u64;
+        while !writer.is_finished() || reads == 0 {
+            let c = s.snapshot();
+            assert!(c.a_to_b.is_conserved(), "{c:?}");
+            assert_eq!(c.a_to_b.rx.packets, 3 * c.a_to_b.queued, "{c:?}");
+            reads += 1;
+        }
+        writer.join().unwrap();
+        assert_eq!(s.snapshot().a_to_b.queued, 20_000);
     }
 }

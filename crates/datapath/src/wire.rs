@@ -14,7 +14,7 @@ use umlvnf_packet::impair::{Decision, Impairer, Impairment};
 use umlvnf_packet::pcap::PcapWriter;
 use umlvnf_packet::vnet::VnetHdr;
 
-use crate::counters::{DirStats, DropReason, WireStats};
+use crate::counters::{DropReason, QueueTally, Tally, WireStats};
 use crate::end::{End, EndSpec, SendOutcome, TxFrame};
 use crate::offload::{to_plain, Plain};
 
@@ -166,9 +166,10 @@ fn capture_all<'a>(
     captures.retain_mut(|(_, w)| frames.clone().all(|f| w.write_frame(now, f).is_ok()));
 }
 
-fn account_send(stats: &DirStats, handed: usize, out: &SendOutcome) {
-    stats.tx.add(handed, out.bytes, out.syscalls);
-    stats.tx.drop(DropReason::SendError, out.failed as u64);
+/// Counts a send: the frames the kernel took are sent, the others `send_error` drops.
+fn account_send(tx: &mut QueueTally, out: &SendOutcome) {
+    tx.add(out.sent, out.bytes, out.syscalls);
+    tx.drop(DropReason::SendError, out.failed as u64);
 }
 
 impl Wire {
@@ -255,12 +256,18 @@ impl Wire {
     }
 
     /// Receives one batch on end `d` and moves it towards the other end. Returns whether the
-    /// batch was full (more frames are probably waiting).
+    /// batch was full (more frames are probably waiting). Its counters are published at once.
     pub(crate) fn pump(&mut self, d: usize, now: Instant) -> bool {
+        let mut t = Tally::default();
+        let full = self.pump_counted(d, now, &mut t);
+        self.stats.dir[d].publish(&t);
+        full
+    }
+
+    fn pump_counted(&mut self, d: usize, now: Instant, t: &mut Tally) -> bool {
         let Wire {
             ends,
             dirs,
-            stats,
             up,
             captures,
             ..
@@ -269,11 +276,10 @@ impl Wire {
             [a, b] if d == 0 => (a, b),
             [a, b] => (b, a),
         };
-        let stats = &stats.dir[d];
         let dir = &mut dirs[d];
         // A receive error (e.g. an ICMP error queued on a UDP socket) reads as an empty batch.
         let n: usize = src.recv_batch().unwrap_or_default();
-        stats.rx.add(n, src.batch_bytes(n), src.rx_syscalls());
+        t.rx.add(n, src.batch_bytes(n), src.rx_syscalls());
         if n == 0 {
             return false;
         }
@@ -285,17 +291,17 @@ impl Wire {
             let (r, vnet) = match src.locate(i) {
                 Ok(x) => x,
                 Err(reason) => {
-                    stats.rx.drop(reason, 1);
+                    t.rx.drop(reason, 1);
                     continue;
                 }
             };
             if !up {
-                stats.rx.drop(DropReason::LinkDown, 1);
+                t.rx.drop(DropReason::LinkDown, 1);
                 continue;
             }
             if let Some(prog) = &dir.filter {
                 if bpf::run(prog, &src.slot(i)[r.clone()]) == 0 {
-                    stats.rx.drop(DropReason::Filter, 1);
+                    t.rx.drop(DropReason::Filter, 1);
                     continue;
                 }
             }
@@ -303,7 +309,7 @@ impl Wire {
                 (Some(h), true) => Some(h),
                 (Some(h), false) => {
                     if to_plain(&h, &mut src.slot_mut(i)[r.clone()]) == Plain::Drop {
-                        stats.rx.drop(DropReason::Truncated, 1);
+                        t.rx.drop(DropReason::Truncated, 1);
                         continue;
                     }
                     None
@@ -316,13 +322,13 @@ impl Wire {
             for (i, r, vnet) in ok.drain(..) {
                 let data = &src.slot(i)[r];
                 match imp.decide(now, data.len()) {
-                    Decision::Drop => stats.rx.drop(DropReason::Impairment, 1),
+                    Decision::Drop => t.rx.drop(DropReason::Impairment, 1),
                     Decision::Deliver { at, copies } => {
                         let copies = copies.max(1);
-                        stats.duplicated.fetch_add(u64::from(copies - 1), Relaxed);
+                        t.duplicated += u64::from(copies - 1);
                         for _ in 0..copies {
                             if dir.queue.len() >= DELAY_QUEUE_LIMIT {
-                                stats.rx.drop(DropReason::QueueFull, 1);
+                                t.rx.drop(DropReason::QueueFull, 1);
                                 continue;
                             }
                             dir.seq += 1;
@@ -336,7 +342,7 @@ impl Wire {
                     }
                 }
             }
-            stats.queued.store(dir.queue.len() as u64, Relaxed);
+            t.queued = Some(dir.queue.len() as u64);
         } else if !ok.is_empty() {
             let src: &End = src;
             let frames = ok.iter().map(|(i, r, vnet)| TxFrame {
@@ -345,14 +351,14 @@ impl Wire {
             });
             capture_all(captures, frames.clone().map(|f| f.data));
             let out = dst.send_batch(frames);
-            account_send(stats, ok.len(), &out);
+            account_send(&mut t.tx, &out);
         }
         dir.passed = ok;
         n == src.depth()
     }
 
     /// Sends (or, when the wire is down, drops) the queued frames of direction `d` that are
-    /// due at `now`.
+    /// due at `now`, publishing the counters after each batch.
     pub(crate) fn flush_due(&mut self, d: usize, now: Instant) {
         let Wire {
             ends,
@@ -366,8 +372,9 @@ impl Wire {
         let stats = &stats.dir[d];
         let dst = &mut ends[1 - d];
         let limit = dst.depth();
+        let mut due = Vec::new();
         loop {
-            let mut due = Vec::new();
+            due.clear();
             while due.len() < limit && dir.queue.peek().is_some_and(|x| x.at <= now) {
                 if let Some(x) = dir.queue.pop() {
                     due.push(x);
@@ -376,8 +383,9 @@ impl Wire {
             if due.is_empty() {
                 break;
             }
+            let mut t = Tally::default();
             if !up.load(Relaxed) {
-                stats.rx.drop(DropReason::LinkDown, due.len() as u64);
+                t.rx.drop(DropReason::LinkDown, due.len() as u64);
             } else {
                 let frames = due.iter().map(|x| TxFrame {
                     data: &x.data,
@@ -385,9 +393,10 @@ impl Wire {
                 });
                 capture_all(captures, frames.clone().map(|f| f.data));
                 let out = dst.send_batch(frames);
-                account_send(stats, due.len(), &out);
+                account_send(&mut t.tx, &out);
             }
-            stats.queued.store(dir.queue.len() as u64, Relaxed);
+            t.queued = Some(dir.queue.len() as u64);
+            stats.publish(&t);
         }
     }
 }

@@ -4,6 +4,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -11,8 +14,8 @@ use umlvnf_datapath::umlvnf_packet::bpf;
 use umlvnf_datapath::umlvnf_packet::impair::Impairment;
 use umlvnf_datapath::umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config, L2tpv3Repr};
 use umlvnf_datapath::{
-    io_uring_available, Backend, Datapath, DatapathError, Direction, Encap, EndSpec, L2tpv3Params,
-    WireSpec,
+    io_uring_available, Backend, Datapath, DatapathError, Direction, DirectionCounters, Encap,
+    EndSpec, L2tpv3Params, WireSpec,
 };
 
 /// `spec` on `backend`.
@@ -50,6 +53,7 @@ on_both_backends!(
     l2tpv3_udp_end_terminates_the_tunnel,
     seqpacket_end_accepts_and_reaccepts,
     duplicates_are_counted_and_conserve,
+    send_errors_and_impairments_balance_at_every_read,
 );
 
 /// A wire between two UDP socket pairs given as Fd ends: returns (test side of a, of b).
@@ -547,6 +551,92 @@ fn duplicates_are_counted_and_conserve(backend: Backend) {
     assert_eq!(c.a_to_b.duplicated, got - 200, "{c:?}");
     assert_eq!(c.a_to_b.sent(), got);
     assert!(c.is_conserved(), "{c:?}");
+}
+
+/// The books of one direction as anyone reading the counters sees them (`link show`,
+/// `/metrics`): received + duplicated = sent + drops by reason + queued, with the packets of
+/// the tx queue as what was sent.
+fn balances(d: &DirectionCounters) -> bool {
+    d.rx.packets + d.duplicated == d.tx.packets + d.drops().total() + d.queued
+}
+
+fn send_errors_and_impairments_balance_at_every_read(backend: Backend) {
+    let dp = Arc::new(Datapath::start(1).unwrap());
+    let (ta, wa) = udp_pair("127.0.0.2", "127.0.0.3");
+    // End b sends to a socket that never reads: once its queue is full (a few frames), every
+    // send fails. (Not a socket pair: the kernel does not limit the queue of a pair.)
+    let dir = tempfile::tempdir().unwrap();
+    let tb = UnixDatagram::bind(dir.path().join("b")).unwrap();
+    let wb = UnixDatagram::unbound().unwrap();
+    wb.connect(dir.path().join("b")).unwrap();
+    let mut spec = WireSpec::new("errors", EndSpec::Fd(wa.into()), EndSpec::Fd(wb.into()));
+    spec.impair[0] = Impairment {
+        delay: Duration::from_millis(150),
+        loss: 0.2,
+        ..Impairment::default()
+    };
+    let id = dp.add_wire(on(backend, spec)).unwrap();
+    // Reads the counters as fast as it can while frames move, and keeps the first snapshot
+    // whose books do not balance.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (dp, stop) = (dp.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut reads, mut max_queued, mut bad) = (0u64, 0u64, None);
+            while !stop.load(Ordering::Relaxed) {
+                let c = dp.counters(id).unwrap();
+                reads += 1;
+                max_queued = max_queued.max(c.a_to_b.queued);
+                if bad.is_none() && !(balances(&c.a_to_b) && balances(&c.b_to_a)) {
+                    bad = Some(c);
+                }
+            }
+            (reads, max_queued, bad)
+        })
+    };
+    for i in 0..3000 {
+        ta.send(&udp_frame(i)).unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    }
+    let flooded = Instant::now();
+    // Now no frame comes in: the delayed ones must still leave once due.
+    let drained = loop {
+        let c = dp.counters(id).unwrap();
+        assert!(balances(&c.a_to_b), "{c:?}");
+        if c.a_to_b.queued == 0 && c.a_to_b.rx.packets > 0 {
+            break flooded.elapsed();
+        }
+        assert!(
+            flooded.elapsed() < Duration::from_secs(3),
+            "frames stay queued without new traffic: {c:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stop.store(true, Ordering::Relaxed);
+    let (reads, max_queued, bad) = reader.join().unwrap();
+    assert_eq!(bad, None, "counters that did not balance when read");
+    assert!(reads >= 100, "only {reads} reads");
+    assert!(max_queued > 0, "nothing was ever queued");
+    let c = settle(&dp, id);
+    let d = &c.a_to_b;
+    assert!(
+        balances(d) && c.is_conserved(),
+        "{c:?} (drained after {drained:?})"
+    );
+    assert_eq!(d.queued, 0);
+    assert!(d.drops().send_error > 0, "no send failed: {c:?}");
+    assert!(d.drops().impairment > 0, "no frame lost: {c:?}");
+    assert_eq!(d.sent(), d.tx.packets);
+    // What the wire counts as sent is what reached end b's peer.
+    tb.set_nonblocking(true).unwrap();
+    let mut got = 0u64;
+    let mut buf = [0u8; 2048];
+    while tb.recv(&mut buf).is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, d.sent(), "{c:?}");
 }
 
 /// The CPUs each thread named `name` of this process may run on, from /proc (tests run in
