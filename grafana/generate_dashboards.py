@@ -235,6 +235,12 @@ queues = dashboard(
               [(by("le", qsel_bucket), "{{le}}", "A", "heatmap")],
               options={"calculate": False, "yAxis": {"unit": "short"},
                        "cellGap": 1, "color": {"scheme": "Oranges", "mode": "scheme"}}),
+        panel("timeseries", "Frames in the delay queue",
+              [(f"umlvnf_datapath_queued{{{LNL}}}", "{{link}} to {{node}}:{{interface}}")],
+              w=24, h=6,
+              desc="Frames an impairment (delay, jitter, rate) holds until they are due, by "
+                   "the queue that will send them. Per direction: received + duplicated = "
+                   "sent + drops + queued."),
         row("UML vector driver (ethtool -S inside the guest)"),
         panel("timeseries", "Vector queue depth: max and running average",
               [(f"umlvnf_guest_vector_queue_max{{{LN}}}",

@@ -197,6 +197,8 @@ pub const METRICS: &[MetricDesc] = &[
     m!("umlvnf_datapath_syscalls", None, Counter, QUEUE, "System calls made by a datapath queue"),
     m!("umlvnf_datapath_batch_size", None, Histogram, QUEUE,
        "Packets per system call (batch) of a datapath queue"),
+    m!("umlvnf_datapath_queued", None, Gauge, QUEUE,
+       "Frames waiting in the impairment delay queue for a datapath tx queue to send them"),
 ];
 
 /// Looks a family up by its base name.

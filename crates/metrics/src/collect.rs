@@ -266,6 +266,24 @@ fn push_datapath(state: &State, e: &mut Exposition, lab: &str) {
     }
 }
 
+fn push_datapath_queued(state: &State, e: &mut Exposition, lab: &str) {
+    for q in state.source.datapath_queued() {
+        let l = labels(&[
+            ("lab", lab),
+            ("link", q.link.as_str()),
+            ("node", q.node.as_str()),
+            ("interface", q.interface.as_str()),
+            ("queue", "tx"),
+            ("transport", q.transport.as_str()),
+        ]);
+        e.push(
+            "umlvnf_datapath_queued",
+            l,
+            Value::GaugeInt(i64::try_from(q.frames).unwrap_or(i64::MAX)),
+        );
+    }
+}
+
 fn push_guests(state: &State, e: &mut Exposition, lab: &str) {
     let guests = state.source.guests();
     let pids: Vec<i32> = guests.iter().filter_map(|g| g.pid).collect();
@@ -344,6 +362,7 @@ pub(crate) fn collect(state: &State) -> Exposition {
     push_guests(state, &mut e, &lab);
     push_host_interfaces(state, &mut e, &lab);
     push_datapath(state, &mut e, &lab);
+    push_datapath_queued(state, &mut e, &lab);
     let errors = lock(&state.errors).clone();
     for c in COLLECTORS {
         e.push(

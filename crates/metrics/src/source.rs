@@ -59,6 +59,23 @@ pub struct QueueSample {
     pub batch_sizes: Vec<(u64, u64)>,
 }
 
+/// Frames waiting in one direction's impairment delay queue of umlvnf's userspace datapath,
+/// labelled by the queue that will send them (the `tx` queue of `node`'s `interface`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueuedSample {
+    /// Link name.
+    pub link: String,
+    /// Node whose interface will send the frames.
+    pub node: String,
+    /// That node's interface.
+    pub interface: String,
+    /// Transport of the link.
+    pub transport: String,
+    /// Frames waiting right now. With the counters of the same direction, received +
+    /// duplicated = sent + drops + these.
+    pub frames: u64,
+}
+
 /// The running lab, implemented by the runtime. Every method is called from the server's
 /// threads and must return quickly (no I/O that can block for long), except
 /// [`LabSource::guest_exec`], which only the background refresher calls.
@@ -75,4 +92,9 @@ pub trait LabSource: Send + Sync + 'static {
     fn host_interfaces(&self) -> Vec<HostInterface>;
     /// Queues of umlvnf's userspace datapath (empty when no link uses it).
     fn datapath_queues(&self) -> Vec<QueueSample>;
+    /// Frames waiting in the datapath's delay queues, one sample per direction of each link
+    /// the datapath carries (exported as `umlvnf_datapath_queued`). The default reports none.
+    fn datapath_queued(&self) -> Vec<QueuedSample> {
+        Vec::new()
+    }
 }

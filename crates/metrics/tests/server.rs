@@ -89,6 +89,15 @@ fn exposition_has_every_family_with_its_type_and_labels() {
         body.contains("umlvnf_datapath_batch_size_bucket{") && body.contains("{le=\"+Inf\",lab=")
     );
     assert!(body.contains("umlvnf_host_interface_up{") && body.contains("ifname=\"lo\"} 1"));
+    assert!(
+        body.contains(&format!(
+            "umlvnf_datapath_queued{{lab=\"{}\",link=\"l1\",node=\"r1\",interface=\"eth0\",\
+             queue=\"tx\",transport=\"raw\"}} {}\n",
+            lab.name,
+            common::QUEUED_FRAMES
+        )),
+        "{body}"
+    );
     assert!(body.contains("umlvnf_host_interface_mtu_bytes{") && body.contains("} 65536"));
     let processes = body
         .lines()

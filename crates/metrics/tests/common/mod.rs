@@ -11,10 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use umlvnf_metrics::{GuestInfo, HostInterface, LabSource, QueueSample};
+use umlvnf_metrics::{GuestInfo, HostInterface, LabSource, QueueSample, QueuedSample};
 
 /// Datapath packets per second of every fake queue.
 pub const QUEUE_PPS: u64 = 1000;
+/// Frames the fake lab's delay queue holds.
+pub const QUEUED_FRAMES: u64 = 7;
 /// Bytes per fake datapath packet.
 pub const PACKET_BYTES: u64 = 100;
 /// Guest interface packets per second (rx of eth0 inside the fake guest).
@@ -164,6 +166,16 @@ impl LabSource for FakeLab {
                 batch_sizes: vec![(1, packets / 64), (16, packets / 32), (64, packets / 64)],
             })
             .collect()
+    }
+
+    fn datapath_queued(&self) -> Vec<QueuedSample> {
+        vec![QueuedSample {
+            link: "l1".into(),
+            node: "r1".into(),
+            interface: "eth0".into(),
+            transport: "raw".into(),
+            frames: QUEUED_FRAMES,
+        }]
     }
 }
 
