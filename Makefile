@@ -9,10 +9,11 @@ ROOT := $(shell id -u)
 run: build
 	./target/release/umlvnf up --check $(TOPOLOGY)
 
-## test: install what is missing, build, run the whole suite (root tests need root)
+## test: install what is missing, build (the appliance kernel once, then cached), run the whole suite (root tests need root)
 test: deps
 	$(CARGO) build --workspace --bins
 ifeq ($(ROOT),0)
+	./target/debug/umlvnf kernel build
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
 else
 	@echo "SKIPPED: tests named root_* boot UML guests and need root; run 'make test' as root."

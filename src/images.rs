@@ -1,9 +1,13 @@
 //! Finding what base images are built from: the agent binary and the kernel.
 
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-use umlvnf_image::ImageInputs;
-use umlvnf_topology::Topology;
+use umlvnf_image::{ImageInputs, KernelStore};
+use umlvnf_topology::defaults::KernelChoice;
+use umlvnf_topology::{NodeKind, Topology};
+
+use crate::plan::GuestKernel;
 
 use crate::runtime::RuntimeError;
 
@@ -25,16 +29,117 @@ pub fn agent_binary() -> Result<PathBuf, RuntimeError> {
     )))
 }
 
-/// The inputs of the topology's base images.
-pub fn inputs(topo: &Topology) -> Result<ImageInputs, RuntimeError> {
-    let kernel = topo
-        .nodes
+/// The kernel choices of the topology's uml nodes.
+fn kernel_choices(topo: &Topology) -> BTreeSet<KernelChoice> {
+    topo.nodes
         .keys()
-        .find(|n| topo.node_kind(n) == umlvnf_topology::NodeKind::Uml)
+        .filter(|n| topo.node_kind(n) == NodeKind::Uml)
         .map(|n| topo.effective_kernel(n))
-        .unwrap_or_else(|| "/usr/bin/linux".to_string());
+        .collect()
+}
+
+/// What a kernel file is, for the plan (read from the file, never run).
+fn file_kernel(path: &str) -> Result<GuestKernel, RuntimeError> {
+    let facts = umlvnf_kernel::KernelFacts::read(Path::new(path))
+        .map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+    Ok(GuestKernel {
+        path: PathBuf::from(path),
+        modular: facts.modular(),
+        seccomp_userspace: facts.has_seccomp_userspace(),
+    })
+}
+
+fn appliance_kernel(path: PathBuf) -> GuestKernel {
+    GuestKernel {
+        path,
+        modular: false,
+        seccomp_userspace: true,
+    }
+}
+
+/// The kernels `plan` shows: appliance kernels under their store names (whether built or
+/// not), kernel files as they are.
+pub fn planned_kernels(
+    topo: &Topology,
+) -> Result<BTreeMap<KernelChoice, GuestKernel>, RuntimeError> {
+    let store = KernelStore::new(KernelStore::default_dir());
+    kernel_choices(topo)
+        .into_iter()
+        .map(|choice| {
+            let k = match &choice {
+                KernelChoice::Appliance(f) => appliance_kernel(store.planned_path(*f)),
+                KernelChoice::File(path) => file_kernel(path)?,
+            };
+            Ok((choice, k))
+        })
+        .collect()
+}
+
+/// The kernels `up` boots: appliance kernels built now if the store has none for the current
+/// recipe; kernel files refused if this host cannot boot them (before anything is started).
+pub fn resolve_kernels(
+    topo: &Topology,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BTreeMap<KernelChoice, GuestKernel>, RuntimeError> {
+    let store = KernelStore::new(KernelStore::default_dir());
+    let cpu = umlvnf_kernel::HostCpu::detect();
+    let mut out = BTreeMap::new();
+    for choice in kernel_choices(topo) {
+        let k = match &choice {
+            KernelChoice::Appliance(f) => {
+                let built = store
+                    .ensure(*f, &|m: &str| eprintln!("kernel {m}"))
+                    .map_err(|e| RuntimeError::Conflict(format!("kernel: {e}")))?;
+                progress(&format!(
+                    "kernel {f}: linux {} ({})",
+                    built.release,
+                    built.binary().display()
+                ));
+                appliance_kernel(built.binary())
+            }
+            KernelChoice::File(path) => {
+                let facts = umlvnf_kernel::KernelFacts::read(Path::new(path))
+                    .map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+                if let Some(why) = umlvnf_kernel::boot_refusal(&facts, cpu) {
+                    return Err(RuntimeError::Conflict(why));
+                }
+                file_kernel(path)?
+            }
+        };
+        out.insert(choice, k);
+    }
+    Ok(out)
+}
+
+/// The inputs of the topology's base images: modules come along only when a node boots a
+/// modular kernel (Debian's); the appliance kernel has everything built in.
+pub fn inputs(
+    topo: &Topology,
+    kernels: &BTreeMap<KernelChoice, GuestKernel>,
+) -> Result<ImageInputs, RuntimeError> {
+    let modules_from = kernel_choices(topo)
+        .iter()
+        .filter_map(|c| kernels.get(c))
+        .find(|k| k.modular)
+        .map(|k| k.path.clone());
     Ok(ImageInputs {
         agent: agent_binary()?,
-        kernel: PathBuf::from(kernel),
+        modules_from,
+    })
+}
+
+/// The context `plan` uses: appliance kernels under their store names, kernel files read,
+/// and `seccomp` as given (the host's answer for `umlvnf plan`, fixed in tests).
+pub fn planned_context(
+    topo: &Topology,
+    labs_dir: PathBuf,
+    images: BTreeMap<String, PathBuf>,
+    seccomp: bool,
+) -> Result<crate::plan::PlanContext, RuntimeError> {
+    Ok(crate::plan::PlanContext {
+        labs_dir,
+        images,
+        kernels: planned_kernels(topo)?,
+        seccomp,
     })
 }

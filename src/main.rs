@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use umlvnf::control::{self, Request};
 use umlvnf::graph::GraphFormat;
-use umlvnf::plan::{self, PlanContext};
+use umlvnf::plan;
 use umlvnf::runtime::{self, UpOptions};
 use umlvnf::state::{self, LabState};
 
@@ -121,6 +121,11 @@ enum Command {
     Image {
         #[command(subcommand)]
         command: ImageCommand,
+    },
+    /// Build, list and prune umlvnf's appliance kernels.
+    Kernel {
+        #[command(subcommand)]
+        command: KernelCommand,
     },
     /// Capture a wire's frames as pcap (both directions) to a file or stdout.
     Capture {
@@ -281,6 +286,33 @@ enum ImageCommand {
     Prune,
 }
 
+#[derive(Subcommand)]
+enum KernelCommand {
+    /// Build the appliance kernel (every flavour unless --flavour) from the newest Debian
+    /// linux-source the host's mirror offers, or from --source; a build that is current is kept.
+    Build {
+        /// Only this flavour: `smp` or `time-travel`.
+        #[arg(long)]
+        flavour: Option<String>,
+        /// A kernel source tarball instead of Debian's package.
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Build again even if current.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List built kernels.
+    List,
+    /// Print the binary of a flavour's current build (building it if there is none).
+    Path {
+        /// `smp` (default) or `time-travel`.
+        #[arg(long, default_value = "smp")]
+        flavour: String,
+    },
+    /// Delete builds that are neither current nor run by a guest.
+    Prune,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum PlanFormat {
     Text,
@@ -321,10 +353,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan { file, format } => {
             let topo = umlvnf_topology::load(&file)?;
-            let ctx = PlanContext {
-                labs_dir: state::labs_dir(),
-                images: planned_images(&topo),
-            };
+            let ctx = umlvnf::images::planned_context(
+                &topo,
+                state::labs_dir(),
+                planned_images(&topo),
+                umlvnf_kernel::host::seccomp_available(),
+            )?;
             let p = plan::plan(&topo, &ctx)?;
             match format {
                 PlanFormat::Text => print!("{}", plan::render_text(&p)),
@@ -367,6 +401,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Console { lab, node } => console(&lab, &node),
         Command::Cp { lab, src, dst } => copy(&lab, &src, &dst),
         Command::Image { command } => image(command),
+        Command::Kernel { command } => kernel(command),
         Command::Capture {
             lab,
             link,
@@ -767,18 +802,12 @@ fn image(command: ImageCommand) -> Result<ExitCode> {
     match command {
         ImageCommand::Build { kind, force } => {
             let kind: umlvnf_image::ImageKind = kind.parse()?;
-            let inputs = umlvnf_image::ImageInputs {
-                agent: umlvnf::images::agent_binary()?,
-                kernel: PathBuf::from("/usr/bin/linux"),
-            };
+            let inputs = umlvnf_image::ImageInputs::new(umlvnf::images::agent_binary()?);
             let path = store.build(kind, &inputs, force, &|m: &str| eprintln!("{m}"))?;
             println!("{}", path.display());
         }
         ImageCommand::Prune => {
-            let inputs = umlvnf_image::ImageInputs {
-                agent: umlvnf::images::agent_binary()?,
-                kernel: PathBuf::from("/usr/bin/linux"),
-            };
+            let inputs = umlvnf_image::ImageInputs::new(umlvnf::images::agent_binary()?);
             let mut keep: Vec<PathBuf> = umlvnf_image::ImageKind::ALL
                 .iter()
                 .filter_map(|k| store.image_path(*k, &inputs).ok())
@@ -805,6 +834,59 @@ fn image(command: ImageCommand) -> Result<ExitCode> {
                     i.path.display()
                 );
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kernel(command: KernelCommand) -> Result<ExitCode> {
+    use umlvnf_image::{KernelSource, KernelStore};
+    use umlvnf_kernel::Flavour;
+    let store = KernelStore::new(KernelStore::default_dir());
+    let progress = |m: &str| eprintln!("kernel {m}");
+    match command {
+        KernelCommand::Build {
+            flavour,
+            source,
+            force,
+        } => {
+            let flavours = match flavour {
+                Some(f) => vec![f.parse::<Flavour>()?],
+                None => Flavour::ALL.to_vec(),
+            };
+            let source = source.map_or(KernelSource::Debian, KernelSource::Tarball);
+            let started = std::time::Instant::now();
+            for k in store.build(&flavours, &source, force, &progress)? {
+                println!("{:<12} linux {:<8} {}", k.flavour, k.release, k.binary().display());
+            }
+            eprintln!(
+                "kernel: ready in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        KernelCommand::List => {
+            println!("{:<12} {:<9} {:<8} {:<17} SOURCE", "FLAVOUR", "RELEASE", "CURRENT", "RECIPE");
+            for k in store.list() {
+                println!(
+                    "{:<12} {:<9} {:<8} {:<17} {}",
+                    k.flavour,
+                    k.release,
+                    if k.is_current_recipe() { "yes" } else { "no" },
+                    k.recipe,
+                    k.source
+                );
+            }
+        }
+        KernelCommand::Path { flavour } => {
+            let k = store.ensure(flavour.parse::<Flavour>()?, &progress)?;
+            println!("{}", k.binary().display());
+        }
+        KernelCommand::Prune => {
+            let removed = store.prune()?;
+            for p in &removed {
+                println!("removed {}", p.display());
+            }
+            println!("{} removed; kept the current build of each flavour and any a guest runs", removed.len());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -16,10 +16,8 @@ fn context(topo: &umlvnf_topology::Topology) -> PlanContext {
             (i, p)
         })
         .collect();
-    PlanContext {
-        labs_dir: PathBuf::from("/var/lib/umlvnf/labs"),
-        images,
-    }
+    umlvnf::images::planned_context(topo, PathBuf::from("/var/lib/umlvnf/labs"), images, true)
+        .expect("context")
 }
 
 #[test]

@@ -3,15 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use umlvnf::plan::{self, PlanContext, WireEncap, WireSocket};
+use umlvnf::plan::{self, WireEncap, WireSocket};
 
 fn plan_of(text: &str) -> plan::Plan {
     let topo =
         umlvnf_topology::load_str(text, Path::new("/tmp/t.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let ctx = PlanContext {
-        labs_dir: PathBuf::from("/var/lib/umlvnf/labs"),
-        images: [("minimal".to_string(), PathBuf::from("/img/minimal.ext4"))].into(),
-    };
+    let ctx = umlvnf::images::planned_context(
+        &topo,
+        PathBuf::from("/var/lib/umlvnf/labs"),
+        [("minimal".to_string(), PathBuf::from("/img/minimal.ext4"))].into(),
+        true,
+    )
+    .expect("context");
     plan::plan(&topo, &ctx).expect("plans")
 }
 

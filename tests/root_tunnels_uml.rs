@@ -148,14 +148,15 @@ fn root_guests_ping_over_gre_and_l2tpv3() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // The guests keep only CAP_NET_RAW (GRE and L2TPv3/IP need it).
-    let plan = umlvnf::plan::plan(
-        &umlvnf_topology::load(&ex.file).expect("loads"),
-        &umlvnf::plan::PlanContext {
-            labs_dir: "/x".into(),
-            images: [("minimal".to_string(), "/x/m.img".into())].into(),
-        },
+    let topo = umlvnf_topology::load(&ex.file).expect("loads");
+    let ctx = umlvnf::images::planned_context(
+        &topo,
+        "/x".into(),
+        [("minimal".to_string(), "/x/m.img".into())].into(),
+        true,
     )
-    .expect("plans");
+    .expect("context");
+    let plan = umlvnf::plan::plan(&topo, &ctx).expect("plans");
     for g in &plan.guests {
         assert_eq!(
             g.capabilities,

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use umlvnf_topology::{NodeKind, RestartPolicy, Route, Topology, Transport};
+use umlvnf_topology::defaults::KernelChoice;
+use umlvnf_topology::{Clock, NodeKind, RestartPolicy, Route, Topology, Transport, Userspace};
 
 pub use render::render_text;
 pub use tunnels::{BpfFilePlan, ImpairPlan, WireEncap, WireEnd, WirePlan, WireSocket};
@@ -26,6 +27,22 @@ pub struct PlanContext {
     /// Base image path for each image name used by the topology (`minimal`, `debian`, or the
     /// path itself for image files).
     pub images: BTreeMap<String, PathBuf>,
+    /// What each kernel the topology names resolves to.
+    pub kernels: BTreeMap<KernelChoice, GuestKernel>,
+    /// Whether this host lets UML run guest processes under seccomp (the default userspace
+    /// where the kernel has it).
+    pub seccomp: bool,
+}
+
+/// A kernel a guest boots, as far as its command line depends on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestKernel {
+    /// The binary.
+    pub path: PathBuf,
+    /// It loads modules (Debian's kernel): the agent loads what the node needs.
+    pub modular: bool,
+    /// It takes `seccomp=on|off` (UML 6.16 and later).
+    pub seccomp_userspace: bool,
 }
 
 /// Why a topology cannot be planned (loading has already validated it; these are the limits
@@ -72,6 +89,14 @@ pub enum PlanError {
         node: String,
         /// The image name.
         image: String,
+    },
+    /// No kernel was resolved for a kernel choice.
+    #[error("node `{node}`: {kernel} was not resolved to a binary")]
+    MissingKernel {
+        /// The guest.
+        node: String,
+        /// The kernel choice.
+        kernel: String,
     },
 }
 
@@ -726,7 +751,14 @@ fn plan_guest(
             node: name.to_string(),
             image: image.clone(),
         })?;
-    let kernel = topo.effective_kernel(name);
+    let choice = topo.effective_kernel(name);
+    let kernel = ctx
+        .kernels
+        .get(&choice)
+        .ok_or_else(|| PlanError::MissingKernel {
+            node: name.to_string(),
+            kernel: choice.to_string(),
+        })?;
     let memory = topo.effective_memory(name).bytes;
     let cow = lab_dir.join("overlays").join(format!("{name}.cow"));
     let config_drive = lab_dir.join("config").join(format!("{name}.img"));
@@ -738,7 +770,7 @@ fn plan_guest(
     let notify = lab_dir.join("notify.sock");
 
     let mut argv = vec![
-        kernel.clone(),
+        kernel.path.display().to_string(),
         format!(
             "ubd0={},{}",
             safe(name, "overlay path", &cow)?,
@@ -759,6 +791,24 @@ fn plan_guest(
         "noreboot".into(),
         "init=/sbin/umlvnf-agent".into(),
     ];
+    if kernel.seccomp_userspace {
+        let userspace = topo.effective_userspace(name).unwrap_or(if ctx.seccomp {
+            Userspace::Seccomp
+        } else {
+            Userspace::Ptrace
+        });
+        argv.push(match userspace {
+            Userspace::Seccomp => "seccomp=on".into(),
+            Userspace::Ptrace => "seccomp=off".into(),
+        });
+    }
+    let vcpus = topo.effective_vcpus(name);
+    if vcpus > 1 {
+        argv.push(format!("ncpus={vcpus}"));
+    }
+    if topo.effective_clock(name) == Clock::Virtual {
+        argv.push("time-travel=inf-cpu".into());
+    }
 
     let mut interfaces = Vec::new();
     let linked: Vec<&String> = vec_opts
@@ -801,13 +851,14 @@ fn plan_guest(
     }
 
     let mut modules = Vec::new();
-    if interfaces.iter().any(|i| !i.ipv6.is_empty())
+    if kernel.modular
+        && (interfaces.iter().any(|i| !i.ipv6.is_empty())
         || node.routes.iter().any(|r| r.v6)
-        || node.ip6tables.is_some()
+            || node.ip6tables.is_some())
     {
         modules.push("ipv6".to_string());
     }
-    if node.nftables.is_some() {
+    if kernel.modular && node.nftables.is_some() {
         modules.push("nf_tables".to_string());
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::{SigSet, Signal};
+use umlvnf_topology::defaults::KernelChoice;
 use umlvnf_topology::Topology;
 
 use crate::plan::{self, Plan, PlanContext};
@@ -49,6 +50,7 @@ impl Progress {
 /// Resolves the base image of every image name the topology uses, building missing ones.
 pub fn resolve_images(
     topo: &Topology,
+    kernels: &BTreeMap<KernelChoice, crate::plan::GuestKernel>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
     let mut images = BTreeMap::new();
@@ -61,7 +63,7 @@ pub fn resolve_images(
     for name in names {
         let path = match name.parse::<umlvnf_image::ImageKind>() {
             Ok(kind) => {
-                let inputs = crate::images::inputs(topo)?;
+                let inputs = crate::images::inputs(topo, kernels)?;
                 let store = umlvnf_image::ImageStore::new(umlvnf_image::ImageStore::default_dir());
                 store
                     .ensure(kind, &inputs, &|msg: &str| eprintln!("image {name}: {msg}"))
@@ -83,11 +85,7 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
     }
     let lab_dir = state::labs_dir().join(&topo.name);
     check_not_up(&topo.name, &lab_dir)?;
-    let images = resolve_images(&topo, &mut |m| println!("{m}"))?;
-    let ctx = PlanContext {
-        labs_dir: state::labs_dir(),
-        images,
-    };
+    let ctx = context(&topo, &mut |m| println!("{m}"))?;
     let plan = plan::plan(&topo, &ctx)?;
     let topology = std::fs::canonicalize(&opts.topology).unwrap_or(opts.topology.clone());
     let listen = opts.metrics.unwrap_or(match &topo.metrics {
@@ -107,6 +105,34 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
         };
         run(plan, topology, progress, None, opts.check, listen)
     }
+}
+
+/// Resolves what the plan of `topo` needs on this host: kernels (built if missing, refused if
+/// this host cannot boot them), base images (built if missing) and seccomp support.
+pub fn context(
+    topo: &Topology,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PlanContext, RuntimeError> {
+    let kernels = crate::images::resolve_kernels(topo, progress)?;
+    let images = resolve_images(topo, &kernels, progress)?;
+    let seccomp = umlvnf_kernel::host::seccomp_available();
+    if !seccomp {
+        for name in topo.nodes.keys() {
+            if topo.node_kind(name) == umlvnf_topology::NodeKind::Uml
+                && topo.effective_userspace(name).is_none()
+            {
+                progress(&format!(
+                    "{name}: this host offers no seccomp filters with the trap action, so its processes run under ptrace (slower fork and page faults)"
+                ));
+            }
+        }
+    }
+    Ok(PlanContext {
+        labs_dir: state::labs_dir(),
+        images,
+        kernels,
+        seccomp,
+    })
 }
 
 fn check_not_up(lab: &str, lab_dir: &Path) -> Result<(), RuntimeError> {

@@ -208,16 +208,19 @@ fn host_interfaces(plan: &crate::plan::Plan) -> Vec<HostInterface> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan, PlanContext};
+    use crate::plan::plan;
 
     #[test]
     fn host_interfaces_name_the_node_and_interface_they_serve() {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/links.yaml");
         let topo = umlvnf_topology::load(&file).unwrap_or_else(|e| panic!("{e}"));
-        let ctx = PlanContext {
-            labs_dir: "/var/lib/umlvnf/labs".into(),
-            images: [("minimal".to_string(), "/images/minimal.ext4".into())].into(),
-        };
+        let ctx = crate::images::planned_context(
+            &topo,
+            "/var/lib/umlvnf/labs".into(),
+            [("minimal".to_string(), "/images/minimal.ext4".into())].into(),
+            true,
+        )
+        .expect("context");
         let p = plan(&topo, &ctx).expect("plan");
         let found = host_interfaces(&p);
         let of = |node: &str, iface: &str| {

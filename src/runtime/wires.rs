@@ -318,15 +318,18 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::plan::{self, PlanContext};
+    use crate::plan;
 
     fn plan_of(text: &str) -> Plan {
         let topo = umlvnf_topology::load_str(text, Path::new("/tmp/t.yaml"))
             .unwrap_or_else(|e| panic!("{e}"));
-        let ctx = PlanContext {
-            labs_dir: PathBuf::from("/var/lib/umlvnf/labs"),
-            images: [("minimal".to_string(), PathBuf::from("/img/minimal.ext4"))].into(),
-        };
+        let ctx = crate::images::planned_context(
+            &topo,
+            PathBuf::from("/var/lib/umlvnf/labs"),
+            [("minimal".to_string(), PathBuf::from("/img/minimal.ext4"))].into(),
+            true,
+        )
+        .expect("context");
         plan::plan(&topo, &ctx).expect("plans")
     }
 
