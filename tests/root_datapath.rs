@@ -366,3 +366,69 @@ fn download_in_gso_frames(
     );
     d
 }
+
+#[test]
+fn root_capture_and_link_set_refuse_unknown_links() {
+    require_root();
+    // Two test hosts on a wire: a lab with a datapath and no guest to boot.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab_name = lab_name("unk");
+    let file = dir.path().join("hosts.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {lab_name}\nnodes:\n  a:\n    kind: host\n    interfaces:\n      eth0: {{}}\n  \
+             b:\n    kind: host\n    interfaces:\n      eth0: {{}}\nlinks:\n  - endpoints: \
+             [a:eth0, b:eth0]\n    transport: wire\n"
+        ),
+    )
+    .expect("topology");
+    let lab = Deployed::up(&Example::existing(&file, &lab_name));
+    let missing = dir.path().join("nope.pcap");
+    let refused = umlvnf(&[
+        "capture",
+        "--lab",
+        &lab.lab,
+        "nope",
+        "-w",
+        missing.to_str().expect("path"),
+        "--duration",
+        "1",
+    ]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success()
+            && said.contains("`nope` is not a link of lab")
+            && said.contains("link0 (a:eth0 <-> b:eth0)"),
+        "capture of an unknown link: {}",
+        text(&refused)
+    );
+    assert!(
+        !missing.exists(),
+        "a capture of an unknown link wrote a file"
+    );
+    let refused = umlvnf(&["link", "set", "--lab", &lab.lab, "nope", "--loss", "1%"]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success() && said.contains("`nope`") && said.contains("link0 (a:eth0"),
+        "link set of an unknown link: {}",
+        text(&refused)
+    );
+    // Known links, by name or by endpoint, still work.
+    let pcap = dir.path().join("link0.pcap");
+    let ok = umlvnf(&[
+        "capture",
+        "--lab",
+        &lab.lab,
+        "b:eth0",
+        "-w",
+        pcap.to_str().expect("path"),
+        "--duration",
+        "0.5",
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(std::fs::metadata(&pcap).expect("pcap written").len() >= 24);
+    let ok = umlvnf(&["link", "set", "--lab", &lab.lab, "link0", "--loss", "1%"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    lab.down();
+}

@@ -307,6 +307,10 @@ impl Lab {
                 Err(e) => *e,
             },
             Request::Capture { link } => {
+                if let Err(e) = self.wire_named(&link) {
+                    let _ = control::write_reply(&conn, &Reply::err(e));
+                    return;
+                }
                 if control::write_reply(&conn, &Reply::ok()).is_err() {
                     return;
                 }
@@ -328,7 +332,10 @@ impl Lab {
                 from,
                 impair,
                 up,
-            } => match self.link_set(&link, from.as_deref(), impair.as_ref(), up) {
+            } => match self
+                .wire_named(&link)
+                .and_then(|()| self.link_set(&link, from.as_deref(), impair.as_ref(), up))
+            {
                 Ok(()) => Reply::ok(),
                 Err(e) => Reply::err(e),
             },
@@ -360,6 +367,15 @@ impl Lab {
                 names.join(", ")
             )))
         })
+    }
+
+    /// Checks that `link` names one of the lab's wires (see [`check_wire`]).
+    fn wire_named(&self, link: &str) -> Result<(), String> {
+        let wires = self.plan.wires.iter().map(|w| {
+            let [a, b] = &w.ends;
+            (w.name.as_str(), [a.endpoint.as_str(), b.endpoint.as_str()])
+        });
+        check_wire(&self.plan.lab, link, wires)
     }
 
     fn link_set(
@@ -527,4 +543,61 @@ fn parse_impairment(spec: &ImpairSpec) -> Result<umlvnf_packet::impair::Impairme
         duplicate: pct(&spec.duplicate)?,
         reorder: pct(&spec.reorder)?,
     })
+}
+
+/// Checks that `link` names a wire, given as (name, its two endpoints), by its name (`link3`)
+/// or by one of its endpoints (`r1:eth5`); otherwise says so in a sentence that names `link`
+/// and lists the lab's wires.
+fn check_wire<'a>(
+    lab: &str,
+    link: &str,
+    wires: impl Iterator<Item = (&'a str, [&'a str; 2])> + Clone,
+) -> Result<(), String> {
+    if wires
+        .clone()
+        .any(|(name, ends)| name == link || ends.contains(&link))
+    {
+        return Ok(());
+    }
+    let known: Vec<String> = wires
+        .map(|(name, [a, b])| format!("{name} ({a} <-> {b})"))
+        .collect();
+    Err(if known.is_empty() {
+        format!(
+            "`{link}` is not a link of lab `{lab}` that umlvnf's datapath carries: the lab has \
+             no such link (only wires and the tunnels umlvnf terminates can be captured or \
+             changed)"
+        )
+    } else {
+        format!(
+            "`{link}` is not a link of lab `{lab}` that umlvnf's datapath carries; its links \
+             are: {}",
+            known.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_wire;
+
+    #[test]
+    fn unknown_links_are_named_with_the_lab_links() {
+        let wires = [
+            ("link0", ["r1:eth1", "r2:eth1"]),
+            ("link2", ["r1:eth2", "h1:eth0"]),
+        ];
+        for known in ["link0", "link2", "r1:eth1", "h1:eth0"] {
+            assert_eq!(check_wire("lab", known, wires.iter().copied()), Ok(()));
+        }
+        let e = check_wire("lab", "link9", wires.iter().copied()).unwrap_err();
+        assert_eq!(
+            e,
+            "`link9` is not a link of lab `lab` that umlvnf's datapath carries; its links are: \
+             link0 (r1:eth1 <-> r2:eth1), link2 (r1:eth2 <-> h1:eth0)"
+        );
+        let e = check_wire("lab", "link0", std::iter::empty()).unwrap_err();
+        assert!(e.starts_with("`link0` is not a link of lab `lab`"), "{e}");
+        assert!(e.contains("no such link"), "{e}");
+    }
 }
