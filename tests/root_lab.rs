@@ -151,30 +151,6 @@ fn root_quickstart_forwards_restarts_and_cleans_up() {
     assert!(!leftover, "a process started in h1 outlived the lab");
 }
 
-/// Whether h1 can open a TCP connection to a one-shot listener on `port` in h2 (`h2_ip`).
-fn tcp_connects(lab: &Deployed, h2_ip: &str, port: &str) -> bool {
-    let mut listener = std::process::Command::new(bin())
-        .args([
-            "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("listener");
-    std::thread::sleep(Duration::from_millis(500));
-    let o = lab.exec(
-        "h1",
-        &[
-            "sh",
-            "-c",
-            &format!("echo hi | busybox nc -w 3 {h2_ip} {port}"),
-        ],
-    );
-    let _ = listener.kill();
-    let _ = listener.wait();
-    o.status.success()
-}
-
 /// The firewall drops TCP to port 23 and passes other ports and ICMP.
 #[test]
 fn root_firewall_drops_blocked_port() {

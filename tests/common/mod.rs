@@ -203,3 +203,27 @@ pub fn assert_nothing_left(lab: &str) {
 pub fn lab_name(prefix: &str) -> String {
     format!("{prefix}{}", std::process::id() % 100000)
 }
+
+/// Whether h1 can open a TCP connection to a one-shot listener on `port` in h2 (`h2_ip`).
+pub fn tcp_connects(lab: &Deployed, h2_ip: &str, port: &str) -> bool {
+    let mut listener = std::process::Command::new(bin())
+        .args([
+            "exec", "--lab", &lab.lab, "h2", "--", "busybox", "nc", "-l", "-p", port,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("listener");
+    std::thread::sleep(Duration::from_millis(500));
+    let o = lab.exec(
+        "h1",
+        &[
+            "sh",
+            "-c",
+            &format!("echo hi | busybox nc -w 3 {h2_ip} {port}"),
+        ],
+    );
+    let _ = listener.kill();
+    let _ = listener.wait();
+    o.status.success()
+}

@@ -40,7 +40,7 @@ fn image_name_follows_every_input() {
     let kernel = script(tmp.path(), "linux", "echo 6.1.176");
     let other_kernel = ImageInputs {
         agent: agent.clone(),
-        kernel,
+        modules_from: Some(kernel),
     };
     let changed_kernel = store.image_path(ImageKind::Minimal, &other_kernel).unwrap();
     assert_ne!(changed_agent, changed_kernel);
@@ -76,7 +76,7 @@ fn bad_inputs_are_clear_errors() {
             ImageKind::Minimal,
             &ImageInputs {
                 agent: agent.clone(),
-                kernel,
+                modules_from: Some(kernel),
             },
         )
         .unwrap_err();
@@ -84,7 +84,11 @@ fn bad_inputs_are_clear_errors() {
 
     let kernel = script(tmp.path(), "linux9", "echo 9.9.9");
     let err = store
-        .image_path(ImageKind::Minimal, &ImageInputs { agent, kernel })
+        .image_path(ImageKind::Minimal, &ImageInputs {
+                agent,
+                modules_from: Some(kernel),
+            },
+        )
         .unwrap_err();
     assert!(matches!(err, ImageError::Modules { .. }), "{err}");
     assert!(

@@ -70,7 +70,7 @@ pub fn load(sup: &mut Supervisor, family: &Family, rules: &str) -> Result<(), St
     write_file(family.rules_path, 0o600, rules.as_bytes())
         .map_err(|e| failure(step, format!("write {}", family.rules_path), e.to_string()))?;
     if let Some(module) = family.module {
-        if find_on_path("modprobe").is_some() {
+        if !Path::new(family.loaded_marker).exists() && find_on_path("modprobe").is_some() {
             let loaded = run_with_input(
                 sup,
                 step,
