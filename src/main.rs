@@ -857,15 +857,20 @@ fn kernel(command: KernelCommand) -> Result<ExitCode> {
             let source = source.map_or(KernelSource::Debian, KernelSource::Tarball);
             let started = std::time::Instant::now();
             for k in store.build(&flavours, &source, force, &progress)? {
-                println!("{:<12} linux {:<8} {}", k.flavour, k.release, k.binary().display());
+                println!(
+                    "{:<12} linux {:<8} {}",
+                    k.flavour,
+                    k.release,
+                    k.binary().display()
+                );
             }
-            eprintln!(
-                "kernel: ready in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
+            eprintln!("kernel: ready in {:.1} s", started.elapsed().as_secs_f64());
         }
         KernelCommand::List => {
-            println!("{:<12} {:<9} {:<8} {:<17} SOURCE", "FLAVOUR", "RELEASE", "CURRENT", "RECIPE");
+            println!(
+                "{:<12} {:<9} {:<8} {:<17} SOURCE",
+                "FLAVOUR", "RELEASE", "CURRENT", "RECIPE"
+            );
             for k in store.list() {
                 println!(
                     "{:<12} {:<9} {:<8} {:<17} {}",
@@ -886,7 +891,10 @@ fn kernel(command: KernelCommand) -> Result<ExitCode> {
             for p in &removed {
                 println!("removed {}", p.display());
             }
-            println!("{} removed; kept the current build of each flavour and any a guest runs", removed.len());
+            println!(
+                "{} removed; kept the current build of each flavour and any a guest runs",
+                removed.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -29,11 +29,19 @@ fn root_appliance_kernel_cpus_userspace_nftables_and_tap() {
     let lab = Deployed::up(&ex);
 
     let ping = lab.exec("h1", &["ping", "-c", "2", "-W", "2", "10.2.0.1"]);
-    assert!(ping.status.success(), "ping across the tap link: {}", text(&ping));
+    assert!(
+        ping.status.success(),
+        "ping across the tap link: {}",
+        text(&ping)
+    );
     assert!(stdout(&ping).contains("ttl=62"), "{}", text(&ping));
 
     assert_eq!(stdout(&lab.exec("r1", &["nproc"])), "2", "r1 has vcpus: 2");
-    assert_eq!(stdout(&lab.exec("r2", &["nproc"])), "1", "r2 has the default one vCPU");
+    assert_eq!(
+        stdout(&lab.exec("r2", &["nproc"])),
+        "1",
+        "r2 has the default one vCPU"
+    );
 
     // UML reports its userspace check on stderr: seccomp when seccomp=on, ptrace otherwise.
     let r1 = guest_log(&lab, "r1");

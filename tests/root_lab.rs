@@ -548,3 +548,65 @@ fn root_console_runs_a_shell() {
     drop(stream);
     lab.down();
 }
+
+/// Two `up` of one lab at the same time: one deploys, the other fails at once naming the
+/// owner, and the winner's lab is intact; a different lab deploys meanwhile.
+#[test]
+fn root_one_lab_has_one_owner() {
+    require_root();
+    let ex = example("quickstart", &lab_name("ow"), |t| t);
+    let other = example("quickstart", &lab_name("ox"), |t| {
+        t.replace("10.1.0.", "10.11.0.")
+            .replace("10.2.0.", "10.12.0.")
+    });
+    let spawn = |file: &std::path::Path| {
+        std::process::Command::new(bin())
+            .args(["up", "-d", file.to_str().expect("utf-8")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn up")
+    };
+    let first = spawn(&ex.file);
+    let second = spawn(&ex.file);
+    let third = spawn(&other.file);
+    let outs: Vec<std::process::Output> = [first, second, third]
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let lab = Deployed {
+        lab: ex.lab.clone(),
+        file: ex.file.clone(),
+    };
+    let other_lab = Deployed {
+        lab: other.lab.clone(),
+        file: other.file.clone(),
+    };
+    let ok: Vec<bool> = outs.iter().map(|o| o.status.success()).collect();
+    assert_eq!(
+        ok[..2].iter().filter(|s| **s).count(),
+        1,
+        "exactly one of two ups of one lab must succeed:\n{}\n---\n{}",
+        text(&outs[0]),
+        text(&outs[1])
+    );
+    let loser = if ok[0] { &outs[1] } else { &outs[0] };
+    let why = text(loser);
+    assert!(
+        why.contains("is being deployed or held by umlvnf pid") || why.contains("is already up"),
+        "{why}"
+    );
+    assert!(
+        ok[2],
+        "another lab deploys concurrently: {}",
+        text(&outs[2])
+    );
+    let ping = lab.exec("h1", &["ping", "-c", "1", "-W", "2", "10.2.0.1"]);
+    assert!(
+        ping.status.success(),
+        "the winner's lab works: {}",
+        text(&ping)
+    );
+    lab.down();
+    other_lab.down();
+}

@@ -853,7 +853,7 @@ fn plan_guest(
     let mut modules = Vec::new();
     if kernel.modular
         && (interfaces.iter().any(|i| !i.ipv6.is_empty())
-        || node.routes.iter().any(|r| r.v6)
+            || node.routes.iter().any(|r| r.v6)
             || node.ip6tables.is_some())
     {
         modules.push("ipv6".to_string());

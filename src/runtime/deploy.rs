@@ -84,6 +84,19 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
         return Err(RuntimeError::NotRoot.into());
     }
     let lab_dir = state::labs_dir().join(&topo.name);
+    // Held until this process (or the `-d` runtime it forks) exits.
+    let lock = match state::LabLock::try_acquire(&state::labs_dir(), &topo.name)
+        .map_err(RuntimeError::io("locking the lab"))?
+    {
+        Ok(lock) => lock,
+        Err(pid) => {
+            return Err(RuntimeError::Busy {
+                lab: topo.name.clone(),
+                pid,
+            }
+            .into())
+        }
+    };
     check_not_up(&topo.name, &lab_dir)?;
     let ctx = context(&topo, &mut |m| println!("{m}"))?;
     let plan = plan::plan(&topo, &ctx)?;
@@ -97,7 +110,7 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
     });
 
     if opts.detach {
-        detach_and_run(plan, topology, opts.check, listen)
+        detach_and_run(plan, topology, opts.check, listen, &lock)
     } else {
         block_signals();
         let progress = Progress {
@@ -172,6 +185,7 @@ fn detach_and_run(
     topology: PathBuf,
     check: bool,
     listen: super::Listen,
+    lock: &state::LabLock,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (rd, wr) = nix::unistd::pipe()?;
     // SAFETY: the process is single-threaded here (no thread has been started yet), so the
@@ -201,6 +215,7 @@ fn detach_and_run(
         }
         nix::unistd::ForkResult::Child => {
             drop(rd);
+            let _ = lock.record_pid();
             let _ = nix::unistd::setsid();
             redirect_stdio_to_null();
             block_signals();

@@ -50,6 +50,14 @@ pub enum RuntimeError {
         /// Runtime pid.
         pid: i32,
     },
+    /// Another runtime is deploying or holding the lab.
+    #[error("lab `{lab}` is being deployed or held by umlvnf pid {pid}; wait for it, or take it down with `umlvnf down --lab {lab}`")]
+    Busy {
+        /// Lab name.
+        lab: String,
+        /// The owner's pid (0 if unknown).
+        pid: i32,
+    },
     /// Deploying needs root.
     #[error(
         "deploying a lab needs root (namespaces, veth pairs and raw sockets): run umlvnf as root"

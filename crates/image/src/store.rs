@@ -280,7 +280,13 @@ impl ImageStore {
             }
             Plan::Debian(rootfs) => {
                 let tarball = rootfs.ensure_tarball(&self.dir, progress)?;
-                debian::assemble(&tarball, &tree, &resolved.agent, resolved.kernel.as_ref(), progress)?;
+                debian::assemble(
+                    &tarball,
+                    &tree,
+                    &resolved.agent,
+                    resolved.kernel.as_ref(),
+                    progress,
+                )?;
             }
         }
         progress(&format!("{kind}: running mkfs.ext4"));

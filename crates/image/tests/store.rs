@@ -84,7 +84,9 @@ fn bad_inputs_are_clear_errors() {
 
     let kernel = script(tmp.path(), "linux9", "echo 9.9.9");
     let err = store
-        .image_path(ImageKind::Minimal, &ImageInputs {
+        .image_path(
+            ImageKind::Minimal,
+            &ImageInputs {
                 agent,
                 modules_from: Some(kernel),
             },

@@ -246,7 +246,10 @@ mod tests {
     #[test]
     fn a_file_without_config_is_not_uml() {
         let err = KernelFacts::from_bytes(Path::new("/bin/true"), b"\x7fELF\0hello\0").unwrap_err();
-        assert!(err.to_string().contains("not a User Mode Linux kernel"), "{err}");
+        assert!(
+            err.to_string().contains("not a User Mode Linux kernel"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -135,7 +135,10 @@ mod tests {
             let key = format!("CONFIG_NF_TABLES_{family}");
             assert_eq!(smp.get(&key).map(String::as_str), Some("y"), "{key}");
         }
-        assert_ne!(Flavour::Smp.recipe_hash(), Flavour::TimeTravel.recipe_hash());
+        assert_ne!(
+            Flavour::Smp.recipe_hash(),
+            Flavour::TimeTravel.recipe_hash()
+        );
         assert_eq!(Flavour::Smp.recipe_hash().len(), 16);
     }
 

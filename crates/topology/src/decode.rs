@@ -430,7 +430,10 @@ impl Decoder<'_> {
         self.choice(
             node,
             path,
-            &[("seccomp", Userspace::Seccomp), ("ptrace", Userspace::Ptrace)],
+            &[
+                ("seccomp", Userspace::Seccomp),
+                ("ptrace", Userspace::Ptrace),
+            ],
         )
     }
 

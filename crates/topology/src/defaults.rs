@@ -81,10 +81,12 @@ impl Topology {
             .and_then(|n| n.kernel.as_deref())
             .or(self.defaults.kernel.as_deref())
         {
-            None | Some(APPLIANCE_KERNEL) => KernelChoice::Appliance(match self.effective_clock(name) {
-                Clock::Real => Flavour::Smp,
-                Clock::Virtual => Flavour::TimeTravel,
-            }),
+            None | Some(APPLIANCE_KERNEL) => {
+                KernelChoice::Appliance(match self.effective_clock(name) {
+                    Clock::Real => Flavour::Smp,
+                    Clock::Virtual => Flavour::TimeTravel,
+                })
+            }
             Some(path) => KernelChoice::File(path.to_string()),
         }
     }

@@ -183,17 +183,31 @@ fn a_virtual_clock_selects_the_time_travel_flavour() {
         KernelChoice::Appliance(Flavour::TimeTravel)
     );
     assert_eq!(t.effective_userspace("r1"), Some(Userspace::Ptrace));
-    assert_eq!(t.effective_kernel("r2"), KernelChoice::Appliance(Flavour::Smp));
+    assert_eq!(
+        t.effective_kernel("r2"),
+        KernelChoice::Appliance(Flavour::Smp)
+    );
     assert_eq!(t.effective_vcpus("r2"), 2);
 }
 
 #[test]
 fn cpus_clock_and_userspace_conflicts_are_located() {
     let text = "name: bad\nnodes:\n  r1: {vcpus: 2, clock: virtual}\n  r2: {vcpus: 3, userspace: ptrace}\n  r3: {vcpus: 9}\n";
-    let err = load_str(text, Path::new("/x/bad.yaml")).unwrap_err().to_string();
-    assert!(err.contains("nodes.r1.vcpus") && err.contains("time-travel needs a single CPU"), "{err}");
-    assert!(err.contains("nodes.r2.vcpus") && err.contains("need the seccomp userspace"), "{err}");
-    assert!(err.contains("nodes.r3.vcpus") && err.contains("give 1 to 8"), "{err}");
+    let err = load_str(text, Path::new("/x/bad.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nodes.r1.vcpus") && err.contains("time-travel needs a single CPU"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nodes.r2.vcpus") && err.contains("need the seccomp userspace"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nodes.r3.vcpus") && err.contains("give 1 to 8"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -216,7 +230,9 @@ fn a_kernel_that_is_not_uml_is_refused_without_running_it() {
         kernel.display()
     );
     let started = std::time::Instant::now();
-    let err = load_str(&text, &dir.path().join("k.yaml")).unwrap_err().to_string();
+    let err = load_str(&text, &dir.path().join("k.yaml"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a User Mode Linux kernel"), "{err}");
     assert!(err.contains("nodes.r1.kernel"), "{err}");
     assert!(!marker.exists(), "validation ran the kernel file");

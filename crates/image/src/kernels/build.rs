@@ -184,7 +184,9 @@ pub(crate) fn build_flavour(
             }
         }
     }
-    let status = child.wait().map_err(ImageError::io("waiting for make in", tree))?;
+    let status = child
+        .wait()
+        .map_err(ImageError::io("waiting for make in", tree))?;
     if !status.success() {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(25).collect();
@@ -225,7 +227,9 @@ mod tests {
     #[test]
     fn unmet_options_are_named() {
         let unmet = unmet_options("CONFIG_SMP=y\n", Flavour::Smp);
-        assert!(unmet.iter().any(|u| u.starts_with("CONFIG_UML_NET_VECTOR: wanted y, got n")));
+        assert!(unmet
+            .iter()
+            .any(|u| u.starts_with("CONFIG_UML_NET_VECTOR: wanted y, got n")));
         assert!(!unmet.iter().any(|u| u.starts_with("CONFIG_SMP:")));
     }
 

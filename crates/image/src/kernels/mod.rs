@@ -203,8 +203,12 @@ impl KernelStore {
             progress(&format!(
                 "{flavour}: building linux {release} (a few minutes)"
             ));
-            let binary =
-                build::build_flavour(&tree, &work.join(format!("out-{flavour}")), flavour, progress)?;
+            let binary = build::build_flavour(
+                &tree,
+                &work.join(format!("out-{flavour}")),
+                flavour,
+                progress,
+            )?;
             let staging = self.dir.join(format!(".{name}.partial"));
             remove_tree(&staging)?;
             std::fs::create_dir_all(&staging)

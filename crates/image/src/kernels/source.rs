@@ -132,12 +132,10 @@ impl PrivateApt {
             })?;
         let series = package.trim_start_matches("linux-source-");
         let member = format!("./usr/src/linux-source-{series}.tar.xz");
-        let script = format!(
-            "dpkg-deb --fsys-tarfile \"$1\" | tar -xO \"$2\" > \"$3\"",
-        );
+        let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -xO \"$2\" > \"$3\"";
         tools::run(
-            Command::new("sh")
-                .args(["-c", &script, "sh"])
+            Command::new("bash")
+                .args(["-o", "pipefail", "-c", script, "bash"])
                 .arg(&deb)
                 .arg(&member)
                 .arg(dest),
