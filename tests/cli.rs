@@ -183,3 +183,50 @@ fn image_prune_keeps_the_current_image_and_removes_stale_ones() {
         "the current image must stay: {current}"
     );
 }
+
+/// `validate`, `plan` and `graph` read a topology's kernel file but never run it: a "kernel"
+/// that records it ran and then never exits is refused at once, and never ran.
+#[test]
+fn checking_a_topology_never_runs_its_kernel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let kernel = dir.path().join("linux");
+    std::fs::write(
+        &kernel,
+        format!("#!/bin/sh\ntouch {}\nexec sleep 1000\n", marker.display()),
+    )
+    .expect("write kernel");
+    std::fs::set_permissions(
+        &kernel,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let file = dir.path().join("lab.yaml");
+    std::fs::write(
+        &file,
+        "name: k\nnodes:\n  r1:\n    kernel: ./linux\n    nftables: \"table inet f { }\"\n",
+    )
+    .expect("write topology");
+    let path = file.to_str().expect("utf-8");
+    for cmd in [
+        vec!["validate", path],
+        vec!["plan", path],
+        vec!["graph", path],
+    ] {
+        let started = std::time::Instant::now();
+        let out = run(&cmd);
+        assert!(!out.status.success(), "{cmd:?} accepted a script as kernel");
+        let err = text(&out);
+        assert!(
+            err.contains("lab.yaml:4:13: nodes.r1.kernel:")
+                && err.contains("not a User Mode Linux kernel"),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{cmd:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(!marker.exists(), "a command ran the topology's kernel file");
+}

@@ -147,7 +147,7 @@ fn host_ends_become_datapath_wires() {
 #[test]
 fn raw_guest_filters_become_bpf_files() {
     let p = plan_of(
-        "name: t\nnodes: {r1: {}}\nlinks:\n  - endpoints: [r1:eth0, host:t0]\n    filter: {r1:eth0: icmp}\n    bpfflash: true\n",
+        "name: t\nhost_access: {host_interfaces: true}\nnodes: {r1: {}}\nlinks:\n  - endpoints: [r1:eth0, host:t0]\n    filter: {r1:eth0: icmp}\n    bpfflash: true\n",
     );
     let arg = vec_arg(&p, "r1", "vec0");
     assert_eq!(
@@ -165,7 +165,7 @@ fn raw_guest_ends_never_receive_what_they_send() {
     // Unfiltered raw ends get a BPF file too (it drops the guest's own outgoing frames);
     // a hybrid end gets one only with a filter, and without the outgoing check.
     let p = plan_of(
-        "name: t\nnodes: {r1: {}, r2: {}}\nlinks:\n  - endpoints: [r1:eth0, r2:eth0]\n  - \
+        "name: t\nhost_access: {host_interfaces: true}\nnodes: {r1: {}, r2: {}}\nlinks:\n  - endpoints: [r1:eth0, r2:eth0]\n  - \
          endpoints: [r1:eth1, host:t1]\n    transport: hybrid\n  - endpoints: [r2:eth1, \
          host:t2]\n    transport: hybrid\n    filter: {r2:eth1: udp}\n",
     );
@@ -190,7 +190,7 @@ fn raw_guest_ends_never_receive_what_they_send() {
 #[test]
 fn tap_host_ends_offload_only_between_host_ends() {
     let p = plan_of(
-        "name: tr\nnodes:\n  r1: {}\n  h1: {kind: host}\nlinks:\n  - endpoints: [r1:eth0, host:trtap0]\n    transport: wire\n    wire: {host_end: tap}\n  - endpoints: [h1:eth0, host:trv0]\n    transport: wire\n    wire: {host_end: tap}\n",
+        "name: tr\nhost_access: {host_interfaces: true}\nnodes:\n  r1: {}\n  h1: {kind: host}\nlinks:\n  - endpoints: [r1:eth0, host:trtap0]\n    transport: wire\n    wire: {host_end: tap}\n  - endpoints: [h1:eth0, host:trv0]\n    transport: wire\n    wire: {host_end: tap}\n",
     );
     let taps: Vec<(Option<String>, String, bool)> = p
         .wires

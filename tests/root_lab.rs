@@ -340,7 +340,7 @@ fn root_conflicts_are_reported() {
     root.veth_add(&taken, &format!("{taken}p"), None)
         .expect("veth");
     let ex = example("quickstart", &name, |t| {
-        format!("{t}  - endpoints: [r1:eth9, host:{taken}]\n")
+        format!("{t}  - endpoints: [r1:eth9, host:{taken}]\nhost_access: {{host_interfaces: true}}\n")
     });
     let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
     let _ = root.link_del(&taken);
@@ -593,7 +593,7 @@ fn root_one_lab_has_one_owner() {
     let loser = if ok[0] { &outs[1] } else { &outs[0] };
     let why = text(loser);
     assert!(
-        why.contains("is being deployed or held by umlvnf pid") || why.contains("is already up"),
+        why.contains("is being deployed by umlvnf pid") || why.contains("is already up"),
         "{why}"
     );
     assert!(

@@ -109,6 +109,8 @@ pub struct Plan {
     pub lab_dir: PathBuf,
     /// The owner mark written as alias on every interface the lab creates.
     pub owner: String,
+    /// What the topology allows the lab to reach on the host (`host_access`), by name.
+    pub host_access: Vec<String>,
     /// Host objects in creation order.
     pub host_steps: Vec<HostStep>,
     /// Configuration of `host` nodes, applied inside their namespaces.
@@ -332,6 +334,12 @@ pub fn plan(topo: &Topology, ctx: &PlanContext) -> Result<Plan, PlanError> {
         lab: lab.to_string(),
         lab_dir: lab_dir.clone(),
         owner: naming::owner_alias(lab),
+        host_access: topo
+            .host_access
+            .granted()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         host_steps: Vec::new(),
         host_nodes: Vec::new(),
         guests: Vec::new(),

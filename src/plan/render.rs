@@ -9,6 +9,15 @@ pub fn render_text(p: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "lab {} (state in {})", p.lab, p.lab_dir.display());
     let _ = writeln!(out, "owner mark: {}", p.owner);
+    let _ = writeln!(
+        out,
+        "host access: {}",
+        if p.host_access.is_empty() {
+            "none (the lab stays in its own namespaces and state directory)".to_string()
+        } else {
+            p.host_access.join(", ")
+        }
+    );
     let _ = writeln!(out, "\nhost objects:");
     for step in &p.host_steps {
         let _ = writeln!(out, "  {}", step_text(step));

@@ -90,11 +90,23 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
     {
         Ok(lock) => lock,
         Err(pid) => {
+            // Held: up already (its runtime recorded itself), or still being deployed.
+            if let Some(p) = LabState::load(&lab_dir)
+                .ok()
+                .and_then(|st| st.supervisor)
+                .filter(|p| p.is_alive())
+            {
+                return Err(RuntimeError::AlreadyUp {
+                    lab: topo.name.clone(),
+                    pid: p.pid,
+                }
+                .into());
+            }
             return Err(RuntimeError::Busy {
                 lab: topo.name.clone(),
                 pid,
             }
-            .into())
+            .into());
         }
     };
     check_not_up(&topo.name, &lab_dir)?;

@@ -62,6 +62,13 @@ pub fn preflight(plan: &Plan, socks: &mut Sockets) -> Result<(), RuntimeError> {
             {
                 taken.push(format!("interface `{name}`"))
             }
+            HostStep::Bridge { name }
+                if root
+                    .link_exists(name)
+                    .map_err(RuntimeError::host("netlink"))? =>
+            {
+                check_existing_bridge(plan, name)?
+            }
             _ => {}
         }
     }
@@ -76,6 +83,22 @@ pub fn preflight(plan: &Plan, socks: &mut Sockets) -> Result<(), RuntimeError> {
             plan.lab
         )))
     }
+}
+
+/// A bridge that exists already is joined only if it is a bridge and the topology allows
+/// reaching host interfaces.
+fn check_existing_bridge(plan: &Plan, name: &str) -> Result<(), RuntimeError> {
+    if !Path::new("/sys/class/net").join(name).join("bridge").is_dir() {
+        return Err(RuntimeError::Conflict(format!(
+            "`bridge: {name}` names an existing host interface that is not a bridge: name a bridge, or a name that does not exist (the lab then creates and owns it)"
+        )));
+    }
+    if !plan.host_access.iter().any(|a| a == "host_interfaces") {
+        return Err(RuntimeError::Conflict(format!(
+            "`bridge: {name}` names a bridge that exists on this host, and joining it connects the lab to whatever else is on it: allow it with `host_access: {{host_interfaces: true}}`, or name a bridge the lab creates"
+        )));
+    }
+    Ok(())
 }
 
 /// Executes the plan's host steps in order, recording owned objects in `state`.

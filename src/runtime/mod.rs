@@ -51,7 +51,7 @@ pub enum RuntimeError {
         pid: i32,
     },
     /// Another runtime is deploying or holding the lab.
-    #[error("lab `{lab}` is being deployed or held by umlvnf pid {pid}; wait for it, or take it down with `umlvnf down --lab {lab}`")]
+    #[error("lab `{lab}` is being deployed by umlvnf pid {pid}; wait for it, or take it down with `umlvnf down --lab {lab}`")]
     Busy {
         /// Lab name.
         lab: String,

@@ -15,7 +15,8 @@ use crate::spans::{index, join, Spans};
 use crate::tree::{Entry, YNode, YValue};
 use crate::tunnel::*;
 
-const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links", "metrics"];
+const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links", "metrics", "host_access"];
+const HOST_ACCESS_FIELDS: &[&str] = &["host_files", "host_interfaces", "public_metrics"];
 const METRICS_FIELDS: &[&str] = &["listen", "disabled"];
 const DEFAULTS_FIELDS: &[&str] = &[
     "kind",
@@ -89,6 +90,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         nodes: BTreeMap::new(),
         links: Vec::new(),
         metrics: None,
+        host_access: HostAccess::default(),
     };
     let Some(root) = root else {
         d.sink.error(
@@ -110,6 +112,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
             "name" => topo.name = d.string(value, path).unwrap_or_default(),
             "defaults" => topo.defaults = d.defaults(value, path),
             "metrics" => topo.metrics = d.metrics(value, path),
+            "host_access" => topo.host_access = d.host_access(value, path),
             "nodes" => {
                 if let Some(entries) = d.entries(value, path, "nodes by name") {
                     for (name, node, npath) in entries {
@@ -467,6 +470,27 @@ impl Decoder<'_> {
                 "vcpus" => out.vcpus = self.vcpus(value, fpath),
                 "userspace" => out.userspace = self.userspace(value, fpath),
                 "clock" => out.clock = self.clock(value, fpath),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn host_access(&mut self, node: &YNode, path: &str) -> HostAccess {
+        let mut out = HostAccess::default();
+        if Self::is_null(node) {
+            return out;
+        }
+        let Some(fields) = self.fields(node, path, "the host_access section", HOST_ACCESS_FIELDS)
+        else {
+            return out;
+        };
+        for (key, value, fpath) in &fields {
+            let on = self.opt_bool(value, fpath).unwrap_or(false);
+            match *key {
+                "host_files" => out.host_files = on,
+                "host_interfaces" => out.host_interfaces = on,
+                "public_metrics" => out.public_metrics = on,
                 _ => {}
             }
         }

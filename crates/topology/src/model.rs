@@ -30,6 +30,41 @@ pub struct Topology {
     /// The Prometheus metrics endpoint of the lab.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// What the lab may reach outside itself on the host. Everything is off unless set.
+    #[serde(default)]
+    pub host_access: HostAccess,
+}
+
+/// Host-facing choices a topology must make explicitly: each reaches outside the lab.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostAccess {
+    /// Host files and directories outside the topology file's directory may be used:
+    /// `hostfs` shares, `files[].src` and ruleset files.
+    #[serde(default)]
+    pub host_files: bool,
+    /// The lab may put interfaces into the host's root namespace (`host:IFNAME` endpoints)
+    /// and join a host bridge that exists already.
+    #[serde(default)]
+    pub host_interfaces: bool,
+    /// The metrics endpoint may listen on an address other than loopback.
+    #[serde(default)]
+    pub public_metrics: bool,
+}
+
+impl HostAccess {
+    /// The names of what is allowed, as written in topology files.
+    pub fn granted(&self) -> Vec<&'static str> {
+        [
+            ("host_files", self.host_files),
+            ("host_interfaces", self.host_interfaces),
+            ("public_metrics", self.public_metrics),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n)
+        .collect()
+    }
 }
 
 /// Where `umlvnf up` serves `/metrics`.

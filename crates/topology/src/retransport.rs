@@ -104,7 +104,7 @@ transport: gre\n    gre: {key: 7}\n    depth: 128\n";
 
     #[test]
     fn links_to_the_root_namespace_stay() {
-        let text = "name: rt\nnodes:\n  r1: {interfaces: {eth0: {}, eth1: {}}}\nlinks:\n  - endpoints: \
+        let text = "name: rt\nhost_access: {host_interfaces: true}\nnodes:\n  r1: {interfaces: {eth0: {}, eth1: {}}}\nlinks:\n  - endpoints: \
                     [r1:eth0, host:rtx0]\n  - endpoints: [r1:eth1, host:rtx1]\n    transport: tap\n";
         let t = load_str(text, Path::new("/tmp/rt.yaml")).unwrap_or_else(|e| panic!("{e}"));
         let moved = t.with_transport(Transport::Wire);

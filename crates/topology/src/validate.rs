@@ -25,7 +25,12 @@ const MAX_CPUS: u32 = 1024;
 /// directory): image and hostfs paths and file sources become absolute, `nftables` file
 /// references are replaced by the file's text.
 pub(crate) fn validate(topo: &mut Topology, spans: &Spans, sink: &mut Sink, base: &Path) {
-    let mut v = Validator { spans, sink, base };
+    let mut v = Validator {
+        spans,
+        sink,
+        base,
+        access: topo.host_access,
+    };
     if !spans.is_bad("name") && !is_valid_name(&topo.name) {
         v.at_value(
             "name",
@@ -54,12 +59,21 @@ pub(crate) fn validate(topo: &mut Topology, spans: &Spans, sink: &mut Sink, base
     }
     v.nftables_support(topo);
     v.cpus_and_clock(topo);
+    if let Some(addr) = topo.metrics.as_ref().and_then(|m| m.listen) {
+        if !addr.ip().is_loopback() && !topo.host_access.public_metrics {
+            v.at_value(
+                "metrics.listen",
+                format!("{addr} is not a loopback address, so anyone who reaches this host could read the lab's metrics: listen on 127.0.0.1 or [::1], or allow it with `host_access: {{public_metrics: true}}`"),
+            );
+        }
+    }
 }
 
 struct Validator<'a> {
     spans: &'a Spans,
     sink: &'a mut Sink,
     base: &'a Path,
+    access: HostAccess,
 }
 
 /// True if every byte is in `[A-Za-z0-9/._+-]`: safe inside a UML option value.
@@ -82,6 +96,26 @@ impl Validator<'_> {
     fn at_key(&mut self, path: &str, message: impl Into<String>) {
         let pos = self.spans.key(path);
         self.sink.error(pos, path, message);
+    }
+
+    /// Reports `full` at `field` when it lies outside the topology file's directory and
+    /// `host_access.host_files` is off.
+    fn inside_topology(&mut self, field: &str, full: &Path, what: &str) {
+        if self.access.host_files {
+            return;
+        }
+        let base = std::fs::canonicalize(self.base).unwrap_or_else(|_| self.base.to_path_buf());
+        let full = std::fs::canonicalize(full).unwrap_or_else(|_| full.to_path_buf());
+        if !full.starts_with(&base) {
+            self.at_value(
+                field,
+                format!(
+                    "{what} `{}` is outside the topology file's directory ({}), so the lab would read the host's files: move it there, or allow it with `host_access: {{host_files: true}}`",
+                    full.display(),
+                    base.display()
+                ),
+            );
+        }
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
@@ -309,7 +343,10 @@ impl Validator<'_> {
         }
         let full = self.resolve(text.trim());
         match std::fs::read_to_string(&full) {
-            Ok(content) => *text = content,
+            Ok(content) => {
+                self.inside_topology(field, &full, &format!("the {name} file"));
+                *text = content;
+            }
             Err(e) => self.at_value(
                 field,
                 format!("cannot read the {name} file `{}` ({e}): give inline rules (several lines of text) or the path of a readable file relative to the topology file", full.display()),
@@ -452,6 +489,7 @@ impl Validator<'_> {
         if let Some(h) = node.hostfs.as_mut() {
             let field = join(path, "hostfs");
             if let Some(full) = self.existing(&field, h, true, "the hostfs directory") {
+                self.inside_topology(&field, Path::new(&full), "the hostfs directory");
                 if is_safe_path(&full) {
                     *h = full;
                 } else {
@@ -480,6 +518,7 @@ impl Validator<'_> {
                 let fpath = index(&files_path, i);
                 let src_field = join(&fpath, "src");
                 if let Some(full) = self.existing(&src_field, &f.src, false, "the source file") {
+                    self.inside_topology(&src_field, Path::new(&full), "the source file");
                     if std::fs::File::open(&full).is_ok() {
                         f.src = full;
                     } else {
@@ -577,6 +616,12 @@ impl Validator<'_> {
                     }
                     used.insert(ep, path.clone());
                     if ep.is_root() {
+                        if !self.access.host_interfaces {
+                            self.at_value(
+                                &path,
+                                format!("`{ep}` puts an interface into the host's root namespace, where the host's own traffic is: allow it with `host_access: {{host_interfaces: true}}`, or connect a host node (`kind: host`) instead"),
+                            );
+                        }
                         if !is_valid_ifname(&ep.interface) {
                             self.at_value(
                                 &path,

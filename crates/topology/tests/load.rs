@@ -101,7 +101,7 @@ fn defaults_apply_when_nothing_is_set() {
 fn relative_paths_resolve_against_the_file_not_the_cwd() {
     // The same text, claimed to live in tests/good, finds ../data/motd; claimed to live
     // elsewhere, it does not.
-    let text = "name: rel\nnodes:\n  r1:\n    files: [{src: ../data/motd, dst: /etc/motd}]\n";
+    let text = "name: rel\nhost_access: {host_files: true}\nnodes:\n  r1:\n    files: [{src: ../data/motd, dst: /etc/motd}]\n";
     let ok =
         load_str(text, &tests_dir().join("good/virtual.yaml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok.nodes["r1"].files[0].src, canonical("data/motd"));
@@ -110,7 +110,7 @@ fn relative_paths_resolve_against_the_file_not_the_cwd() {
     assert_eq!(err.diagnostics[0].field, "nodes.r1.files[0].src");
     assert_eq!(
         (err.diagnostics[0].line, err.diagnostics[0].column),
-        (4, 19)
+        (5, 19)
     );
 }
 
@@ -237,4 +237,15 @@ fn a_kernel_that_is_not_uml_is_refused_without_running_it() {
     assert!(err.contains("nodes.r1.kernel"), "{err}");
     assert!(!marker.exists(), "validation ran the kernel file");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn host_files_inside_the_topology_directory_need_no_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("share")).unwrap();
+    std::fs::write(dir.path().join("motd"), "hi\n").unwrap();
+    let text = "name: own\nnodes:\n  r1:\n    hostfs: share\n    files: [{src: motd, dst: /etc/motd}]\n";
+    let t = load_str(text, &dir.path().join("lab.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.host_access, HostAccess::default());
+    assert!(t.nodes["r1"].hostfs.as_deref().unwrap().ends_with("/share"));
 }
