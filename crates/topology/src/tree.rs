@@ -117,6 +117,45 @@ enum Frame {
     },
 }
 
+/// Applies YAML merge keys: `<<: *anchor` (or a list of them) adds the anchored mapping's
+/// entries that the mapping does not set itself. A `<<` whose value is not a mapping is kept,
+/// so the decoder reports it as an unknown field.
+fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
+    let is_merge = |e: &Entry| {
+        e.key == "<<"
+            && match &e.value.value {
+                YValue::Map(_) => true,
+                YValue::Seq(items) => items.iter().all(|i| matches!(i.value, YValue::Map(_))),
+                YValue::Scalar(_) => false,
+            }
+    };
+    if !entries.iter().any(is_merge) {
+        return entries;
+    }
+    let (merges, mut own): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(is_merge);
+    for merge in merges {
+        let sources = match merge.value.value {
+            YValue::Map(es) => vec![es],
+            YValue::Seq(items) => items
+                .into_iter()
+                .filter_map(|i| match i.value {
+                    YValue::Map(es) => Some(es),
+                    _ => None,
+                })
+                .collect(),
+            YValue::Scalar(_) => Vec::new(),
+        };
+        for source in sources {
+            for e in source {
+                if !own.iter().any(|o| o.key == e.key) {
+                    own.push(e);
+                }
+            }
+        }
+    }
+    own
+}
+
 /// Parses `text` as a single YAML document into a located tree.
 ///
 /// Returns `Ok(None)` for a file with no document at all.
@@ -249,7 +288,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<YNode>, SyntaxError> {
                 }) => (
                     YNode {
                         pos,
-                        value: YValue::Map(entries),
+                        value: YValue::Map(merge_keys(entries)),
                     },
                     anchor,
                 ),

@@ -591,7 +591,8 @@ impl Validator<'_> {
             if self.spans.is_bad(&epath) {
                 complete = false;
             } else {
-                if link.remote.is_some() {
+                // A `remote` that did not decode is still a remote end: its own error says why.
+                if link.remote.is_some() || self.spans.is_bad(&join(&lpath, "remote")) {
                     if link.endpoints.len() != 1 {
                         self.at_value(
                             &epath,

@@ -249,3 +249,12 @@ fn host_files_inside_the_topology_directory_need_no_opt_in() {
     assert_eq!(t.host_access, HostAccess::default());
     assert!(t.nodes["r1"].hostfs.as_deref().unwrap().ends_with("/share"));
 }
+
+#[test]
+fn merge_keys_take_what_the_mapping_does_not_set() {
+    let text = "name: mk\nnodes:\n  r1: &router\n    memory: 64M\n    sysctls: {net.ipv4.ip_forward: 1}\n  r2:\n    <<: *router\n    memory: 96M\n";
+    let t = load_str(text, Path::new("/nonexistent/mk.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.effective_memory("r2").mib(), 96);
+    assert_eq!(t.nodes["r2"].sysctls, t.nodes["r1"].sysctls);
+    assert_eq!(t.nodes["r2"].sysctls.len(), 1);
+}
