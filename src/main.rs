@@ -483,7 +483,14 @@ fn select_lab(args: &LabArgs) -> Result<String> {
     }
     let labs = state::list_labs();
     match labs.len() {
-        0 => Err("no lab is up (start one with `umlvnf up FILE`)".into()),
+        0 => match std::fs::read_dir(state::labs_dir()) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+                "cannot read {} (permission denied): labs belong to root, so run umlvnf as root",
+                state::labs_dir().display()
+            )
+            .into()),
+            _ => Err("no lab is up (start one with `umlvnf up FILE`)".into()),
+        },
         1 => Ok(labs[0].clone()),
         _ => Err(format!(
             "{} labs are up ({}); choose one with --lab NAME or -t FILE",

@@ -196,11 +196,8 @@ fn checking_a_topology_never_runs_its_kernel() {
         format!("#!/bin/sh\ntouch {}\nexec sleep 1000\n", marker.display()),
     )
     .expect("write kernel");
-    std::fs::set_permissions(
-        &kernel,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    std::fs::set_permissions(&kernel, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let file = dir.path().join("lab.yaml");
     std::fs::write(
         &file,
@@ -229,4 +226,34 @@ fn checking_a_topology_never_runs_its_kernel() {
         );
     }
     assert!(!marker.exists(), "a command ran the topology's kernel file");
+}
+
+/// A user who may not read the labs directory is told so, not that no lab is up.
+#[test]
+fn root_a_user_without_access_to_the_labs_is_told_why() {
+    common::require_root();
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let labs = dir.path().join("labs");
+    std::fs::create_dir(&labs).expect("mkdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    std::fs::set_permissions(&labs, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let out = Command::new(bin())
+        .args(["inspect"])
+        .env("UMLVNF_STATE_DIR", &labs)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("umlvnf runs as nobody");
+    assert!(!out.status.success());
+    let err = text(&out);
+    assert!(
+        err.contains("permission denied") && err.contains("run umlvnf as root"),
+        "{err}"
+    );
 }
