@@ -353,13 +353,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan { file, format } => {
             let topo = umlvnf_topology::load(&file)?;
-            let ctx = umlvnf::images::planned_context(
-                &topo,
-                state::labs_dir(),
-                planned_images(&topo),
-                umlvnf_kernel::host::seccomp_available(),
-            )?;
-            let p = plan::plan(&topo, &ctx)?;
+            let p = match planned(&file, &topo)? {
+                Ok(p) => p,
+                Err(diagnostic) => {
+                    eprintln!("{diagnostic}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
             match format {
                 PlanFormat::Text => print!("{}", plan::render_text(&p)),
                 PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&p)?),
@@ -432,16 +432,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The plan `umlvnf plan` shows, or the limit it breaks placed in the topology file (limits
+/// such as UML's command-line length depend on how the topology is rendered).
+fn planned(
+    file: &Path,
+    topo: &umlvnf_topology::Topology,
+) -> Result<std::result::Result<plan::Plan, umlvnf_topology::Diagnostic>> {
+    let ctx = umlvnf::images::planned_context(
+        topo,
+        state::labs_dir(),
+        planned_images(topo),
+        umlvnf_kernel::host::seccomp_available(),
+    )?;
+    Ok(plan::plan(topo, &ctx).map_err(|e| {
+        let field = e.field().unwrap_or_default();
+        umlvnf_topology::diagnostic_at(file, &field, e.to_string())
+    }))
+}
+
 fn validate(files: &[PathBuf]) -> Result<ExitCode> {
     let mut ok = true;
     for f in files {
         match umlvnf_topology::load(f) {
-            Ok(t) => println!(
-                "{}: valid ({} nodes, {} links)",
-                f.display(),
-                t.nodes.len(),
-                t.links.len()
-            ),
+            Ok(t) => match planned(f, &t)? {
+                Ok(_) => println!(
+                    "{}: valid ({} nodes, {} links)",
+                    f.display(),
+                    t.nodes.len(),
+                    t.links.len()
+                ),
+                Err(diagnostic) => {
+                    ok = false;
+                    eprintln!("{diagnostic}");
+                }
+            },
             Err(e) => {
                 ok = false;
                 eprintln!("{e}");

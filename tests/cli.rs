@@ -257,3 +257,57 @@ fn root_a_user_without_access_to_the_labs_is_told_why() {
         "{err}"
     );
 }
+
+/// What UML cannot take is refused by `validate` (and `plan`) at the node that breaks it: more
+/// vector interfaces than a guest can open, and a command line over 4096 bytes.
+#[test]
+fn validate_refuses_what_uml_cannot_boot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = |links: &str| {
+        format!("name: big\nnodes:\n  r1: {{}}\n  h1: {{kind: host}}\nlinks:\n{links}")
+    };
+    let check = |file: &std::path::Path, cmd: &str, state: &std::path::Path| {
+        let out = Command::new(bin())
+            .args([cmd, file.to_str().expect("utf-8")])
+            .env("UMLVNF_STATE_DIR", state)
+            .output()
+            .expect("umlvnf runs");
+        (out.status.success(), text(&out))
+    };
+    let short_state = dir.path().join("labs");
+    let long_state = dir.path().join("s".repeat(150)).join("labs");
+
+    // 17 links: more interfaces than a guest opens.
+    let many: String = (0..17)
+        .map(|i| format!("  - endpoints: [r1:eth{i}, h1:eth{i}]\n"))
+        .collect();
+    let file = dir.path().join("many.yaml");
+    std::fs::write(&file, lab(&many)).expect("write");
+    for cmd in ["validate", "plan"] {
+        let (ok, err) = check(&file, cmd, &short_state);
+        assert!(!ok, "{cmd} accepted it: {err}");
+        assert!(
+            err.contains(
+                "many.yaml:3:3: nodes.r1: node `r1`: 17 vector interfaces, more than the 16"
+            ),
+            "{cmd}: {err}"
+        );
+    }
+
+    // 15 raw links with options: fits under a short state directory; under a long one the
+    // BPF file paths make the command line too long.
+    let long: String = (0..15)
+        .map(|i| format!("  - endpoints: [r1:eth{i}, h1:eth{i}]\n    depth: 2048\n    gro: true\n"))
+        .collect();
+    let file = dir.path().join("long.yaml");
+    std::fs::write(&file, lab(&long)).expect("write");
+    let (ok, err) = check(&file, "validate", &short_state);
+    assert!(ok, "{err}");
+    let (ok, err) = check(&file, "validate", &long_state);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("long.yaml:3:3: nodes.r1: node `r1`: its UML command line would be")
+            && err.contains("more than the 4095 UML accepts"),
+        "{err}"
+    );
+}

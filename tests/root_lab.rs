@@ -340,7 +340,9 @@ fn root_conflicts_are_reported() {
     root.veth_add(&taken, &format!("{taken}p"), None)
         .expect("veth");
     let ex = example("quickstart", &name, |t| {
-        format!("{t}  - endpoints: [r1:eth9, host:{taken}]\nhost_access: {{host_interfaces: true}}\n")
+        format!(
+            "{t}  - endpoints: [r1:eth9, host:{taken}]\nhost_access: {{host_interfaces: true}}\n"
+        )
     });
     let out = umlvnf(&["up", "-d", ex.file.to_str().expect("path")]);
     let _ = root.link_del(&taken);

@@ -69,6 +69,27 @@ pub enum PlanError {
         /// How many options were rendered.
         count: usize,
     },
+    /// UML joins its arguments into one command line of at most 4096 bytes (`COMMAND_LINE_SIZE`)
+    /// and stops the guest at boot when they do not fit.
+    #[error("node `{node}`: its UML command line would be {length} bytes, more than the {max} UML accepts: use fewer interfaces or links with fewer options, or shorter names and a shorter labs directory")]
+    CommandLineTooLong {
+        /// The guest.
+        node: String,
+        /// The rendered length.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Every vector interface takes two of UML's dynamic interrupts.
+    #[error("node `{node}`: {count} vector interfaces, more than the {max} a UML guest can open (each takes two of its 44 dynamic interrupts, which consoles and block devices share): split the node or use fewer links")]
+    TooManyInterfaces {
+        /// The guest.
+        node: String,
+        /// How many it has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A wire's unix socket path would not fit in `sun_path`.
     #[error("the wire socket path `{path}` is longer than the 107 bytes a unix socket path can have: use a shorter labs directory or lab name")]
     SocketPathTooLong {
@@ -98,6 +119,30 @@ pub enum PlanError {
         /// The kernel choice.
         kernel: String,
     },
+}
+
+/// The longest UML command line: `COMMAND_LINE_SIZE` (4096) less its terminating NUL.
+pub const MAX_COMMAND_LINE: usize = 4095;
+/// The most vector interfaces a guest gets: UML has 44 dynamic interrupts (20 to 63) and
+/// each open vector interface takes two.
+pub const MAX_GUEST_INTERFACES: usize = 16;
+
+impl PlanError {
+    /// The topology field the problem is about, such as `nodes.r1`, when there is one.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            PlanError::UnsafeValue { node, .. }
+            | PlanError::CommandLineTooLong { node, .. }
+            | PlanError::TooManyInterfaces { node, .. }
+            | PlanError::MissingImage { node, .. }
+            | PlanError::MissingKernel { node, .. } => Some(format!("nodes.{node}")),
+            PlanError::TooManyOptions {
+                node, interface, ..
+            } => Some(format!("nodes.{node}.interfaces.{interface}")),
+            PlanError::WireEnds { link } => Some(format!("links[{link}]")),
+            _ => None,
+        }
+    }
 }
 
 /// A whole deploy.
@@ -855,6 +900,28 @@ fn plan_guest(
             mtu: spec.mtu,
             ipv4: spec.ipv4.iter().map(|a| a.to_string()).collect(),
             ipv6: spec.ipv6.iter().map(|a| a.to_string()).collect(),
+        });
+    }
+
+    if interfaces.len() > MAX_GUEST_INTERFACES {
+        return Err(PlanError::TooManyInterfaces {
+            node: name.to_string(),
+            count: interfaces.len(),
+            max: MAX_GUEST_INTERFACES,
+        });
+    }
+    // UML joins argv[1..] with spaces into its command line.
+    let length = argv
+        .iter()
+        .skip(1)
+        .map(|a| a.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    if length > MAX_COMMAND_LINE {
+        return Err(PlanError::CommandLineTooLong {
+            node: name.to_string(),
+            length,
+            max: MAX_COMMAND_LINE,
         });
     }
 

@@ -88,7 +88,11 @@ pub fn preflight(plan: &Plan, socks: &mut Sockets) -> Result<(), RuntimeError> {
 /// A bridge that exists already is joined only if it is a bridge and the topology allows
 /// reaching host interfaces.
 fn check_existing_bridge(plan: &Plan, name: &str) -> Result<(), RuntimeError> {
-    if !Path::new("/sys/class/net").join(name).join("bridge").is_dir() {
+    if !Path::new("/sys/class/net")
+        .join(name)
+        .join("bridge")
+        .is_dir()
+    {
         return Err(RuntimeError::Conflict(format!(
             "`bridge: {name}` names an existing host interface that is not a bridge: name a bridge, or a name that does not exist (the lab then creates and owns it)"
         )));

@@ -15,7 +15,14 @@ use crate::spans::{index, join, Spans};
 use crate::tree::{Entry, YNode, YValue};
 use crate::tunnel::*;
 
-const TOPOLOGY_FIELDS: &[&str] = &["name", "defaults", "nodes", "links", "metrics", "host_access"];
+const TOPOLOGY_FIELDS: &[&str] = &[
+    "name",
+    "defaults",
+    "nodes",
+    "links",
+    "metrics",
+    "host_access",
+];
 const HOST_ACCESS_FIELDS: &[&str] = &["host_files", "host_interfaces", "public_metrics"];
 const METRICS_FIELDS: &[&str] = &["listen", "disabled"];
 const DEFAULTS_FIELDS: &[&str] = &[

@@ -142,6 +142,29 @@ pub fn to_text(topology: &Topology) -> String {
     serde_json::to_string_pretty(topology).unwrap_or_default()
 }
 
+/// A problem found after loading (while planning, where a limit depends on how the topology
+/// is rendered), placed at `field`'s key in the topology file `file` (its start when the field
+/// cannot be found).
+pub fn diagnostic_at(file: &Path, field: &str, message: String) -> Diagnostic {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let pos = match tree::parse(&text) {
+        Ok(Some(root)) => {
+            let mut sink = Sink::new(file.to_path_buf());
+            let mut spans = Spans::default();
+            decode::decode(Some(&root), &mut sink, &mut spans);
+            spans.key(field)
+        }
+        _ => Pos::START,
+    };
+    Diagnostic {
+        file: file.to_path_buf(),
+        line: pos.line,
+        column: pos.column,
+        field: field.to_string(),
+        message,
+    }
+}
+
 /// The JSON schema of topology files, generated from [`Topology`] (for editors and for
 /// `umlvnf schema`).
 pub fn json_schema() -> serde_json::Value {

@@ -244,7 +244,8 @@ fn host_files_inside_the_topology_directory_need_no_opt_in() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("share")).unwrap();
     std::fs::write(dir.path().join("motd"), "hi\n").unwrap();
-    let text = "name: own\nnodes:\n  r1:\n    hostfs: share\n    files: [{src: motd, dst: /etc/motd}]\n";
+    let text =
+        "name: own\nnodes:\n  r1:\n    hostfs: share\n    files: [{src: motd, dst: /etc/motd}]\n";
     let t = load_str(text, &dir.path().join("lab.yaml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.host_access, HostAccess::default());
     assert!(t.nodes["r1"].hostfs.as_deref().unwrap().ends_with("/share"));
