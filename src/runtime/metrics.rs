@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use umlvnf_metrics::{
-    GuestInfo, HostInterface, LabSource, MetricsError, MetricsServer, QueueSample,
+    GuestInfo, HostInterface, LabSource, MetricsError, MetricsServer, QueueSample, QueuedSample,
 };
 
 use super::supervisor::Lab;
@@ -151,6 +151,35 @@ impl LabSource for LabMetrics {
                             .collect(),
                     });
                 }
+            }
+        }
+        out
+    }
+
+    fn datapath_queued(&self) -> Vec<QueuedSample> {
+        let Some(lab) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, link, ends, c) in lab.wire_counters() {
+            let transport = lab
+                .plan()
+                .links
+                .get(link)
+                .map_or_else(|| "wire".to_string(), |l| l.transport.clone());
+            // Frames going a→b wait to be sent by end b, and the other way.
+            for (endpoint, dir) in [(&ends[1], &c.a_to_b), (&ends[0], &c.b_to_a)] {
+                let (node, interface) = endpoint
+                    .split_once(':')
+                    .map(|(n, i)| (n.to_string(), i.to_string()))
+                    .unwrap_or_else(|| (endpoint.clone(), String::new()));
+                out.push(QueuedSample {
+                    link: name.clone(),
+                    node,
+                    interface,
+                    transport: transport.clone(),
+                    frames: dir.queued,
+                });
             }
         }
         out
