@@ -20,8 +20,8 @@ pub const TIME_TRAVEL_CONFIG: &str = include_str!("../../../kernel/time-travel.c
 
 /// The project's own kernel patches, applied in this order with `patch -p1`.
 pub const PATCHES: &[(&str, &str)] = &[(
-    "0001-vector-tap-reset-stats-without-queues.patch",
-    include_str!("../../../kernel/patches/0001-vector-tap-reset-stats-without-queues.patch"),
+    "0001-vector-tap-without-queues.patch",
+    include_str!("../../../kernel/patches/0001-vector-tap-without-queues.patch"),
 )];
 
 /// A build of the appliance kernel.
