@@ -35,3 +35,9 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+## fuzz: run every fuzz target (crates/fuzz) for FUZZ_SECONDS each (default 5 minutes), in release mode
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz:
+	$(CARGO) run --release -p umlvnf-fuzz -- --seconds $(FUZZ_SECONDS)
