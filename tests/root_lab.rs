@@ -612,3 +612,65 @@ fn root_one_lab_has_one_owner() {
     lab.down();
     other_lab.down();
 }
+
+/// A guest whose UML process is stopped is shown `unresponsive`, `exec` into it fails at once
+/// saying so, it is `ready` again when continued, and when it stays stopped its restart policy
+/// kills and restarts it.
+#[test]
+fn root_a_stopped_guest_is_unresponsive_then_restarted() {
+    require_root();
+    let ex = example("quickstart", &lab_name("un"), |t| t);
+    let lab = Deployed::up(&ex);
+    let state = |lab: &Deployed| -> (String, u64) {
+        let info = lab.inspect();
+        let r1 = info["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["name"] == "r1")
+            .cloned()
+            .expect("r1");
+        (
+            r1["state"].as_str().unwrap_or_default().to_string(),
+            r1["restarts"].as_u64().unwrap_or(0),
+        )
+    };
+    let pid = nix::unistd::Pid::from_raw(node_pid(&lab, "r1"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    assert!(
+        eventually(Duration::from_secs(10), || state(&lab).0 == "unresponsive"),
+        "r1 is not shown unresponsive: {:?}",
+        state(&lab)
+    );
+    let started = std::time::Instant::now();
+    let o = lab.exec("r1", &["true"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is unresponsive"), "{}", text(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "exec took {:?}",
+        started.elapsed()
+    );
+
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT");
+    assert!(
+        eventually(Duration::from_secs(10), || state(&lab).0 == "ready"),
+        "r1 is not ready after SIGCONT: {:?}",
+        state(&lab)
+    );
+    let ping = lab.exec("h1", &["ping", "-c", "1", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "{}", text(&ping));
+
+    // Stopped for good: on-failure restarts it after the bound.
+    let pid = nix::unistd::Pid::from_raw(node_pid(&lab, "r1"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    assert!(
+        eventually(Duration::from_secs(60), || state(&lab)
+            == ("ready".to_string(), 1)),
+        "r1 was not restarted: {:?}",
+        state(&lab)
+    );
+    let ping = lab.exec("h1", &["ping", "-c", "1", "-W", "2", "10.2.0.1"]);
+    assert!(ping.status.success(), "{}", text(&ping));
+    lab.down();
+}

@@ -30,6 +30,11 @@ const BOOT_POLL: Duration = Duration::from_millis(200);
 const PANIC_GRACE: Duration = Duration::from_millis(300);
 /// How long a graceful stop (ctrl-alt-del, then halt) may take before signals.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a guest whose UML process is stopped (SIGSTOP, a debugger) stays `unresponsive`
+/// before a restart policy other than `no` kills and restarts it.
+pub const UNRESPONSIVE_LIMIT: Duration = Duration::from_secs(20);
+/// How often a running guest's process state is looked at.
+const RESPONSIVE_CHECK: Duration = Duration::from_secs(1);
 
 /// What the notify socket reported about one guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -426,17 +431,66 @@ impl Guest {
         self.set_state("stopped", None);
     }
 
+    /// Marks the guest `unresponsive` while its UML process is stopped, back to `ready` when
+    /// it runs again, and kills it for a restart once it stayed stopped for
+    /// [`UNRESPONSIVE_LIMIT`] under a restart policy other than `no`. Returns true if it killed.
+    fn check_responsive(&self, stopped_since: &mut Option<Instant>, on_change: &dyn Fn()) -> bool {
+        let Some(pid) = self.lock_live().process.map(|p| p.pid) else {
+            return false;
+        };
+        let restarts = self.plan.restart != RestartPolicy::No;
+        match (process_stopped(pid), *stopped_since) {
+            (true, None) => {
+                *stopped_since = Some(Instant::now());
+                self.set_state(
+                    "unresponsive",
+                    Some(format!(
+                        "the UML process {pid} is stopped (SIGSTOP or a debugger), so the guest answers nothing{}",
+                        if restarts {
+                            format!("; it is restarted if it stays so for {} s", UNRESPONSIVE_LIMIT.as_secs())
+                        } else {
+                            " (restart: no keeps it as it is)".to_string()
+                        }
+                    )),
+                );
+                on_change();
+            }
+            (true, Some(t)) if restarts && t.elapsed() >= UNRESPONSIVE_LIMIT => {
+                *stopped_since = None;
+                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                return true;
+            }
+            (false, Some(_)) => {
+                *stopped_since = None;
+                if self.lock_live().record.state == "unresponsive" {
+                    self.set_state("ready", None);
+                    on_change();
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
     /// Watches the running guest and restarts it by its policy until the lab stops.
     pub fn watch(&self, on_change: &dyn Fn()) {
         let mut backoff = Duration::from_secs(1);
+        let mut stopped_since = None;
+        let mut killed_unresponsive = false;
+        let mut last_check = Instant::now();
         loop {
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
             let Some(code) = self.reap() else {
+                if last_check.elapsed() >= RESPONSIVE_CHECK {
+                    last_check = Instant::now();
+                    killed_unresponsive |= self.check_responsive(&mut stopped_since, on_change);
+                }
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             };
+            stopped_since = None;
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
@@ -461,6 +515,10 @@ impl Guest {
                 Some(message) => {
                     format!("the guest kernel panicked ({message}); the UML process exited with status {code}")
                 }
+                None if std::mem::take(&mut killed_unresponsive) => format!(
+                    "the UML process was killed after {} s stopped (unresponsive)",
+                    UNRESPONSIVE_LIMIT.as_secs()
+                ),
                 None => format!("the UML process exited with status {code}"),
             };
             self.lock_live().record.last_exit = Some(exited.clone());
@@ -496,6 +554,20 @@ impl Guest {
         &self,
         f: impl FnOnce(&mut AgentClient<UnixStream>) -> Result<T, umlvnf_agent::client::AgentError>,
     ) -> Result<T, String> {
+        {
+            let live = self.lock_live();
+            if live.record.state == "unresponsive" {
+                return Err(format!(
+                    "node `{}` of lab `{}` is unresponsive: {}",
+                    self.plan.node,
+                    self.lab,
+                    live.record
+                        .error
+                        .as_deref()
+                        .unwrap_or("its UML process is stopped")
+                ));
+            }
+        }
         let mut agent = self.agent.lock().unwrap_or_else(|p| p.into_inner());
         match agent.as_mut() {
             Some(client) => f(client).map_err(|e| format!("node `{}`: {e}", self.plan.node)),
@@ -537,6 +609,19 @@ impl Guest {
             None => Err(format!("node `{}` has no console yet", self.plan.node)),
         }
     }
+}
+
+/// True if process `pid` is stopped (`T`, or `t` under a tracer), from `/proc/PID/stat`.
+fn process_stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace()
+                .next()
+                .map(|st| st == "T" || st == "t")
+        })
+        .unwrap_or(false)
 }
 
 /// The panic message of a guest whose process just exited, if it reported one. A panicking
