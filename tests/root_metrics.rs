@@ -130,9 +130,16 @@ fn root_prometheus_scrapes_a_running_lab() {
     assert!(drops, "no filter drop in Prometheus");
 
     // Frames waiting in delay queues are exported per direction of each datapath link.
-    let q = format!("umlvnf_datapath_queued{{lab=\"{}\",link=\"link0\"}}", lab.lab);
+    let q = format!(
+        "umlvnf_datapath_queued{{lab=\"{}\",link=\"link0\"}}",
+        lab.lab
+    );
     let queued = prom.query(&q).expect("queued query");
-    assert_eq!(queued.len(), 2, "one queued series per direction of link0: {queued:?}");
+    assert_eq!(
+        queued.len(),
+        2,
+        "one queued series per direction of link0: {queued:?}"
+    );
 
     // Every panel of every dashboard has data.
     let mut failures = Vec::new();
