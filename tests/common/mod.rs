@@ -227,3 +227,16 @@ pub fn tcp_connects(lab: &Deployed, h2_ip: &str, port: &str) -> bool {
     let _ = listener.wait();
     o.status.success()
 }
+
+/// Asserts that the nftables rule of `node` whose listing contains `needle` counted packets.
+pub fn assert_nft_rule_counted(lab: &Deployed, node: &str, needle: &str) {
+    let rules = text(&lab.exec(node, &["nft", "list", "ruleset"]));
+    let rule = rules
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no rule with `{needle}` in: {rules}"));
+    assert!(
+        !rule.contains("packets 0 "),
+        "the rule counted nothing: {rule}"
+    );
+}
