@@ -1,5 +1,6 @@
-//! Boots real UML guests with the agent as init (needs root, `user-mode-linux`,
-//! `busybox-static`, `e2fsprogs`, `uml-utilities`, `iproute2`).
+//! Boots real UML guests with the agent as init (needs root, umlvnf's appliance kernel from
+//! `umlvnf kernel build`, `busybox-static`, `e2fsprogs`, `uml-utilities`, `iproute2`,
+//! `iptables`).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -14,9 +15,23 @@ use std::time::{Duration, Instant};
 
 use umlvnf_agent::config::{FileConfig, GuestConfig, InterfaceConfig, RouteConfig};
 use umlvnf_agent::{config_drive, AgentClient, AgentError};
+use umlvnf_image::{BuiltKernel, KernelStore};
+use umlvnf_kernel::Flavour;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_umlvnf-agent");
-const MODULES: &str = "/usr/lib/uml/modules";
+
+/// umlvnf's appliance kernel (SMP flavour, everything built in) from the kernel store; panics
+/// saying how to build it when the store has none.
+fn appliance_kernel() -> BuiltKernel {
+    let store = KernelStore::new(KernelStore::default_dir());
+    store.find(Flavour::Smp).unwrap_or_else(|| {
+        panic!(
+            "no appliance kernel (flavour smp, current recipe) in {}: run `umlvnf kernel build` \
+             first (`make test` does)",
+            store.dir().display()
+        )
+    })
+}
 
 fn require_root() {
     // SAFETY: geteuid has no preconditions.
@@ -117,7 +132,8 @@ impl Lab {
         a
     }
 
-    /// Builds a busybox root with the agent, its libraries and the ipv6 module.
+    /// Builds a busybox root with the agent, its libraries and iptables-legacy (the appliance
+    /// kernel has no modules: IPv6 and x_tables are built in).
     fn build_root(&self) -> PathBuf {
         let root = self.dir.join("root");
         for d in [
@@ -144,31 +160,6 @@ impl Lab {
             }
         }
         install_iptables(&root);
-        // Only the ipv6 and x_tables modules (and their dependencies), indexed by the host's
-        // depmod so that modprobe and the kernel's autoloading (aliases) work.
-        let release = fs::read_dir(MODULES)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .file_name();
-        let src = Path::new(MODULES).join(&release);
-        let dst = root.join("lib/modules").join(&release);
-        for m in GUEST_MODULES {
-            fs::create_dir_all(dst.join(m).parent().unwrap()).unwrap();
-            fs::copy(src.join(m), dst.join(m)).unwrap();
-        }
-        for f in [
-            "modules.order",
-            "modules.builtin",
-            "modules.builtin.modinfo",
-        ] {
-            fs::copy(src.join(f), dst.join(f)).unwrap();
-        }
-        sh(
-            "depmod",
-            &["-b", root.to_str().unwrap(), release.to_str().unwrap()],
-        );
         let img = self.dir.join("rootfs.img");
         sh(
             "mkfs.ext4",
@@ -217,7 +208,7 @@ impl Lab {
         let console_out: OwnedFd = console_guest.try_clone().unwrap().into();
         let console_in: OwnedFd = console_guest.into();
         let agent_fd = agent_guest.as_raw_fd();
-        let mut cmd = Command::new("/usr/bin/linux");
+        let mut cmd = Command::new(appliance_kernel().binary());
         cmd.args(&args)
             .stdin(Stdio::from(console_in))
             .stdout(Stdio::from(console_out))
@@ -316,18 +307,6 @@ fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// Kernel modules copied into the test root (relative to the modules directory).
-const GUEST_MODULES: &[&str] = &[
-    "kernel/net/ipv6/ipv6.ko",
-    "kernel/lib/crc-ccitt.ko",
-    "kernel/net/netfilter/x_tables.ko",
-    "kernel/net/netfilter/xt_tcpudp.ko",
-    "kernel/net/ipv4/netfilter/ip_tables.ko",
-    "kernel/net/ipv4/netfilter/iptable_filter.ko",
-    "kernel/net/ipv6/netfilter/ip6_tables.ko",
-    "kernel/net/ipv6/netfilter/ip6table_filter.ko",
-];
-
 /// The host's iptables-legacy (package `iptables`) as the minimal image carries it.
 const XTABLES: &str = "/usr/sbin/xtables-legacy-multi";
 const XTABLES_PLUGINS: &str = "/usr/lib/x86_64-linux-gnu/xtables";
@@ -397,7 +376,8 @@ fn root_agent_boots() {
         lab: "test".into(),
         node: lab.name.clone(),
         hostname: hostname.clone(),
-        modules: vec!["ipv6".into()],
+        // The appliance kernel has IPv6 and x_tables built in: nothing to load.
+        modules: Vec::new(),
         interfaces: vec![InterfaceConfig {
             device: "vec0".into(),
             name: "eth0".into(),

@@ -185,9 +185,10 @@ impl Mconsole {
 
     /// `proc PATH`: reads `/proc/PATH` inside the guest.
     ///
-    /// On the Debian 6.1 kernel this fails for files without kernel-read support, notably
-    /// every `net/*` file (`Read of file failed`); `meminfo`, `version`, `uptime`, `mounts`,
-    /// `cpuinfo` and `sys/...` work.
+    /// This fails for files without kernel-read support, notably every `net/*` file
+    /// (`Read of file failed`, on Debian's 6.1 and on 7.3); `meminfo`, `version`, `uptime`,
+    /// `cpuinfo` and `sys/...` work. `self/...` names the kernel worker serving the request:
+    /// on 7.3 `mounts` (`self/mounts`) is empty, `1/mounts` (init's) lists the guest's mounts.
     pub fn proc_read(&self, path: &str) -> Result<String> {
         self.command(&format!("proc {path}"), DEFAULT_TIMEOUT)
     }

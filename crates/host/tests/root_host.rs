@@ -5,7 +5,7 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{require_root, thread_netns_id, uniq, LinkGuard, NetnsGuard};
+use common::{appliance_kernel, require_root, thread_netns_id, uniq, LinkGuard, NetnsGuard};
 use umlvnf_host::{
     command_in_netns, netns_add, netns_del, netns_exists, netns_list, run_in_netns, sysctl_get,
     sysctl_set, try_command_in_netns, HostError, IpNet, Rtnl,
@@ -460,9 +460,10 @@ fn root_uml_guest_attaches_to_persistent_tap() {
 
     // The guest runs inside the namespace (a tap is found by name in the opener's namespace),
     // with the host's root read-only over hostfs and the init script above.
+    let kernel = appliance_kernel().binary();
     let mut cmd = command_in_netns(
         &ns,
-        "/usr/bin/linux",
+        &kernel,
         [
             "mem=64M".to_string(),
             "root=/dev/root".to_string(),
@@ -478,12 +479,14 @@ fn root_uml_guest_attaches_to_persistent_tap() {
             format!("uml_dir={}", dir.display()),
         ],
     );
+    // Kernel messages (a panic among them) go to UML's stderr, kept for the failure message.
+    let kernel_log = dir.join("kernel.log");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&kernel_log).unwrap())
         .env("TMPDIR", &dir)
         .process_group(0);
-    let mut child = ChildGuard(cmd.spawn().expect("start /usr/bin/linux"));
+    let mut child = ChildGuard(cmd.spawn().expect("start the appliance kernel"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.0.try_wait().unwrap().is_none() {
         assert!(
@@ -502,7 +505,8 @@ fn root_uml_guest_attaches_to_persistent_tap() {
         .unwrap();
     assert!(
         console.contains("UMLTAP-PING-OK"),
-        "guest console:\n{console}"
+        "guest console:\n{console}\nkernel log:\n{}",
+        std::fs::read_to_string(&kernel_log).unwrap_or_default()
     );
 
     let stats = r.link("tap0").unwrap().unwrap().stats.unwrap();

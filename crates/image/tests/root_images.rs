@@ -1,4 +1,8 @@
 //! Root tests: build real images and boot real UML guests from them through COW overlays.
+//!
+//! The guests boot umlvnf's appliance kernel from the kernel store (`umlvnf kernel build`), which
+//! has every feature built in and no modules. Debian's modular 6.1 kernel is only used to build
+//! an image carrying its modules, never booted (it cannot boot on hosts whose CPU has AMX).
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -10,14 +14,29 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use umlvnf_image::{
-    boot_args, ImageInputs, ImageKind, ImageStore, AGENT_GUEST_PATH, DEFAULT_KERNEL,
+    boot_args, BuiltKernel, ImageInputs, ImageKind, ImageStore, KernelInfo, KernelStore,
+    AGENT_GUEST_PATH, DEBIAN_KERNEL,
 };
+use umlvnf_kernel::Flavour;
 
 fn require_root() {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         panic!("this test needs root: run `make test` as root");
     }
+}
+
+/// umlvnf's appliance kernel (SMP flavour, everything built in) from the kernel store; panics
+/// saying how to build it when the store has none.
+fn appliance_kernel() -> BuiltKernel {
+    let store = KernelStore::new(KernelStore::default_dir());
+    store.find(Flavour::Smp).unwrap_or_else(|| {
+        panic!(
+            "no appliance kernel (flavour smp, current recipe) in {}: run `umlvnf kernel build` \
+             first (`make test` does)",
+            store.dir().display()
+        )
+    })
 }
 
 /// A UML guest process, killed with its whole session (process group) when dropped.
@@ -36,8 +55,8 @@ impl Drop for Guest {
     }
 }
 
-/// Boots `base` with a fresh COW in `work`, returns everything written to the console until the
-/// guest exits (or `limit` passes) and whether it exited by itself.
+/// Boots `base` on the appliance kernel with a fresh COW in `work`, returns everything written to
+/// the console until the guest exits (or `limit` passes) and whether it exited by itself.
 fn boot(base: &Path, work: &Path, name: &str, limit: Duration) -> (String, bool) {
     let cow = work.join(format!("{name}.cow"));
     let uml_dir = work.join("uml");
@@ -49,7 +68,8 @@ fn boot(base: &Path, work: &Path, name: &str, limit: Duration) -> (String, bool)
     let (ours, theirs) = UnixStream::pair().unwrap();
     let theirs_out: OwnedFd = theirs.try_clone().unwrap().into();
     let theirs_in: OwnedFd = theirs.into();
-    let mut cmd = Command::new(DEFAULT_KERNEL);
+    let kernel = appliance_kernel().binary();
+    let mut cmd = Command::new(&kernel);
     cmd.arg(boot_args(base, &cow))
         .args(["root=/dev/ubda", "rw", "mem=128M"])
         .arg(format!("umid={name}"))
@@ -72,7 +92,9 @@ fn boot(base: &Path, work: &Path, name: &str, limit: Duration) -> (String, bool)
         });
     }
     let mut guest = Guest {
-        child: cmd.spawn().expect("starting /usr/bin/linux"),
+        child: cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", kernel.display())),
     };
     drop(cmd);
     let deadline = Instant::now() + limit;
@@ -162,15 +184,19 @@ fn root_minimal_image_boots() {
     let agent = test_agent(
         tmp.path(),
         "",
-        "check modprobe ipv6\n\
-check modprobe nf_tables\n\
+        "check test -e /proc/net/if_inet6\n\
+check nft list tables\n\
+check nft add table ip umlvnftest\n\
+check nft add table ip6 umlvnftest\n\
+check nft add table inet umlvnftest\n\
+check nft add table bridge umlvnftest\n\
 check nft list ruleset\n\
 check ethtool --version\n\
 check tcpdump --version\n\
-check modprobe sch_netem\n\
-check modprobe bridge\n\
-check modprobe veth\n\
-check nft add table bridge umlvnftest\n\
+check ip link add umlvnfbr0 type bridge\n\
+check ip link add umlvnfve0 type veth\n\
+check ip link add umlvnfdu0 type dummy\n\
+check sh -c 'zcat /proc/config.gz | grep -x CONFIG_NET_SCH_NETEM=y'\n\
 printf '*filter\\n:FORWARD ACCEPT [0:0]\\n-A FORWARD -p tcp --dport 23 -j DROP\\nCOMMIT\\n' > /tmp/v4.rules\n\
 check sh -c 'iptables-legacy-restore < /tmp/v4.rules'\n\
 check iptables-legacy -S FORWARD\n\
@@ -179,9 +205,7 @@ check sh -c 'ip6tables-restore < /tmp/v6.rules'\n\
 check ip6tables -S FORWARD\n\
 check iptables -t nat -A POSTROUTING -o lo -j MASQUERADE\n\
 check iptables-save -t nat\n\
-check modprobe iptable_filter\n\
-check modprobe iptable_nat\n\
-nft add table ip umlvnftest 2>&1; echo \"nft-ip-family-rc=$?\"\n\
+check test ! -e /lib/modules\n\
 echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     );
     let store = ImageStore::new(tmp.path().join("store"));
@@ -241,23 +265,27 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     assert_checks(
         &console,
         &[
-            "modprobe ipv6",
-            "modprobe nf_tables",
+            "test -e /proc/net/if_inet6",
+            "nft list tables",
+            "nft add table ip umlvnftest",
+            "nft add table ip6 umlvnftest",
+            "nft add table inet umlvnftest",
+            "nft add table bridge umlvnftest",
             "nft list ruleset",
             "ethtool --version",
             "tcpdump --version",
-            "modprobe sch_netem",
-            "modprobe bridge",
-            "modprobe veth",
-            "nft add table bridge umlvnftest",
+            "ip link add umlvnfbr0 type bridge",
+            "ip link add umlvnfve0 type veth",
+            "ip link add umlvnfdu0 type dummy",
+            "sh -c zcat /proc/config.gz | grep -x CONFIG_NET_SCH_NETEM=y",
             "sh -c iptables-legacy-restore < /tmp/v4.rules",
             "iptables-legacy -S FORWARD",
             "sh -c ip6tables-restore < /tmp/v6.rules",
             "ip6tables -S FORWARD",
             "iptables -t nat -A POSTROUTING -o lo -j MASQUERADE",
             "iptables-save -t nat",
-            "modprobe iptable_filter",
-            "modprobe iptable_nat",
+            // No modules in the image: the kernel has none.
+            "test ! -e /lib/modules",
         ],
     );
     for rule in [
@@ -277,9 +305,6 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
         free_kb > 48 * 1024,
         "only {free_kb} KiB free in the guest's root"
     );
-    for line in console.lines().filter(|l| l.contains("nft-ip-family")) {
-        eprintln!("guest: {line}");
-    }
     assert_eq!(mtime(&base), before, "booting changed the base image");
     assert!(tmp
         .path()
@@ -295,6 +320,89 @@ echo \"ROOT-FREE-KB=$(df -k / | awk 'NR==2 {print $4}')\"",
     let changed = store.image_path(ImageKind::Minimal, &inputs).unwrap();
     assert_ne!(changed, base);
     assert_eq!(mtime(&base), before);
+}
+
+/// Lists a directory of an ext4 image with `debugfs` (e2fsprogs), without mounting it: one name
+/// a line.
+fn image_ls(image: &Path, dir: &str) -> Vec<String> {
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("ls -p {dir}"))
+        .arg(image)
+        .output()
+        .expect("debugfs (e2fsprogs) must be installed");
+    assert!(
+        out.status.success(),
+        "debugfs failed on {}",
+        image.display()
+    );
+    // `ls -p` prints /inode/mode/uid/gid/name/size/ per entry.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split('/').nth(5).map(str::to_string))
+        .filter(|n| !n.is_empty() && n != "." && n != "..")
+        .collect()
+}
+
+/// Images for a modular kernel carry its network modules. Debian's 6.1 kernel is only asked for
+/// its version here: booting it is not possible on every host.
+#[test]
+fn root_minimal_image_carries_the_modules_of_a_modular_kernel() {
+    require_root();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("umlvnf-image-mod-{}-", std::process::id()))
+        .tempdir()
+        .unwrap();
+    let agent = test_agent(tmp.path(), "", "true");
+    let store = ImageStore::new(tmp.path().join("store"));
+    let debian = KernelInfo::probe(Path::new(DEBIAN_KERNEL)).unwrap();
+    let inputs = ImageInputs {
+        modules_from: Some(PathBuf::from(DEBIAN_KERNEL)),
+        ..ImageInputs::new(&agent)
+    };
+    let messages = std::cell::RefCell::new(Vec::new());
+    let progress = |m: &str| messages.borrow_mut().push(m.to_string());
+    let base = store
+        .ensure(ImageKind::Minimal, &inputs, &progress)
+        .unwrap();
+    let installed = messages
+        .borrow()
+        .iter()
+        .find_map(|m| {
+            m.strip_prefix("minimal: ")?
+                .strip_suffix(" kernel modules installed")?
+                .parse::<usize>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no module count in {:?}", messages.borrow()));
+    let wanted = debian.selected_modules().unwrap();
+    assert_eq!(installed, wanted.len());
+    // Modules change the image: the same agent without them is another file.
+    let plain = store
+        .image_path(ImageKind::Minimal, &ImageInputs::new(&agent))
+        .unwrap();
+    assert_ne!(plain, base);
+
+    assert_eq!(
+        image_ls(&base, "/lib/modules"),
+        vec![debian.version.clone()]
+    );
+    let version_dir = format!("/lib/modules/{}", debian.version);
+    let meta = image_ls(&base, &version_dir);
+    assert!(meta.iter().any(|n| n == "modules.dep"), "{meta:?}");
+    for (dir, module) in [
+        ("kernel/net/ipv6", "ipv6.ko"),
+        ("kernel/net/netfilter", "nf_tables.ko"),
+        ("kernel/net/bridge", "bridge.ko"),
+        ("kernel/net/sched", "sch_netem.ko"),
+        ("kernel/drivers/net", "veth.ko"),
+    ] {
+        let names = image_ls(&base, &format!("{version_dir}/{dir}"));
+        assert!(
+            names.iter().any(|n| n == module),
+            "{module} is not in {version_dir}/{dir}: {names:?}"
+        );
+    }
 }
 
 /// The Debian test keeps its store (with the debootstrap tarball) under the target directory so
@@ -361,14 +469,19 @@ fn root_debian_image_boots() {
             "ip -V",
             "nft --version",
             "/usr/lib/frr/zebra --version",
-            "modprobe ipv6",
-            "modprobe nf_tables",
+            "test -e /proc/net/if_inet6",
+            "nft list tables",
+            "nft add table inet umlvnftest",
             "nft list ruleset",
             "iptables-legacy -A FORWARD -p tcp --dport 22 -j DROP",
             "iptables-legacy -t nat -A POSTROUTING -o lo -j MASQUERADE",
             "sh -c iptables-legacy-restore < /tmp/v4.rules",
             "ip6tables-legacy-restore --version",
             "ip link add dum0 type dummy",
+            "ip link add br0 type bridge",
+            "ip link add ve0 type veth peer name ve1",
+            "tc qdisc add dev dum0 root netem delay 10ms",
+            "tc qdisc show dev dum0",
             "/usr/lib/frr/frrinit.sh start",
             "/usr/lib/frr/frrinit.sh status",
             "vtysh -c show ip ospf",
@@ -383,6 +496,12 @@ fn root_debian_image_boots() {
     assert!(
         console.contains("frr-processes-left=0"),
         "FRR daemons survived the stop; console:\n{console}"
+    );
+    assert!(
+        console
+            .lines()
+            .any(|l| l.trim_start().starts_with("qdisc netem") && l.contains("delay 10ms")),
+        "the netem qdisc is not listed; console:\n{console}"
     );
     assert!(console.contains("hostname=umlvnf"), "console:\n{console}");
     let free_kb = root_free_kb(&console);
@@ -415,8 +534,9 @@ ip link set lo up
 check ip -V
 check nft --version
 check /usr/lib/frr/zebra --version
-check modprobe ipv6
-check modprobe nf_tables
+check test -e /proc/net/if_inet6
+check nft list tables
+check nft add table inet umlvnftest
 check nft list ruleset
 check iptables-legacy -A FORWARD -p tcp --dport 22 -j DROP
 check iptables-legacy -t nat -A POSTROUTING -o lo -j MASQUERADE
@@ -428,6 +548,10 @@ iptables-nft -L 2>&1; echo "iptables-nft-rc=$?"
 check ip link add dum0 type dummy
 check ip addr add 10.0.0.1/24 dev dum0
 check ip link set dum0 up
+check ip link add br0 type bridge
+check ip link add ve0 type veth peer name ve1
+check tc qdisc add dev dum0 root netem delay 10ms
+check tc qdisc show dev dum0
 sed -i 's/^ospfd=no/ospfd=yes/' /etc/frr/daemons
 cat > /etc/frr/frr.conf <<'CONF'
 frr defaults traditional

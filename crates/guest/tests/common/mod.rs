@@ -1,5 +1,6 @@
-//! Shared fixtures of the guest integration tests: a tiny busybox root image and a per-test lab
-//! directory whose guard kills the guest's process group and removes everything on drop.
+//! Shared fixtures of the guest integration tests: the appliance kernel, a tiny busybox root image
+//! and a per-test lab directory whose guard kills the guest's process group and removes
+//! everything on drop.
 
 #![allow(dead_code)]
 
@@ -11,6 +12,8 @@ use std::time::Duration;
 use umlvnf_guest::{
     spawn, wait_group_gone, ConsolePump, NotifySocket, ProcessId, UmlChild, UmlCommand,
 };
+use umlvnf_image::{BuiltKernel, KernelStore};
+use umlvnf_kernel::Flavour;
 
 /// Panics unless running as root (root tests must never pass silently).
 pub fn require_root() {
@@ -18,6 +21,22 @@ pub fn require_root() {
     if unsafe { libc::geteuid() } != 0 {
         panic!("this test needs root: run `make test` as root");
     }
+}
+
+/// umlvnf's appliance kernel (SMP flavour, everything built in) from the kernel store, which
+/// every test guest boots; panics saying how to build it when the store has none.
+pub fn appliance_kernel() -> &'static BuiltKernel {
+    static KERNEL: OnceLock<BuiltKernel> = OnceLock::new();
+    KERNEL.get_or_init(|| {
+        let store = KernelStore::new(KernelStore::default_dir());
+        store.find(Flavour::Smp).unwrap_or_else(|| {
+            panic!(
+                "no appliance kernel (flavour smp, current recipe) in {}: run `umlvnf kernel \
+                 build` first (`make test` does)",
+                store.dir().display()
+            )
+        })
+    })
 }
 
 /// The init script: its behaviour is chosen by `umlvnf_mode=` on the kernel command line
@@ -124,7 +143,7 @@ impl Lab {
     pub fn command(&self, mode: &str) -> UmlCommand {
         let d = self.dir.path().display();
         let argv = vec![
-            "/usr/bin/linux".to_string(),
+            appliance_kernel().binary().display().to_string(),
             format!("ubd0={d}/root.cow,{}", rootfs().display()),
             "root=/dev/ubda".into(),
             "rw".into(),

@@ -1,8 +1,10 @@
-//! Helpers shared by the root tests: the root check and clean-up guards.
+//! Helpers shared by the root tests: the root check, the appliance kernel and clean-up guards.
 
 #![allow(dead_code)]
 
 use umlvnf_host::{netns_del, netns_exists, Rtnl};
+use umlvnf_image::{BuiltKernel, KernelStore};
+use umlvnf_kernel::Flavour;
 
 /// Panics unless the test runs as root (root tests must never pass silently).
 pub fn require_root() {
@@ -10,6 +12,19 @@ pub fn require_root() {
     if unsafe { libc::geteuid() } != 0 {
         panic!("this test needs root: run `make test` as root");
     }
+}
+
+/// umlvnf's appliance kernel (SMP flavour, everything built in) from the kernel store; panics
+/// saying how to build it when the store has none.
+pub fn appliance_kernel() -> BuiltKernel {
+    let store = KernelStore::new(KernelStore::default_dir());
+    store.find(Flavour::Smp).unwrap_or_else(|| {
+        panic!(
+            "no appliance kernel (flavour smp, current recipe) in {}: run `umlvnf kernel build` \
+             first (`make test` does)",
+            store.dir().display()
+        )
+    })
 }
 
 /// A name unique to this process and test: `prefix` + pid.
