@@ -14,9 +14,10 @@ pub enum BenchError {
     InvalidFrameSize(String),
     /// A scenario name that is not known.
     #[error(
-        "scenario `{0}` is not known: use veth, netns-router, wire, guest, guest-raw, guest-tap, \
-         guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-firewall, guest-plain, \
-         guest-tuned, tuning, pair-wire, pair-l2tpv3, pair-vde, pairs or all"
+        "scenario `{0}` is not known: use veth, netns-router, wire, wire-tap, guest, guest-raw, \
+         guest-tap, guest-hybrid, guest-wire, guest-gre, guest-l2tpv3, guest-topology, \
+         guest-firewall, guest-nftables, guest-plain, guest-debian, guest-tuned, tuning, \
+         pair-wire, pair-l2tpv3, pair-bridge, pair-vde, pairs or all"
     )]
     UnknownScenario(String),
     /// Options that do not fit together or are out of range.
@@ -60,7 +61,8 @@ pub enum BenchError {
         /// What is missing.
         reason: String,
     },
-    /// The `guest-plain` guest, started with the howto's command line, did not come up.
+    /// The `guest-plain` or `guest-debian` guest, started with the howto's command line, did
+    /// not come up.
     #[error("the plain guest (the howto's `linux ...` command line) failed: {0}")]
     HowtoGuest(String),
     /// trafgen could not be run or its output not read.

@@ -1,7 +1,12 @@
-//! The `guest-plain` scenario's router: the quickstart router started the way the UML howto
-//! starts a guest, one `linux ...` command line run by hand, without umlvnf's runtime and
-//! without any of its tuning (no CPU pinning, default socket buffers, the howto's own
-//! `depth=128,gro=1` on raw vector links, consoles as the howto sets them).
+//! The router of the `guest-plain` and `guest-debian` scenarios: the quickstart router started
+//! the way the UML howto starts a guest, one `linux ...` command line run by hand, without
+//! umlvnf's runtime and without any of its tuning (no CPU pinning, default socket buffers, the
+//! howto's own `depth=128,gro=1` on raw vector links, consoles as the howto sets them).
+//!
+//! Which kernel runs that command line is the scenario's choice ([`HowtoKernel`]):
+//! `guest-plain` boots the same kernel as `guest-tuned` (umlvnf's appliance kernel, its `smp`
+//! flavour), so that the two differ only by tuning; `guest-debian` boots Debian's
+//! `/usr/bin/linux` (6.1), where this host can boot it at all ([`HowtoKernel::refusal`]).
 //!
 //! Only what the howto leaves to the reader is filled in: the root image is umlvnf's
 //! `minimal` image (its init is umlvnf's agent, which reads the router's addresses and
@@ -21,14 +26,19 @@ use std::time::{Duration, Instant};
 
 use umlvnf_agent::config::{GuestConfig, InterfaceConfig};
 use umlvnf_agent::protocol::{decode_line, Event};
+use umlvnf_kernel::{boot_refusal, Flavour, HostCpu, KernelFacts};
 
 use crate::arp;
 use crate::error::{BenchError, Result};
 use crate::netenv::{self, NetEnv};
 use crate::trial::Path;
 
-/// The UML kernel the howto runs.
-pub const KERNEL: &str = "linux";
+/// Debian's UML kernel (package `user-mode-linux`, 6.1 on Debian 12): what the howto's
+/// `linux` is on this distribution.
+pub const DEBIAN_KERNEL: &str = "/usr/bin/linux";
+/// The appliance kernel flavour `guest-plain` boots: the one `kind: uml` nodes boot by
+/// default, so the same as `guest-tuned`'s.
+pub const APPLIANCE_FLAVOUR: Flavour = Flavour::Smp;
 /// Guest memory (the quickstart router's).
 pub const MEMORY: &str = "128M";
 /// The howto's options for a raw vector link (`vec0:transport=raw,ifname=p-veth0,...`).
@@ -40,6 +50,106 @@ const GATEWAY: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 1, 0, 254);
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// Which kernel runs the howto's command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HowtoKernel {
+    /// umlvnf's appliance kernel, [`APPLIANCE_FLAVOUR`], from the kernel store (built there
+    /// first if the store has none for the current recipe, as `umlvnf up` does).
+    Appliance,
+    /// Debian's [`DEBIAN_KERNEL`].
+    Debian,
+}
+
+/// A kernel binary resolved for a run, with what the report says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedKernel {
+    /// The binary run.
+    pub path: PathBuf,
+    /// For people: `umlvnf appliance kernel smp, linux 7.3.4 (PATH)` and such.
+    pub label: String,
+}
+
+impl HowtoKernel {
+    /// Why this kernel cannot boot on a host with `cpu` (the scenario is then skipped, not
+    /// run), or `None`. Only Debian's kernel is ever refused: the appliance kernel is recent
+    /// enough for every CPU ([`umlvnf_kernel::boot_refusal`]). A Debian kernel that is not
+    /// installed or cannot be read is not a refusal: [`HowtoKernel::resolve`] then fails with
+    /// the reason.
+    pub fn refusal(self, cpu: HostCpu) -> Option<String> {
+        match self {
+            HowtoKernel::Appliance => None,
+            HowtoKernel::Debian => {
+                let facts = KernelFacts::read(FsPath::new(DEBIAN_KERNEL)).ok()?;
+                boot_refusal(&facts, cpu)
+            }
+        }
+    }
+
+    /// The kernel binary: the appliance kernel as `umlvnf kernel path --flavour smp` names it (the
+    /// same `umlvnf` binary that deploys the other guest scenarios, so the same build; it is
+    /// built first if the store has none for the current recipe, with progress lines on
+    /// stderr unless `quiet`), or Debian's, which must be installed and be a UML kernel.
+    pub fn resolve(self, umlvnf: &FsPath, quiet: bool) -> Result<ResolvedKernel> {
+        match self {
+            HowtoKernel::Appliance => {
+                let flavour = APPLIANCE_FLAVOUR.to_string();
+                let out = Command::new(umlvnf)
+                    .args(["kernel", "path", "--flavour", &flavour])
+                    .stdin(Stdio::null())
+                    .stderr(if quiet {
+                        Stdio::piped()
+                    } else {
+                        Stdio::inherit()
+                    })
+                    .output()
+                    .map_err(|e| {
+                        BenchError::HowtoGuest(format!("cannot run {}: {e}", umlvnf.display()))
+                    })?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                let path = text.lines().rev().map(str::trim).find(|l| !l.is_empty());
+                let path = match path {
+                    Some(p) if out.status.success() && FsPath::new(p).is_file() => PathBuf::from(p),
+                    _ => {
+                        return Err(BenchError::HowtoGuest(format!(
+                            "`umlvnf kernel path --flavour {flavour}` did not name the appliance kernel: \
+                             {}{}",
+                            text.trim(),
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        )))
+                    }
+                };
+                let release = KernelFacts::read(&path)
+                    .ok()
+                    .and_then(|f| f.version)
+                    .map_or("release unknown".to_string(), |v| format!("linux {v}"));
+                Ok(ResolvedKernel {
+                    label: format!(
+                        "umlvnf appliance kernel {flavour}, {release} ({})",
+                        path.display()
+                    ),
+                    path,
+                })
+            }
+            HowtoKernel::Debian => {
+                let path = PathBuf::from(DEBIAN_KERNEL);
+                let facts = KernelFacts::read(&path).map_err(|e| {
+                    BenchError::HowtoGuest(format!(
+                        "Debian's UML kernel cannot be used: {e} (install it with `apt-get \
+                         install user-mode-linux`)"
+                    ))
+                })?;
+                let release = facts
+                    .version
+                    .map_or("release unknown".to_string(), |v| format!("linux {v}"));
+                Ok(ResolvedKernel {
+                    label: format!("Debian's UML kernel, {release} ({})", path.display()),
+                    path,
+                })
+            }
+        }
+    }
+}
+
 /// A running plain guest and its namespaces; dropping it stops the guest (its whole process
 /// group), removes its directory and then the namespaces.
 pub struct HowtoGuest {
@@ -49,6 +159,8 @@ pub struct HowtoGuest {
     dir: PathBuf,
     /// The command line as run (program and arguments, space-separated).
     pub command_line: String,
+    /// The kernel that runs it.
+    pub kernel: ResolvedKernel,
     /// Dropped after the guest.
     net: NetEnv,
 }
@@ -153,10 +265,12 @@ pub fn howto_args(dir: &FsPath, base: &FsPath, umid: &str) -> Vec<String> {
     ]
 }
 
-/// Boots the plain guest between two fresh namespaces and returns it with the path through
-/// it (generator in h1, sink in h2), once its agent reported `ready` and it answered ARP.
+/// Boots the plain guest on `kernel` between two fresh namespaces and returns it with the
+/// path through it (generator in h1, sink in h2), once its agent reported `ready` and it
+/// answered ARP.
 pub fn start(
     umlvnf: &FsPath,
+    kernel: ResolvedKernel,
     tx_cpu: Option<usize>,
     rx_cpu: Option<usize>,
 ) -> Result<(HowtoGuest, Path)> {
@@ -175,6 +289,7 @@ pub fn start(
         _stdin: None,
         dir: dir.clone(),
         command_line: String::new(),
+        kernel,
         net,
     };
     let cfg = dir.join("config.img");
@@ -183,8 +298,9 @@ pub fn start(
     let log = fs::File::create(dir.join("console.log"))
         .map_err(|e| BenchError::os("create the guest's console log", e))?;
     let args = howto_args(&dir, &base, &umid);
-    guest.command_line = format!("{KERNEL} {}", args.join(" "));
-    let mut cmd = umlvnf_host::command_in_netns(&router_ns, KERNEL, &args);
+    let program = guest.kernel.path.display().to_string();
+    guest.command_line = format!("{program} {}", args.join(" "));
+    let mut cmd = umlvnf_host::command_in_netns(&router_ns, &program, &args);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
@@ -200,7 +316,7 @@ pub fn start(
     }
     let mut child = cmd
         .spawn()
-        .map_err(|e| BenchError::HowtoGuest(format!("cannot start `{KERNEL}`: {e}")))?;
+        .map_err(|e| BenchError::HowtoGuest(format!("cannot start `{program}`: {e}")))?;
     guest._stdin = child.stdin.take();
     let stdout = child.stdout.take();
     guest.child = Some(child);
@@ -302,5 +418,30 @@ mod tests {
             cfg.sysctls,
             vec![("net.ipv4.ip_forward".into(), "1".into())]
         );
+    }
+
+    #[test]
+    fn only_an_old_debian_kernel_is_refused_and_only_with_amx() {
+        let amx = HostCpu { amx: true };
+        let plain = HostCpu { amx: false };
+        assert_eq!(HowtoKernel::Appliance.refusal(amx), None);
+        assert_eq!(HowtoKernel::Debian.refusal(plain), None);
+        match KernelFacts::read(FsPath::new(DEBIAN_KERNEL)) {
+            // Debian 12's 6.1 kernel sizes its FPU state statically.
+            Ok(facts) if facts.version.is_some_and(|v| !v.at_least(6, 13)) => {
+                let why = HowtoKernel::Debian.refusal(amx).expect("refused on AMX");
+                assert!(why.contains("AMX") && why.contains(DEBIAN_KERNEL), "{why}");
+            }
+            Ok(_) => assert_eq!(HowtoKernel::Debian.refusal(amx), None),
+            // Not installed: nothing is known against it; resolving it says what is missing.
+            Err(_) => {
+                assert_eq!(HowtoKernel::Debian.refusal(amx), None);
+                let e = HowtoKernel::Debian
+                    .resolve(FsPath::new("/nonexistent/umlvnf"), true)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains("user-mode-linux"), "{e}");
+            }
+        }
     }
 }

@@ -230,6 +230,32 @@ impl Lab {
             .join("mconsole")
     }
 
+    /// The kernel binaries the lab's running UML guests boot (the first word of each guest
+    /// process's command line), sorted, without repeats.
+    pub fn guest_kernels(&self) -> Result<Vec<String>> {
+        let info = self.inspect()?;
+        let mut out: Vec<String> = Vec::new();
+        for node in info["nodes"].as_array().into_iter().flatten() {
+            if node["kind"] != "uml" {
+                continue;
+            }
+            let name = node["name"].as_str().unwrap_or("?");
+            let pid = node["pid"].as_u64().ok_or_else(|| BenchError::Lab {
+                action: "inspect".into(),
+                detail: format!("guest {name} has no running process"),
+            })?;
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
+                .map_err(|e| BenchError::os(format!("read the command line of guest {name}"), e))?;
+            let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            let program = String::from_utf8_lossy(program).into_owned();
+            if !out.contains(&program) {
+                out.push(program);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// `umlvnf exec --lab NAME NODE -- ARGS...`; its standard output on success.
     pub fn exec(&self, node: &str, args: &[&str]) -> Result<String> {
         let action = format!("exec {node} -- {}", args.join(" "));

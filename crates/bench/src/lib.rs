@@ -93,12 +93,16 @@ pub struct BenchOptions {
     pub progress: bool,
     /// How the generator and the sink move frames (`sendmmsg`/`recvmmsg` or io_uring).
     pub backend: Backend,
+    /// The host CPU that decides whether `guest-debian` can boot here (Debian's 6.1 kernel
+    /// cannot on CPUs with AMX; the scenario is then skipped):
+    /// [`umlvnf_kernel::HostCpu::detect`] by default.
+    pub host_cpu: umlvnf_kernel::HostCpu,
 }
 
 impl BenchOptions {
     /// Defaults: [`Scenario::defaults`], 64/512/1518 bytes, no IMIX, 5 s × 3 reps with 1 s of
     /// warm-up, unpaced, no zero-loss search, built-in quickstart, no output files, no
-    /// trafgen, progress on, the mmsg backend.
+    /// trafgen, progress on, the mmsg backend, this host's CPU.
     pub fn new(umlvnf: PathBuf) -> BenchOptions {
         BenchOptions {
             scenarios: Scenario::defaults(),
@@ -117,6 +121,7 @@ impl BenchOptions {
             trafgen: false,
             progress: true,
             backend: Backend::Mmsg,
+            host_cpu: umlvnf_kernel::HostCpu::detect(),
         }
     }
 
@@ -196,7 +201,9 @@ impl BenchOptions {
 }
 
 /// Runs the bench: every scenario in turn (each set up and torn down on its own; a scenario
-/// that fails is recorded with its error and the run goes on), then the tuning comparison,
+/// that fails is recorded with its error and the run goes on; one this host cannot run, such
+/// as `guest-debian` on a CPU with AMX, is recorded as skipped with the reason, without
+/// setting anything up), then the tuning comparison,
 /// the comparison with `compare`, and the output files. Fails on invalid options, a backend
 /// the kernel refuses, an unreadable `compare` file or an unwritable output file.
 ///
@@ -286,6 +293,9 @@ fn tuning_of(results: &[ScenarioResult], sizes: &[FrameSize]) -> Option<Tuning> 
     };
     let p = plain.points.iter().find(|p| p.frame_size == size)?;
     let t = tuned.points.iter().find(|p| p.frame_size == size)?;
+    let debian_pps = find(Scenario::GuestDebian)
+        .and_then(|d| d.points.iter().find(|p| p.frame_size == size))
+        .map(|p| p.pps.median);
     let zero_loss_pps = match (&p.zero_loss, &t.zero_loss) {
         (Some(a), Some(b)) => Some([a.rate_pps, b.rate_pps]),
         _ => None,
@@ -302,19 +312,43 @@ fn tuning_of(results: &[ScenarioResult], sizes: &[FrameSize]) -> Option<Tuning> 
         zero_loss_pps,
         tuned_means: format!(
             "guest on CPU 0 (what it sends processed on CPU 1), generator and sink on CPU 1, \
-             depth {}, host net.core.rmem_default {} while booting, own frames filtered out",
+             depth {}, host net.core.rmem_default {} while booting, own frames filtered out; \
+             both on the appliance kernel ({})",
             scenario::TUNED_DEPTH,
-            scenario::TUNED_RMEM_DEFAULT
+            scenario::TUNED_RMEM_DEFAULT,
+            howto_guest::APPLIANCE_FLAVOUR
         ),
+        debian_pps,
     })
 }
 
 /// What a scenario's set-up holds until its measurements end.
 enum Held {
     Net(#[allow(dead_code)] Box<netenv::NetEnv>),
-    Lab(#[allow(dead_code)] Lab),
-    Howto(#[allow(dead_code)] Box<howto_guest::HowtoGuest>),
-    Pair(#[allow(dead_code)] Box<pairs::PairLab>),
+    Lab(Lab),
+    Howto(Box<howto_guest::HowtoGuest>),
+    Pair(Box<pairs::PairLab>),
+}
+
+impl Held {
+    /// The UML kernel binaries its guests run, as their command lines name them (none for a
+    /// set-up without a guest).
+    fn kernels(&self) -> Result<Vec<String>> {
+        match self {
+            Held::Net(_) => Ok(Vec::new()),
+            Held::Lab(lab) => lab.guest_kernels(),
+            Held::Howto(g) => Ok(vec![g.kernel.path.display().to_string()]),
+            Held::Pair(p) => p.lab().guest_kernels(),
+        }
+    }
+}
+
+/// Why `sc` cannot run on this host (it is then skipped, not set up), or `None`.
+fn skip_reason(opts: &BenchOptions, sc: Scenario) -> Option<String> {
+    match sc {
+        Scenario::GuestDebian => howto_guest::HowtoKernel::Debian.refusal(opts.host_cpu),
+        _ => None,
+    }
 }
 
 fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
@@ -401,8 +435,14 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             let path = lab.path(tx, rx)?;
             Ok((Held::Lab(lab), path))
         }
-        Scenario::GuestPlain => {
-            let (g, path) = howto_guest::start(&opts.umlvnf, tx, rx)?;
+        Scenario::GuestPlain | Scenario::GuestDebian => {
+            let kernel = if sc == Scenario::GuestPlain {
+                howto_guest::HowtoKernel::Appliance
+            } else {
+                howto_guest::HowtoKernel::Debian
+            };
+            let kernel = kernel.resolve(&opts.umlvnf, !opts.progress)?;
+            let (g, path) = howto_guest::start(&opts.umlvnf, kernel, tx, rx)?;
             Ok((Held::Howto(Box::new(g)), path))
         }
         Scenario::GuestTuned => guest(
@@ -473,21 +513,36 @@ fn run_scenario(
         generator: "umlvnf".into(),
         placement: placement.clone(),
         error: None,
+        skipped: None,
+        kernel: None,
         points: Vec::new(),
     };
+    if let Some(why) = skip_reason(opts, sc) {
+        if opts.progress {
+            eprintln!("{}: skipped: {why}", ours.name);
+        }
+        ours.skipped = Some(why);
+        return vec![ours];
+    }
     let mut peer = ScenarioResult {
         name: "trafgen-veth".into(),
         description: "trafgen (netsniff-ng) -> veth pair -> sink".into(),
         generator: "trafgen".into(),
         placement: "trafgen CPU 0 (one process), sink CPU 1".into(),
         error: None,
+        skipped: None,
+        kernel: None,
         points: Vec::new(),
     };
     let outcome = (|| -> Result<()> {
         if opts.progress {
             eprintln!("{}: setting up", ours.name);
         }
-        let (_held, path) = setup(opts, sc)?;
+        let (held, path) = setup(opts, sc)?;
+        let kernels = held.kernels()?;
+        if !kernels.is_empty() {
+            ours.kernel = Some(kernels.join(", "));
+        }
         interrupt::check()?;
         if opts.progress {
             eprintln!("{}: set up, measuring", ours.name);

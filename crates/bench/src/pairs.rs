@@ -1,8 +1,10 @@
 //! Guest-pair scenarios: two UML routers in a chain, h1 → r1 ══ X ══ r2 → h2, with r1 pinned
 //! to CPU 0 and r2 to CPU 1, where X is umlvnf's wire, a direct UML-to-UML L2TPv3/UDP link,
-//! or Debian's `vde_switch`. The switch is started by the bench, attached to both running
-//! guests through their mconsole with UML's legacy `vde` driver (the vector `vde` transport
-//! does not come up with Debian's vde2), and the new interfaces are addressed and routed with
+//! the reference switch: a Linux bridge on the host whose two ports are the routers' tap
+//! interfaces (`transport: tap` with a bridge named by the bench, which the lab creates and
+//! removes again), or Debian's `vde_switch`. The vde switch is started by the bench and
+//! attached to both running guests through their mconsole with UML's vector `vde` transport
+//! (which runs vdeplug4's `vde_plug`), and the new interfaces are addressed and routed with
 //! `umlvnf exec`.
 
 use std::fs;
@@ -28,8 +30,9 @@ pub const L2TPV3_SESSION: u32 = 7;
 /// generator and the sink are left to the scheduler.
 pub const PLACEMENT: &str = "r1 on CPU 0, r2 on CPU 1, generator and sink not pinned";
 
-/// The guest interface of the vde_switch link (`config eth5=vde,...` over mconsole).
-pub const VDE_DEVICE: &str = "eth5";
+/// The guest interface of the vde_switch link (`config vec5:transport=vde,...` over
+/// mconsole).
+pub const VDE_DEVICE: &str = "vec5";
 
 /// How long the switch may take to write its pid file and control socket.
 const SWITCH_START: Duration = Duration::from_secs(3);
@@ -42,13 +45,19 @@ const MIDDLE: [(&str, &str, &str); 2] = [
     ("r2", "10.0.12.2/30", "10.1.0.0/24 via 10.0.12.1"),
 ];
 
+/// The host bridge of `pair-bridge` in lab `lab`: `br` and the lab's name (at most 15
+/// bytes for the bench's generated lab names, as an interface name must be).
+pub fn bridge_name(lab: &str) -> String {
+    format!("br{lab}")
+}
+
 /// The pair topology for lab `lab`: h1 (10.1.0.1) – r1 (CPU 0) – X – r2 (CPU 1) – h2
 /// (10.2.0.1). For [`PairLink::Vde`] the middle link and the routes over it are left out:
 /// they are added at run time by [`PairLab::up`].
 pub fn pair_yaml(lab: &str, link: PairLink) -> String {
     let (r1_mid, r2_mid, r1_route, r2_route) = match link {
         PairLink::Vde => (String::new(), String::new(), String::new(), String::new()),
-        PairLink::Wire | PairLink::L2tpv3 => (
+        PairLink::Wire | PairLink::L2tpv3 | PairLink::Bridge => (
             format!("      eth1: {{ipv4: [{}]}}\n", MIDDLE[0].1),
             format!("      eth0: {{ipv4: [{}]}}\n", MIDDLE[1].1),
             format!("    routes: [\"{}\"]\n", MIDDLE[0].2),
@@ -61,6 +70,10 @@ pub fn pair_yaml(lab: &str, link: PairLink) -> String {
         PairLink::L2tpv3 => format!(
             "  - endpoints: [r1:eth1, r2:eth0]\n    transport: l2tpv3\n    l2tpv3: {{session: \
              {L2TPV3_SESSION}}}\n"
+        ),
+        PairLink::Bridge => format!(
+            "  - endpoints: [r1:eth1, r2:eth0]\n    transport: tap\n    bridge: {}\n",
+            bridge_name(lab)
         ),
     };
     let router = |name: &str, cpu: u8, ifaces: String, routes: String| {
@@ -92,9 +105,11 @@ pub fn pair_yaml(lab: &str, link: PairLink) -> String {
 }
 
 /// A deployed pair lab and, for [`PairLink::Vde`], its switch. Dropping it tears the lab
-/// down (`umlvnf down`), then kills the switch.
+/// down (`umlvnf down`, which also removes the bridge of `pair-bridge`), then kills the
+/// switch.
 pub struct PairLab {
     lab: Lab,
+    bridge: Option<String>,
     switch: Option<VdeSwitch>,
 }
 
@@ -105,16 +120,26 @@ impl PairLab {
     pub fn up(umlvnf: &FsPath, link: PairLink) -> Result<PairLab> {
         let name = lab::unique_lab_name();
         let lab = Lab::up_generated(umlvnf, &name, &pair_yaml(&name, link))?;
+        let bridge = (link == PairLink::Bridge).then(|| bridge_name(&name));
         let switch = match link {
             PairLink::Vde => Some(attach_vde(&lab)?),
-            PairLink::Wire | PairLink::L2tpv3 => None,
+            PairLink::Wire | PairLink::L2tpv3 | PairLink::Bridge => None,
         };
-        Ok(PairLab { lab, switch })
+        Ok(PairLab {
+            lab,
+            bridge,
+            switch,
+        })
     }
 
     /// The lab.
     pub fn lab(&self) -> &Lab {
         &self.lab
+    }
+
+    /// The host bridge joining the routers, for `pair-bridge`.
+    pub fn bridge(&self) -> Option<&str> {
+        self.bridge.as_deref()
     }
 
     /// The switch, for `pair-vde`.
@@ -139,8 +164,9 @@ fn attach_vde(lab: &Lab) -> Result<VdeSwitch> {
     for (node, addr, route) in MIDDLE {
         crate::interrupt::check()?;
         let mc = Mconsole::connect(&lab.mconsole(node))?;
+        // `vde_plug` (vdeplug4) joins the guest's end of a socket pair to the switch.
         mc.command(
-            &format!("config {VDE_DEVICE}=vde,{socket}"),
+            &format!("config {VDE_DEVICE}:transport=vde,vnl=vde://{socket}"),
             DEFAULT_TIMEOUT,
         )?;
         wait_for_device(lab, node)?;
@@ -262,7 +288,7 @@ impl VdeSwitch {
         }
     }
 
-    /// The switch's socket directory (what `ethN=vde,PATH` takes).
+    /// The switch's socket directory (what `vecN:transport=vde,vnl=vde://PATH` takes).
     pub fn socket(&self) -> &FsPath {
         &self.socket
     }
@@ -397,8 +423,26 @@ mod tests {
         assert!(w.contains("transport: wire") && w.contains("10.0.12.1/30"));
         let l = pair_yaml("x", PairLink::L2tpv3);
         assert!(l.contains("transport: l2tpv3") && l.contains("session: 7"));
+        let b = pair_yaml("x", PairLink::Bridge);
+        assert!(
+            b.contains("transport: tap")
+                && b.contains("bridge: brx\n")
+                && b.contains("10.0.12.2/30"),
+            "{b}"
+        );
         let v = pair_yaml("x", PairLink::Vde);
         assert!(!v.contains("10.0.12.") && !v.contains("transport"));
+    }
+
+    #[test]
+    fn bridge_names_fit_an_interface_name() {
+        // The longest name lab::unique_lab_name makes: 6 hex digits and a 2-digit counter.
+        let longest = "bnffffff-99";
+        let name = bridge_name(longest);
+        assert!(name.len() <= 15, "{name}");
+        let y = pair_yaml(longest, PairLink::Bridge);
+        umlvnf_topology::load_str(&y, FsPath::new("generated.yaml"))
+            .unwrap_or_else(|e| panic!("{e}\n{y}"));
     }
 
     #[test]

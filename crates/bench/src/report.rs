@@ -31,9 +31,9 @@ pub struct Report {
     pub scenarios: Vec<ScenarioResult>,
     /// Plain against tuned guest, when both were run.
     pub tuning: Option<Tuning>,
-    /// Links between two guests (`pair-wire` against `pair-l2tpv3` and `pair-vde`), when
-    /// `pair-wire` and at least one of the others were run at 64 bytes. Absent in older
-    /// reports.
+    /// Links between two guests (`pair-wire` against `pair-l2tpv3`, `pair-bridge` and
+    /// `pair-vde`), when `pair-wire` and at least one of the others were run at 64 bytes.
+    /// Absent in older reports.
     #[serde(default)]
     pub guest_pairs: Option<GuestPairs>,
     /// Change against `--compare OLD.json` (empty without it).
@@ -85,6 +85,15 @@ pub struct ScenarioResult {
     pub placement: String,
     /// Why the scenario could not be measured (its points are then missing or partial).
     pub error: Option<String>,
+    /// Why the scenario was not run on this host (not an error: it has no points then).
+    /// Absent in older reports.
+    #[serde(default)]
+    pub skipped: Option<String>,
+    /// The UML kernel binary its guests ran, as their command lines name it (several,
+    /// comma-separated, if they differ); `null` for scenarios without a guest, and absent in
+    /// older reports.
+    #[serde(default)]
+    pub kernel: Option<String>,
     /// One entry per frame size.
     pub points: Vec<Point>,
 }
@@ -151,18 +160,23 @@ pub struct Tuning {
     pub zero_loss_pps: Option<[f64; 2]>,
     /// What "tuned" changes.
     pub tuned_means: String,
+    /// Median delivered pps of `guest-debian` (the plain command line on Debian's 6.1
+    /// kernel), when it ran. Absent in older reports.
+    #[serde(default)]
+    pub debian_pps: Option<f64>,
 }
 
 /// The frame size the guest-pair comparison is made at.
 pub const PAIRS_FRAME_SIZE: FrameSize = FrameSize::Fixed(64);
 /// Target of `wire / direct L2TPv3`: at least this.
 pub const PAIRS_L2TPV3_TARGET: f64 = 0.9;
-/// Target of `wire / vde_switch`: more than this.
-pub const PAIRS_VDE_TARGET: f64 = 1.0;
+/// Target of `wire / switch`, for the reference switch (a Linux bridge) and vde_switch: more
+/// than this.
+pub const PAIRS_SWITCH_TARGET: f64 = 1.0;
 
 /// Links between two guests (h1 → r1 ══ X ══ r2 → h2) at 64 bytes: median delivered pps of
-/// umlvnf's wire, a direct L2TPv3/UDP link and vde_switch, and the wire's ratios to the
-/// other two.
+/// umlvnf's wire, a direct L2TPv3/UDP link, the reference switch (a Linux bridge with the
+/// routers' taps as ports) and vde_switch, and the wire's ratios to the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuestPairs {
     /// Frame size compared (always 64).
@@ -171,21 +185,31 @@ pub struct GuestPairs {
     pub wire_pps: f64,
     /// Median delivered pps of `pair-l2tpv3`, when it ran.
     pub l2tpv3_pps: Option<f64>,
-    /// Median delivered pps of `pair-vde`, when it ran.
-    pub vde_pps: Option<f64>,
+    /// Median delivered pps of `pair-bridge`, when it ran.
+    #[serde(default)]
+    pub bridge_pps: Option<f64>,
     /// `wire_pps / l2tpv3_pps` (target ≥ [`PAIRS_L2TPV3_TARGET`]); `null` when L2TPv3 did
     /// not run or delivered nothing.
     pub wire_over_l2tpv3: Option<f64>,
-    /// `wire_pps / vde_pps` (target > [`PAIRS_VDE_TARGET`]); `null` when vde_switch did not
-    /// run or delivered nothing.
+    /// `wire_pps / bridge_pps` (target > [`PAIRS_SWITCH_TARGET`]); `null` when the bridge
+    /// did not run or delivered nothing.
+    #[serde(default)]
+    pub wire_over_bridge: Option<f64>,
+    /// Median delivered pps of `pair-vde`, when it ran.
+    #[serde(default)]
+    pub vde_pps: Option<f64>,
+    /// `wire_pps / vde_pps` (target > [`PAIRS_SWITCH_TARGET`]); `null` when vde_switch did
+    /// not run or delivered nothing.
+    #[serde(default)]
     pub wire_over_vde: Option<f64>,
-    /// Whether both ratios are there and meet their targets; `null` when one is missing.
+    /// Whether the L2TPv3 and bridge ratios are there and every ratio there meets its
+    /// target; `null` when one of those two is missing.
     pub targets_met: Option<bool>,
 }
 
 impl GuestPairs {
-    /// The comparison from a run's results: needs `pair-wire` and `pair-l2tpv3` or
-    /// `pair-vde` measured at 64 bytes.
+    /// The comparison from a run's results: needs `pair-wire` and `pair-l2tpv3`,
+    /// `pair-bridge` or `pair-vde` measured at 64 bytes.
     pub fn of(results: &[ScenarioResult]) -> Option<GuestPairs> {
         let median = |name: &str| {
             results
@@ -197,8 +221,12 @@ impl GuestPairs {
                 .map(|p| p.pps.median)
         };
         let wire = median("pair-wire")?;
-        let (l2tpv3, vde) = (median("pair-l2tpv3"), median("pair-vde"));
-        if l2tpv3.is_none() && vde.is_none() {
+        let (l2tpv3, bridge, vde) = (
+            median("pair-l2tpv3"),
+            median("pair-bridge"),
+            median("pair-vde"),
+        );
+        if l2tpv3.is_none() && bridge.is_none() && vde.is_none() {
             return None;
         }
         let ratio = |other: Option<f64>| {
@@ -207,16 +235,22 @@ impl GuestPairs {
                 .map(|o| wire / o)
                 .filter(|r| r.is_finite())
         };
-        let (over_l2tpv3, over_vde) = (ratio(l2tpv3), ratio(vde));
+        let (over_l2tpv3, over_bridge, over_vde) = (ratio(l2tpv3), ratio(bridge), ratio(vde));
         Some(GuestPairs {
             frame_size: PAIRS_FRAME_SIZE,
             wire_pps: wire,
             l2tpv3_pps: l2tpv3,
-            vde_pps: vde,
+            bridge_pps: bridge,
             wire_over_l2tpv3: over_l2tpv3,
+            wire_over_bridge: over_bridge,
+            vde_pps: vde,
             wire_over_vde: over_vde,
-            targets_met: match (over_l2tpv3, over_vde) {
-                (Some(a), Some(b)) => Some(a >= PAIRS_L2TPV3_TARGET && b > PAIRS_VDE_TARGET),
+            targets_met: match (over_l2tpv3, over_bridge) {
+                (Some(a), Some(b)) => Some(
+                    a >= PAIRS_L2TPV3_TARGET
+                        && b > PAIRS_SWITCH_TARGET
+                        && over_vde.is_none_or(|v| v > PAIRS_SWITCH_TARGET),
+                ),
                 _ => None,
             },
         })
@@ -228,10 +262,11 @@ impl GuestPairs {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), human_pps);
         let _ = writeln!(
             t,
-            "links between two guests at {} bytes (h1 -> r1 -> X -> r2 -> h2, median pps): wire {}, direct L2TPv3 {}, vde_switch {}",
+            "links between two guests at {} bytes (h1 -> r1 -> X -> r2 -> h2, median pps): wire {}, direct L2TPv3 {}, Linux bridge {}, vde_switch {}",
             self.frame_size,
             human_pps(self.wire_pps),
             opt(self.l2tpv3_pps),
+            opt(self.bridge_pps),
             opt(self.vde_pps)
         );
         let line = |t: &mut String, what: &str, r: Option<f64>, target: &str, met: bool| {
@@ -252,9 +287,14 @@ impl GuestPairs {
             let met = r.is_some_and(|r| r >= PAIRS_L2TPV3_TARGET);
             line(&mut t, "direct L2TPv3", r, ">= 0.9", met);
         }
+        if self.bridge_pps.is_some() {
+            let r = self.wire_over_bridge;
+            let met = r.is_some_and(|r| r > PAIRS_SWITCH_TARGET);
+            line(&mut t, "Linux bridge", r, "> 1", met);
+        }
         if self.vde_pps.is_some() {
             let r = self.wire_over_vde;
-            let met = r.is_some_and(|r| r > PAIRS_VDE_TARGET);
+            let met = r.is_some_and(|r| r > PAIRS_SWITCH_TARGET);
             line(&mut t, "vde_switch", r, "> 1", met);
         }
         t
@@ -321,7 +361,7 @@ impl Report {
         Ok(r)
     }
 
-    /// Whether any scenario failed.
+    /// Whether any scenario failed (a skipped scenario did not).
     pub fn has_errors(&self) -> bool {
         self.scenarios.iter().any(|s| s.error.is_some())
     }
@@ -421,6 +461,25 @@ impl Report {
             if let Some(e) = &s.error {
                 let _ = writeln!(t, "{:<w$} FAILED: {e}", s.name);
             }
+            if let Some(why) = &s.skipped {
+                let _ = writeln!(t, "{:<w$} SKIPPED: {why}", s.name);
+            }
+        }
+        // Which kernel the guests of each scenario ran, one line per kernel.
+        let mut kernels: Vec<(&str, Vec<&str>)> = Vec::new();
+        for s in &self.scenarios {
+            if let Some(k) = s.kernel.as_deref() {
+                match kernels.iter_mut().find(|(kk, _)| *kk == k) {
+                    Some((_, names)) => names.push(&s.name),
+                    None => kernels.push((k, vec![&s.name])),
+                }
+            }
+        }
+        if !kernels.is_empty() {
+            let _ = writeln!(t);
+        }
+        for (k, names) in &kernels {
+            let _ = writeln!(t, "kernel {k}: {}", names.join(", "));
         }
         if let Some(tu) = &self.tuning {
             let _ = writeln!(
@@ -432,6 +491,19 @@ impl Report {
                 tu.ratio,
                 tu.tuned_means
             );
+            if let Some(d) = tu.debian_pps {
+                let _ = writeln!(
+                    t,
+                    "  the plain command line on Debian's 6.1 kernel (guest-debian): {} pps, \
+                     plain / debian {}",
+                    human_pps(d),
+                    if d > 0.0 {
+                        format!("{:.2}", tu.plain_pps / d)
+                    } else {
+                        "-".to_string()
+                    }
+                );
+            }
             if let Some([p, q]) = tu.zero_loss_pps {
                 let _ = writeln!(
                     t,
@@ -491,6 +563,8 @@ mod tests {
             generator: "umlvnf".into(),
             placement: String::new(),
             error: None,
+            skipped: None,
+            kernel: None,
             points: vec![point],
         }
     }
@@ -526,11 +600,13 @@ mod tests {
         let all = [
             result("pair-wire", s64, 36_000.0),
             result("pair-l2tpv3", s64, 30_000.0),
-            result("pair-vde", s64, 18_000.0),
+            result("pair-bridge", s64, 18_000.0),
+            result("pair-vde", s64, 24_000.0),
         ];
-        let gp = GuestPairs::of(&all).expect("all three ran");
+        let gp = GuestPairs::of(&all).expect("all four ran");
         assert_eq!(gp.wire_over_l2tpv3, Some(1.2));
-        assert_eq!(gp.wire_over_vde, Some(2.0));
+        assert_eq!(gp.wire_over_bridge, Some(2.0));
+        assert_eq!(gp.wire_over_vde, Some(1.5));
         assert_eq!(gp.targets_met, Some(true));
         let r = report(all.to_vec());
         let table = r.table();
@@ -539,28 +615,44 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("wire / vde_switch = 2.00 (target > 1): met"),
+            table.contains("wire / Linux bridge = 2.00 (target > 1): met"),
             "{table}"
         );
+        assert!(
+            table.contains("wire / vde_switch = 1.50 (target > 1): met"),
+            "{table}"
+        );
+        // vde_switch ahead of the wire misses its target, and so do the targets.
+        let mut vde_ahead = all.clone();
+        vde_ahead[3] = result("pair-vde", s64, 40_000.0);
+        assert_eq!(
+            GuestPairs::of(&vde_ahead).and_then(|g| g.targets_met),
+            Some(false)
+        );
+        // Without the bridge, the targets are not known, whatever vde_switch did.
+        let no_bridge = [all[0].clone(), all[1].clone(), all[3].clone()];
+        let gp = GuestPairs::of(&no_bridge).expect("wire, l2tpv3 and vde ran");
+        assert_eq!((gp.bridge_pps, gp.targets_met), (None, None));
+        assert!(!gp.text().contains("Linux bridge ="), "{}", gp.text());
         // Wire alone, or not at 64 bytes: no comparison.
         assert_eq!(GuestPairs::of(&all[..1]), None);
         let at512 = [
             result("pair-wire", FrameSize::Fixed(512), 1.0),
-            result("pair-vde", FrameSize::Fixed(512), 1.0),
+            result("pair-bridge", FrameSize::Fixed(512), 1.0),
         ];
         assert_eq!(GuestPairs::of(&at512), None);
         // A variant that delivered nothing gives no ratio; a missed target shows.
         let some = [
             result("pair-wire", s64, 20_000.0),
             result("pair-l2tpv3", s64, 30_000.0),
-            result("pair-vde", s64, 0.0),
+            result("pair-bridge", s64, 0.0),
         ];
         let gp = GuestPairs::of(&some).expect("wire and l2tpv3 ran");
-        assert_eq!(gp.wire_over_vde, None);
+        assert_eq!(gp.wire_over_bridge, None);
         assert_eq!(gp.targets_met, None);
         let text = gp.text();
         assert!(text.contains("= 0.67 (target >= 0.9): NOT met"), "{text}");
-        assert!(text.contains("wire / vde_switch = -"), "{text}");
+        assert!(text.contains("wire / Linux bridge = -"), "{text}");
     }
 
     #[test]
@@ -587,5 +679,74 @@ mod tests {
         assert_eq!(back.guest_pairs, None);
         v["guest_pairs"] = serde_json::json!({"frame_size": 64});
         assert!(!validator.is_valid(&v), "an incomplete block is refused");
+        // A report from before the bridge replaced vde_switch: it validates and reads, with
+        // no bridge figures.
+        v["guest_pairs"] = serde_json::json!({
+            "frame_size": 64, "wire_pps": 2.0, "l2tpv3_pps": 1.0, "vde_pps": 1.0,
+            "wire_over_l2tpv3": 2.0, "wire_over_vde": 2.0, "targets_met": true
+        });
+        assert!(validator.is_valid(&v), "{v:#}");
+        std::fs::write(&old, v.to_string()).expect("write");
+        let back = Report::read(&old).expect("a pre-bridge report reads");
+        let gp = back.guest_pairs.expect("its block");
+        assert_eq!((gp.bridge_pps, gp.wire_over_bridge), (None, None));
+        assert_eq!((gp.vde_pps, gp.wire_over_vde), (Some(1.0), Some(2.0)));
+        // Without either switch's figures the block is refused.
+        let obj = v["guest_pairs"].as_object_mut().expect("object");
+        obj.remove("vde_pps");
+        obj.remove("wire_over_vde");
+        assert!(!validator.is_valid(&v), "{v:#}");
+    }
+
+    #[test]
+    fn skipped_scenarios_and_kernels_in_the_table() {
+        let mut plain = result("guest-plain", FrameSize::Fixed(64), 50_000.0);
+        plain.kernel = Some("/store/smp/linux".into());
+        let mut tuned = result("guest-tuned", FrameSize::Fixed(64), 100_000.0);
+        tuned.kernel = Some("/store/smp/linux".into());
+        let mut debian = result("guest-debian", FrameSize::Fixed(64), 0.0);
+        debian.points.clear();
+        debian.skipped = Some("its CPU has AMX".into());
+        let mut r = report(vec![plain, tuned, debian]);
+        r.tuning = Some(Tuning {
+            frame_size: FrameSize::Fixed(64),
+            plain_pps: 50_000.0,
+            tuned_pps: 100_000.0,
+            ratio: 2.0,
+            zero_loss_pps: None,
+            tuned_means: "pinned".into(),
+            debian_pps: Some(25_000.0),
+        });
+        assert!(
+            r.table()
+                .contains("on Debian's 6.1 kernel (guest-debian): 25.0k pps, plain / debian 2.00"),
+            "{}",
+            r.table()
+        );
+        r.tuning = None;
+        assert!(!r.has_errors(), "a skipped scenario is not an error");
+        let table = r.table();
+        assert!(
+            table.contains("guest-debian   SKIPPED: its CPU has AMX"),
+            "{table}"
+        );
+        assert!(!table.contains("FAILED"), "{table}");
+        assert!(
+            table.contains("kernel /store/smp/linux: guest-plain, guest-tuned\n"),
+            "{table}"
+        );
+        // Skipped and kernel are in the JSON and validate (points without trials aside).
+        let schema: serde_json::Value =
+            serde_json::from_str(crate::REPORT_SCHEMA).expect("schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("JSON");
+        assert_eq!(v["scenarios"][2]["skipped"], "its CPU has AMX");
+        assert_eq!(v["scenarios"][0]["kernel"], "/store/smp/linux");
+        for s in v["scenarios"].as_array_mut().expect("array") {
+            s["points"] = serde_json::json!([]);
+        }
+        assert!(validator.is_valid(&v), "{v:#}");
+        v["scenarios"][2]["skipped"] = serde_json::json!(7);
+        assert!(!validator.is_valid(&v), "skipped is a reason or null");
     }
 }

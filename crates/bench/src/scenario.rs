@@ -65,19 +65,30 @@ pub enum PairLink {
     Wire,
     /// A direct UML-to-UML L2TPv3/UDP link (`transport: l2tpv3`), no umlvnf datapath.
     L2tpv3,
-    /// Debian's `vde_switch`, both guests attached at run time with UML's legacy `vde` driver.
+    /// A Linux bridge on the host with the two routers' interfaces as tap ports
+    /// (`transport: tap` with a `bridge:` of the bench's): the reference switch.
+    Bridge,
+    /// Debian's `vde_switch`, both guests attached at run time over mconsole with UML's
+    /// vector `vde` transport (vdeplug4's `vde_plug`).
     Vde,
 }
 
 impl PairLink {
-    /// All three, in the order `pairs` runs them.
-    pub const ALL: [PairLink; 3] = [PairLink::Wire, PairLink::L2tpv3, PairLink::Vde];
+    /// All four, in the order `pairs` runs them.
+    pub const ALL: [PairLink; 4] = [
+        PairLink::Wire,
+        PairLink::L2tpv3,
+        PairLink::Bridge,
+        PairLink::Vde,
+    ];
 
-    /// The suffix of the scenario name (`pair-wire`, `pair-l2tpv3`, `pair-vde`).
+    /// The suffix of the scenario name (`pair-wire`, `pair-l2tpv3`, `pair-bridge`,
+    /// `pair-vde`).
     pub fn as_str(self) -> &'static str {
         match self {
             PairLink::Wire => "wire",
             PairLink::L2tpv3 => "l2tpv3",
+            PairLink::Bridge => "bridge",
             PairLink::Vde => "vde",
         }
     }
@@ -141,8 +152,12 @@ pub enum Scenario {
     GuestNftables,
     /// The quickstart router started by hand with the howto's `linux ...` command line
     /// (raw links with the howto's `depth=128,gro=1`, default socket buffers, not pinned),
-    /// without umlvnf's runtime: see [`crate::howto_guest`].
+    /// without umlvnf's runtime, on the same kernel as [`Scenario::GuestTuned`] (the appliance
+    /// kernel's `smp` flavour): see [`crate::howto_guest`].
     GuestPlain,
+    /// The same command line as [`Scenario::GuestPlain`] on Debian's `/usr/bin/linux` (6.1);
+    /// skipped on hosts where that kernel cannot boot (CPUs with AMX).
+    GuestDebian,
     /// The quickstart guest with umlvnf's tuning: guest pinned to CPU 0 (so umlvnf steers
     /// the host's processing of what it sends to CPU 1), generator and sink on CPU 1, `depth`
     /// [`TUNED_DEPTH`], host `net.core.rmem_default` raised while it boots.
@@ -153,7 +168,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario name [`Scenario::parse_list`] accepts.
-    pub const NAMES: [&'static str; 21] = [
+    pub const NAMES: [&'static str; 23] = [
         "veth",
         "netns-router",
         "wire",
@@ -169,10 +184,12 @@ impl Scenario {
         "guest-firewall",
         "guest-nftables",
         "guest-plain",
+        "guest-debian",
         "guest-tuned",
         "tuning",
         "pair-wire",
         "pair-l2tpv3",
+        "pair-bridge",
         "pair-vde",
         "pairs",
     ];
@@ -200,9 +217,10 @@ impl Scenario {
         v
     }
 
-    /// Parses one name; `tuning` means `guest-plain` and `guest-tuned`, `guest` means
-    /// `guest-raw`, `pairs` means `pair-wire`, `pair-l2tpv3` and `pair-vde`, `all` means
-    /// [`Scenario::defaults`] plus tap, hybrid, gre, l2tpv3, firewall and the three pairs.
+    /// Parses one name; `tuning` means `guest-plain`, `guest-tuned` and `guest-debian`,
+    /// `guest` means `guest-raw`, `pairs` means `pair-wire`, `pair-l2tpv3`, `pair-bridge` and
+    /// `pair-vde`, `all` means [`Scenario::defaults`] plus tap, hybrid, gre, l2tpv3, the two
+    /// firewalls, guest-debian and the four pairs.
     pub fn parse_list(name: &str) -> Result<Vec<Scenario>> {
         use GuestTransport as T;
         Ok(match name.trim() {
@@ -220,10 +238,16 @@ impl Scenario {
             "guest-firewall" => vec![Scenario::GuestFirewall],
             "guest-nftables" => vec![Scenario::GuestNftables],
             "guest-plain" => vec![Scenario::GuestPlain],
+            "guest-debian" => vec![Scenario::GuestDebian],
             "guest-tuned" => vec![Scenario::GuestTuned],
-            "tuning" => vec![Scenario::GuestPlain, Scenario::GuestTuned],
+            "tuning" => vec![
+                Scenario::GuestPlain,
+                Scenario::GuestTuned,
+                Scenario::GuestDebian,
+            ],
             "pair-wire" => vec![Scenario::Pair(PairLink::Wire)],
             "pair-l2tpv3" => vec![Scenario::Pair(PairLink::L2tpv3)],
+            "pair-bridge" => vec![Scenario::Pair(PairLink::Bridge)],
             "pair-vde" => vec![Scenario::Pair(PairLink::Vde)],
             "pairs" => PairLink::ALL.into_iter().map(Scenario::Pair).collect(),
             "all" => {
@@ -235,6 +259,7 @@ impl Scenario {
                 v.insert(8, Scenario::GuestFirewall);
                 v.insert(9, Scenario::GuestNftables);
                 v.insert(3, Scenario::WireTap);
+                v.push(Scenario::GuestDebian);
                 v.extend(PairLink::ALL.into_iter().map(Scenario::Pair));
                 v
             }
@@ -267,6 +292,7 @@ impl Scenario {
                 | Scenario::GuestFirewall
                 | Scenario::GuestNftables
                 | Scenario::GuestPlain
+                | Scenario::GuestDebian
                 | Scenario::GuestTuned
                 | Scenario::Pair(_)
         )
@@ -304,14 +330,19 @@ impl Scenario {
                  rules) -> umlvnf wire -> h2"
             }
             Scenario::GuestPlain => {
-                "the quickstart router started by hand with the howto's command line, no \
-                 umlvnf runtime: linux mem=128M ubd0=COW,MINIMAL ubd1=CONFIG \
-                 vec0:transport=raw,ifname=p0,depth=128,gro=1 vec1:...,ifname=p1,... \
-                 root=/dev/ubda rw init=/sbin/umlvnf-agent con=null con0=null,fd:2 \
-                 con1=fd:0,fd:1 (not pinned)"
+                "the quickstart router started by hand with the howto's command line on the \
+                 appliance kernel (smp, as guest-tuned), no umlvnf runtime: KERNEL mem=128M \
+                 ubd0=COW,MINIMAL ubd1=CONFIG vec0:transport=raw,ifname=p0,depth=128,gro=1 \
+                 vec1:...,ifname=p1,... root=/dev/ubda rw init=/sbin/umlvnf-agent con=null \
+                 con0=null,fd:2 con1=fd:0,fd:1 (not pinned)"
+            }
+            Scenario::GuestDebian => {
+                "guest-plain's command line (the howto's, not pinned) on Debian's \
+                 /usr/bin/linux (6.1) instead of the appliance kernel"
             }
             Scenario::GuestTuned => {
-                "UML router with umlvnf tuning (CPU placement incl. receive steering, depth, rmem)"
+                "UML router deployed by umlvnf on its appliance kernel (smp) with its tuning \
+                 (CPU placement incl. receive steering, depth, rmem)"
             }
             Scenario::Pair(PairLink::Wire) => {
                 "h1 -> UML r1 (CPU 0) -> umlvnf wire -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
@@ -319,8 +350,11 @@ impl Scenario {
             Scenario::Pair(PairLink::L2tpv3) => {
                 "h1 -> UML r1 (CPU 0) -> direct L2TPv3/UDP link -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
             }
+            Scenario::Pair(PairLink::Bridge) => {
+                "h1 -> UML r1 (CPU 0) -> tap -> Linux bridge -> tap -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
+            }
             Scenario::Pair(PairLink::Vde) => {
-                "h1 -> UML r1 (CPU 0) -> vde_switch (legacy vde driver) -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
+                "h1 -> UML r1 (CPU 0) -> vde_switch (vector vde transport) -> UML r2 (CPU 1) -> h2; generator and sink not pinned"
             }
         }
     }
@@ -350,6 +384,7 @@ impl fmt::Display for Scenario {
             Scenario::GuestFirewall => write!(f, "guest-firewall"),
             Scenario::GuestNftables => write!(f, "guest-nftables"),
             Scenario::GuestPlain => write!(f, "guest-plain"),
+            Scenario::GuestDebian => write!(f, "guest-debian"),
             Scenario::GuestTuned => write!(f, "guest-tuned"),
             Scenario::Pair(l) => write!(f, "pair-{}", l.as_str()),
         }
@@ -371,14 +406,25 @@ mod tests {
         }
         assert_eq!(
             Scenario::parse_csv("veth, tuning,veth").unwrap(),
-            vec![Scenario::Veth, Scenario::GuestPlain, Scenario::GuestTuned]
+            vec![
+                Scenario::Veth,
+                Scenario::GuestPlain,
+                Scenario::GuestTuned,
+                Scenario::GuestDebian
+            ]
         );
         let e = Scenario::parse_csv("vet").unwrap_err().to_string();
         assert!(e.contains("use veth, netns-router"), "{e}");
-        assert_eq!(Scenario::parse_list("all").unwrap().len(), 17);
+        let all = Scenario::parse_list("all").unwrap();
+        assert_eq!(all.len(), 19);
+        assert!(all.contains(&Scenario::GuestDebian));
+        assert!(!Scenario::defaults().contains(&Scenario::GuestDebian));
         let pairs = Scenario::parse_csv("pairs,pair-wire").unwrap();
         let names: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
-        assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);
+        assert_eq!(
+            names,
+            ["pair-wire", "pair-l2tpv3", "pair-bridge", "pair-vde"]
+        );
         assert!(pairs.iter().all(|s| s.is_guest()));
         assert!(!Scenario::defaults().contains(&Scenario::Pair(PairLink::Wire)));
         let with = Scenario::defaults_with_topology();

@@ -1,11 +1,15 @@
 //! Short real benches (structure and sanity only, never speed): veth and wire scenarios, a
-//! UML guest on the quickstart shape, the zero-loss search, trafgen, the JSON schema.
+//! UML guest on the quickstart shape, the howto's command line on the appliance kernel and on
+//! Debian's, two guests joined by a wire, L2TPv3, a Linux bridge and vde_switch, the zero-loss search,
+//! trafgen, the JSON schema.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use umlvnf_bench::howto_guest::{HowtoKernel, DEBIAN_KERNEL};
 use umlvnf_bench::{
-    run, Backend, BenchOptions, FrameSize, GuestTransport, Report, Scenario, Trial, REPORT_SCHEMA,
+    run, Backend, BenchOptions, FrameSize, GuestTransport, PairLink, Report, Scenario, Trial,
+    REPORT_SCHEMA,
 };
 
 /// The root tests run one at a time: they share the CPUs, and each checks that it left no
@@ -303,7 +307,10 @@ fn root_guest_pairs() {
     let report = run(&o).expect("bench runs");
     print!("{}", report.table());
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["pair-wire", "pair-l2tpv3", "pair-vde"]);
+    assert_eq!(
+        names,
+        ["pair-wire", "pair-l2tpv3", "pair-bridge", "pair-vde"]
+    );
     check_sanity(&report);
     for s in &report.scenarios {
         assert_eq!(s.points.len(), 1, "{}", s.name);
@@ -316,7 +323,7 @@ fn root_guest_pairs() {
     }
     let gp = report.guest_pairs.as_ref().expect("the guest-pair block");
     assert_eq!(gp.frame_size, FrameSize::Fixed(64));
-    for r in [gp.wire_over_l2tpv3, gp.wire_over_vde] {
+    for r in [gp.wire_over_l2tpv3, gp.wire_over_bridge, gp.wire_over_vde] {
         let r = r.expect("both ratios");
         assert!(r.is_finite() && r > 0.0, "{gp:?}");
     }
@@ -324,6 +331,7 @@ fn root_guest_pairs() {
     let table = report.table();
     assert!(table.contains("links between two guests"), "{table}");
     assert!(table.contains("wire / direct L2TPv3 = "), "{table}");
+    assert!(table.contains("wire / Linux bridge = "), "{table}");
     assert!(table.contains("wire / vde_switch = "), "{table}");
     validate(&report);
     let back = Report::read(o.output_json.as_ref().unwrap()).expect("json reads back");
@@ -334,15 +342,26 @@ fn root_guest_pairs() {
     };
     assert!(close(Some(back_gp.wire_pps), Some(gp.wire_pps)));
     assert!(close(back_gp.wire_over_l2tpv3, gp.wire_over_l2tpv3));
+    assert!(close(back_gp.wire_over_bridge, gp.wire_over_bridge));
     assert!(close(back_gp.wire_over_vde, gp.wire_over_vde));
     assert_eq!(back_gp.targets_met, gp.targets_met);
-    // Nothing is left: labs, namespaces, switches, temporary directories.
+    // Nothing is left: labs, namespaces, bridges, switches and their plugs, temporary
+    // directories.
     assert_eq!(leftover_labs(), Vec::<String>::new());
     assert_eq!(leftover_lab_namespaces(), Vec::<String>::new());
     assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    assert_eq!(leftover_bridges(), Vec::<String>::new());
     assert_eq!(
         umlvnf_bench::pairs::running_vde_switches("umlvnf-bench-"),
         Vec::<i32>::new()
+    );
+    assert_eq!(
+        processes_mentioning(&format!(
+            "vde://{}/umlvnf-bench-bn{:x}-",
+            std::env::temp_dir().display(),
+            std::process::id() % 0x100_0000
+        )),
+        Vec::<String>::new()
     );
     let tmp_left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .into_iter()
@@ -359,10 +378,68 @@ fn root_guest_pairs() {
         .collect();
     assert!(tmp_left.is_empty(), "{tmp_left:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(90),
+        started.elapsed() < Duration::from_secs(120),
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// Host bridges of this process's `pair-bridge` labs left behind.
+fn leftover_bridges() -> Vec<String> {
+    let prefix =
+        umlvnf_bench::pairs::bridge_name(&format!("bn{:x}-", std::process::id() % 0x100_0000));
+    std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// `pair-bridge`'s middle link is a Linux bridge on the host whose only ports are the two
+/// routers' taps, and frames cross it (h1 reaches r2's side); `down` removes it.
+#[test]
+fn root_pair_bridge_is_a_linux_bridge_of_two_taps() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let pair = umlvnf_bench::pairs::PairLab::up(&umlvnf_bin(), PairLink::Bridge)
+        .expect("the bridge pair deploys");
+    let bridge = pair.bridge().expect("a bridge name").to_string();
+    let sys = PathBuf::from("/sys/class/net").join(&bridge);
+    assert!(
+        sys.join("bridge").is_dir(),
+        "{bridge} is not a Linux bridge"
+    );
+    let mut ports: Vec<String> = std::fs::read_dir(sys.join("brif"))
+        .expect("bridge ports")
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ports.sort();
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    for p in &ports {
+        // tun_flags exists only on tun/tap devices.
+        let flags = std::fs::read_to_string(format!("/sys/class/net/{p}/tun_flags"))
+            .unwrap_or_else(|e| panic!("port {p} is not a tap: {e}"));
+        // IFF_TAP = 0x0002.
+        let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("hex");
+        assert_ne!(flags & 0x2, 0, "port {p} is a tun, not a tap");
+    }
+    // r1 routes to h2 over the bridge: a short trial delivers frames end to end.
+    let path = pair.path().expect("path h1 -> h2");
+    let t = umlvnf_bench::trial::measure_with(
+        &path,
+        FrameSize::Fixed(64),
+        Some(2_000),
+        Duration::from_millis(500),
+        Backend::Mmsg,
+    )
+    .expect("a trial runs");
+    assert!(t.delivered > 0, "nothing crossed the bridge: {t:?}");
+    drop(pair);
+    assert!(!sys.exists(), "{bridge} is still there after down");
+    assert_eq!(leftover_labs(), Vec::<String>::new());
 }
 
 /// The switch guard kills the daemon and removes its files, also when the start fails.
@@ -454,9 +531,16 @@ fn root_plain_guest_runs_the_howto_command_line() {
         s.description
     );
     assert!(s.placement.contains("guest not pinned"), "{}", s.placement);
+    // It ran the appliance kernel's smp flavour, the one the store holds for this recipe.
+    let appliance = appliance_kernel();
+    assert_eq!(s.kernel.as_deref(), Some(appliance.as_str()));
     // The process that ran is the howto's command line, word for word, and no more.
-    let (guest, path) =
-        umlvnf_bench::howto_guest::start(&umlvnf_bin(), None, None).expect("plain guest boots");
+    let kernel = HowtoKernel::Appliance
+        .resolve(&umlvnf_bin(), true)
+        .expect("appliance kernel");
+    assert_eq!(kernel.path.display().to_string(), appliance);
+    let (guest, path) = umlvnf_bench::howto_guest::start(&umlvnf_bin(), kernel, None, None)
+        .expect("plain guest boots");
     let pid = guest.pid().expect("running");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
     let argv: Vec<String> = cmdline
@@ -465,6 +549,7 @@ fn root_plain_guest_runs_the_howto_command_line() {
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
     assert_eq!(argv.join(" "), guest.command_line);
+    assert_eq!(argv[0], appliance);
     assert!(
         argv.iter()
             .any(|a| a == "vec0:transport=raw,ifname=p0,depth=128,gro=1"),
@@ -491,6 +576,105 @@ fn root_plain_guest_runs_the_howto_command_line() {
         })
         .collect();
     assert!(dirs.is_empty(), "{dirs:?}");
+}
+
+/// The appliance kernel's smp build (what `kind: uml` nodes boot by default), as the umlvnf
+/// binary under test names it.
+fn appliance_kernel() -> String {
+    let out = std::process::Command::new(umlvnf_bin())
+        .args(["kernel", "path", "--flavour", "smp"])
+        .output()
+        .expect("run umlvnf kernel path");
+    assert!(
+        out.status.success(),
+        "umlvnf kernel path --flavour smp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        path.ends_with("/linux") && std::path::Path::new(&path).is_file(),
+        "{path}"
+    );
+    path
+}
+
+/// `tuning`: guest-plain and guest-tuned boot the same kernel (the appliance kernel), and
+/// guest-debian the same command line as guest-plain on Debian's kernel, or is skipped with
+/// the reason where that kernel cannot boot.
+#[test]
+fn root_tuning_compares_on_one_kernel_and_debian_apart() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let o = short(Scenario::parse_csv("tuning").expect("tuning is a group"));
+    let report = run(&o).expect("bench runs");
+    print!("{}", report.table());
+    check_sanity(&report);
+    validate(&report);
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["guest-plain", "guest-tuned", "guest-debian"]);
+    let appliance = appliance_kernel();
+    for s in &report.scenarios[..2] {
+        assert_eq!(s.kernel.as_deref(), Some(appliance.as_str()), "{}", s.name);
+        assert_eq!(s.points.len(), 1, "{}", s.name);
+    }
+    let debian = &report.scenarios[2];
+    let tuning = report.tuning.as_ref().expect("the tuning block");
+    assert!(
+        tuning.tuned_means.contains("appliance kernel"),
+        "{tuning:?}"
+    );
+    match HowtoKernel::Debian.refusal(umlvnf_kernel::HostCpu::detect()) {
+        Some(why) => {
+            assert_eq!(debian.skipped.as_deref(), Some(why.as_str()));
+            assert!(debian.points.is_empty() && debian.kernel.is_none());
+            assert_eq!(tuning.debian_pps, None);
+        }
+        None => {
+            assert_eq!(debian.skipped, None);
+            assert_eq!(debian.kernel.as_deref(), Some(DEBIAN_KERNEL));
+            assert_eq!(debian.points.len(), 1);
+            assert_eq!(tuning.debian_pps, Some(debian.points[0].pps.median));
+        }
+    }
+    assert!(!report.has_errors());
+    assert_eq!(leftover_plain_guests(), Vec::<String>::new());
+    assert_eq!(leftover_namespaces(), Vec::<String>::new());
+    assert_eq!(leftover_labs(), Vec::<String>::new());
+}
+
+/// On a host whose CPU has AMX, guest-debian is skipped with the reason before anything is
+/// set up; the run goes on and is not failed by it.
+#[test]
+fn root_guest_debian_is_skipped_where_its_kernel_cannot_boot() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let facts = umlvnf_kernel::KernelFacts::read(std::path::Path::new(DEBIAN_KERNEL))
+        .expect("Debian's UML kernel is installed (deploy/install-deps.sh)");
+    assert!(
+        facts.version.is_some_and(|v| !v.at_least(6, 13)),
+        "this test expects Debian 12's 6.1 kernel at {DEBIAN_KERNEL}: {:?}",
+        facts.version
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut o = short(vec![Scenario::GuestDebian, Scenario::Veth]);
+    o.host_cpu = umlvnf_kernel::HostCpu { amx: true };
+    o.output_json = Some(dir.path().join("report.json"));
+    let report = run(&o).expect("bench runs");
+    print!("{}", report.table());
+    let debian = &report.scenarios[0];
+    let why = debian.skipped.as_deref().expect("skipped");
+    assert!(why.contains("AMX") && why.contains(DEBIAN_KERNEL), "{why}");
+    assert!(debian.error.is_none() && debian.points.is_empty() && debian.kernel.is_none());
+    assert!(!report.has_errors());
+    assert_eq!(report.scenarios[1].name, "veth");
+    assert_eq!(report.scenarios[1].points.len(), 1);
+    assert!(report.table().contains("guest-debian   SKIPPED: "));
+    validate(&report);
+    let back = Report::read(o.output_json.as_ref().unwrap()).expect("json reads back");
+    assert_eq!(back.scenarios[0].skipped.as_deref(), Some(why));
+    // It was not set up (a set-up records the kernel it booted, a failed one an error), and
+    // nothing of a guest is left.
+    assert_eq!(leftover_plain_guests(), Vec::<String>::new());
 }
 
 #[test]
