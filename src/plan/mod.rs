@@ -845,11 +845,16 @@ fn plan_guest(
         "init=/sbin/umlvnf-agent".into(),
     ];
     if kernel.seccomp_userspace {
-        let userspace = topo.effective_userspace(name).unwrap_or(if ctx.seccomp {
-            Userspace::Seccomp
-        } else {
-            Userspace::Ptrace
-        });
+        // A virtual clock does not advance under the seccomp userspace: idle guests there
+        // never wake (a `sleep` never returns), so time-travel guests run under ptrace.
+        let virtual_clock = topo.effective_clock(name) == Clock::Virtual;
+        let userspace =
+            topo.effective_userspace(name)
+                .unwrap_or(if ctx.seccomp && !virtual_clock {
+                    Userspace::Seccomp
+                } else {
+                    Userspace::Ptrace
+                });
         argv.push(match userspace {
             Userspace::Seccomp => "seccomp=on".into(),
             Userspace::Ptrace => "seccomp=off".into(),

@@ -323,7 +323,15 @@ impl Guest {
             match client.wait_ready(BOOT_POLL) {
                 Ok(()) => break,
                 Err(AgentError::Timeout { .. }) => {}
-                Err(e) => return Err(format!("the agent did not report ready: {e}").into()),
+                Err(e) => {
+                    // The channel ends when the guest dies: say how it died, if it does.
+                    let end = Instant::now() + Duration::from_secs(3);
+                    while Instant::now() < end {
+                        self.check_running(t0, &notices.events)?;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    return Err(format!("the agent did not report ready: {e}").into());
+                }
             }
             self.check_running(t0, &notices.events)?;
         }

@@ -386,6 +386,12 @@ impl Validator<'_> {
                     format!("{vcpus} virtual CPUs cannot run on a virtual clock (time-travel needs a single CPU): use `vcpus: 1` or `clock: real`"),
                 );
             }
+            if clock == Clock::Virtual && userspace == Some(Userspace::Seccomp) {
+                self.at_value(
+                    &field("userspace", node.userspace.is_some()),
+                    "a virtual clock does not advance under the seccomp userspace (a sleeping guest never wakes): use `userspace: ptrace` (the default with `clock: virtual`) or `clock: real`",
+                );
+            }
             if vcpus > 1 && userspace == Some(Userspace::Ptrace) {
                 self.at_value(
                     &vcpus_at,
