@@ -175,7 +175,7 @@ fn root_firewall_drops_blocked_port() {
     lab.down();
 }
 
-/// A bridging firewall with an nftables `bridge` ruleset: h1 reaches h2 on the same subnet
+/// A bridging firewall with an nftables `inet` ruleset (over br_netfilter): h1 reaches h2 on the same subnet
 /// through fw1, TCP 23 is dropped (and counted by the rule), TCP 8080 passes.
 #[test]
 fn root_bridge_firewall_filters_with_nftables() {
