@@ -29,14 +29,9 @@ fn require_root() {
 /// umlvnf's appliance kernel (SMP flavour, everything built in) from the kernel store; panics
 /// saying how to build it when the store has none.
 fn appliance_kernel() -> BuiltKernel {
-    let store = KernelStore::new(KernelStore::default_dir());
-    store.find(Flavour::Smp).unwrap_or_else(|| {
-        panic!(
-            "no appliance kernel (flavour smp, current recipe) in {}: run `umlvnf kernel build` \
-             first (`make test` does)",
-            store.dir().display()
-        )
-    })
+    KernelStore::new(KernelStore::default_dir())
+        .current(Flavour::Smp)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A UML guest process, killed with its whole session (process group) when dropped.

@@ -28,14 +28,9 @@ pub fn require_root() {
 pub fn appliance_kernel() -> &'static BuiltKernel {
     static KERNEL: OnceLock<BuiltKernel> = OnceLock::new();
     KERNEL.get_or_init(|| {
-        let store = KernelStore::new(KernelStore::default_dir());
-        store.find(Flavour::Smp).unwrap_or_else(|| {
-            panic!(
-                "no appliance kernel (flavour smp, current recipe) in {}: run `umlvnf kernel \
-                 build` first (`make test` does)",
-                store.dir().display()
-            )
-        })
+        KernelStore::new(KernelStore::default_dir())
+            .current(Flavour::Smp)
+            .unwrap_or_else(|e| panic!("{e}"))
     })
 }
 

@@ -135,6 +135,16 @@ impl KernelStore {
             .find(|k| k.flavour == flavour && k.is_current_recipe())
     }
 
+    /// The newest current build of `flavour`, or an error saying how to build one.
+    pub fn current(&self, flavour: Flavour) -> Result<BuiltKernel, ImageError> {
+        self.find(flavour).ok_or_else(|| {
+            ImageError::KernelBuild(format!(
+                "no {flavour} build of the current recipe in {}: run `umlvnf kernel build` first (`make test` does)",
+                self.dir.display()
+            ))
+        })
+    }
+
     /// The kernel of `flavour`: the newest current build, else one built now from Debian's
     /// sources.
     pub fn ensure(
