@@ -38,15 +38,19 @@ fn kernel_choices(topo: &Topology) -> BTreeSet<KernelChoice> {
         .collect()
 }
 
-/// What a kernel file is, for the plan (read from the file, never run).
-fn file_kernel(path: &str) -> Result<GuestKernel, RuntimeError> {
-    let facts = umlvnf_kernel::KernelFacts::read(Path::new(path))
-        .map_err(|e| RuntimeError::Conflict(e.to_string()))?;
-    Ok(GuestKernel {
-        path: PathBuf::from(path),
+/// What a kernel file is (read from the file, never run).
+fn kernel_facts(path: &str) -> Result<umlvnf_kernel::KernelFacts, RuntimeError> {
+    umlvnf_kernel::KernelFacts::read(Path::new(path))
+        .map_err(|e| RuntimeError::Conflict(e.to_string()))
+}
+
+/// A kernel file as the plan needs it.
+fn file_kernel(facts: &umlvnf_kernel::KernelFacts) -> GuestKernel {
+    GuestKernel {
+        path: facts.path.clone(),
         modular: facts.modular(),
         seccomp_userspace: facts.has_seccomp_userspace(),
-    })
+    }
 }
 
 fn appliance_kernel(path: PathBuf) -> GuestKernel {
@@ -68,7 +72,7 @@ pub fn planned_kernels(
         .map(|choice| {
             let k = match &choice {
                 KernelChoice::Appliance(f) => appliance_kernel(store.planned_path(*f)),
-                KernelChoice::File(path) => file_kernel(path)?,
+                KernelChoice::File(path) => file_kernel(&kernel_facts(path)?),
             };
             Ok((choice, k))
         })
@@ -98,12 +102,11 @@ pub fn resolve_kernels(
                 appliance_kernel(built.binary())
             }
             KernelChoice::File(path) => {
-                let facts = umlvnf_kernel::KernelFacts::read(Path::new(path))
-                    .map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+                let facts = kernel_facts(path)?;
                 if let Some(why) = umlvnf_kernel::boot_refusal(&facts, cpu) {
                     return Err(RuntimeError::Conflict(why));
                 }
-                file_kernel(path)?
+                file_kernel(&facts)
             }
         };
         out.insert(choice, k);

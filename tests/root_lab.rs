@@ -393,14 +393,22 @@ fn root_ospf_converges_on_frr() {
     lab.down();
 }
 
-fn node_pid(lab: &Deployed, node: &str) -> i32 {
+/// `inspect`'s entry for `node`.
+fn node_info(lab: &Deployed, node: &str) -> serde_json::Value {
     let info = lab.inspect();
     info["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
         .find(|n| n["name"] == node)
-        .and_then(|n| n["pid"].as_i64())
+        .cloned()
+        .unwrap_or_else(|| panic!("{node} is not in: {info}"))
+}
+
+fn node_pid(lab: &Deployed, node: &str) -> i32 {
+    let info = node_info(lab, node);
+    info["pid"]
+        .as_i64()
         .unwrap_or_else(|| panic!("{node} has no pid: {info}")) as i32
 }
 
@@ -613,14 +621,7 @@ fn root_a_stopped_guest_is_unresponsive_then_restarted() {
     let ex = example("quickstart", &lab_name("un"), |t| t);
     let lab = Deployed::up(&ex);
     let state = |lab: &Deployed| -> (String, u64) {
-        let info = lab.inspect();
-        let r1 = info["nodes"]
-            .as_array()
-            .expect("nodes")
-            .iter()
-            .find(|n| n["name"] == "r1")
-            .cloned()
-            .expect("r1");
+        let r1 = node_info(lab, "r1");
         (
             r1["state"].as_str().unwrap_or_default().to_string(),
             r1["restarts"].as_u64().unwrap_or(0),
