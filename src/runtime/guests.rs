@@ -599,6 +599,11 @@ impl Guest {
             .map(|o| (o.status, o.stdout, o.stderr))
     }
 
+    /// The guest's interface statistics report (see `AgentClient::net_stats`).
+    pub fn net_stats(&self, timeout: Duration) -> Result<String, String> {
+        self.with_agent(|c| c.net_stats(timeout))
+    }
+
     /// Writes a file into the guest.
     pub fn put(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), String> {
         self.with_agent(|c| c.put_file(path, mode, data, Duration::from_secs(60)))

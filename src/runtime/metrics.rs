@@ -79,14 +79,9 @@ impl LabSource for LabMetrics {
             .collect()
     }
 
-    fn guest_exec(
-        &self,
-        node: &str,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<Vec<u8>, String> {
+    fn guest_stats(&self, node: &str, timeout: Duration) -> Result<String, String> {
         let lab = self.0.upgrade().ok_or("the lab is gone")?;
-        lab.guest_exec(node, argv, timeout)
+        lab.guest_net_stats(node, timeout)
     }
 
     fn host_interfaces(&self) -> Vec<HostInterface> {

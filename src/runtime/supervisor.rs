@@ -140,18 +140,13 @@ impl Lab {
             .collect()
     }
 
-    /// Runs a command in a guest and returns its standard output.
-    pub fn guest_exec(
-        &self,
-        node: &str,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<Vec<u8>, String> {
+    /// A guest's interface statistics report, read by its agent without spawning a process.
+    pub fn guest_net_stats(&self, node: &str, timeout: Duration) -> Result<String, String> {
         let g = self
             .guests
             .get(node)
             .ok_or_else(|| format!("`{node}` is not a guest"))?;
-        g.exec(argv, None, timeout).map(|(_, stdout, _)| stdout)
+        g.net_stats(timeout)
     }
 
     /// Counters of every wire.

@@ -310,6 +310,16 @@ impl<S: Transport> AgentClient<S> {
         }
     }
 
+    /// The guest's interface statistics report (see [`Op::NetStats`]), read by the agent
+    /// itself: no process is spawned in the guest.
+    pub fn net_stats(&mut self, timeout: Duration) -> Result<String, AgentError> {
+        let deadline = Deadline::new(timeout);
+        match self.request("net_stats", Op::NetStats, &deadline)? {
+            Reply::NetStats { report } => Ok(report),
+            other => Err(self.unexpected("net_stats", &other)),
+        }
+    }
+
     fn unexpected(&self, op: &str, reply: &Reply) -> AgentError {
         match reply {
             Reply::Error { message } => AgentError::Remote {

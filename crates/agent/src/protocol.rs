@@ -85,6 +85,10 @@ pub enum Op {
         /// Where to read from.
         offset: u64,
     },
+    /// The interface statistics report (`/proc/net/dev`, then each interface's driver
+    /// statistics as `ethtool -S` prints them), read without spawning a process; answered
+    /// with [`Reply::NetStats`].
+    NetStats,
     /// One chunk of the JSON text of a request too long for one line. Chunks are
     /// acknowledged with [`Reply::Staged`]; the last one runs the assembled request.
     Stage {
@@ -154,6 +158,12 @@ pub enum Reply {
         data: Vec<u8>,
         /// Whether the end of the file was reached.
         eof: bool,
+    },
+    /// Answer to [`Op::NetStats`].
+    NetStats {
+        /// `/proc/net/dev`, then for every interface a line `== NAME` followed by its
+        /// `ethtool -S` style statistics (nothing when the driver has none).
+        report: String,
     },
     /// Acknowledges a non-final [`Op::Stage`] chunk.
     Staged {
@@ -228,6 +238,7 @@ mod tests {
                 path: "/etc/hostname".into(),
                 offset: 0,
             },
+            Op::NetStats,
             Op::Stage {
                 data: b"{\"id\":1".to_vec(),
                 last: false,
@@ -266,6 +277,12 @@ mod tests {
                 reply: Reply::Get {
                     data: vec![9; 100],
                     eof: true,
+                },
+            },
+            Event::Reply {
+                id: 6,
+                reply: Reply::NetStats {
+                    report: "Inter-|\n== lo\n".into(),
                 },
             },
             Event::Reply {

@@ -478,6 +478,31 @@ fn root_agent_boots() {
         "for i in 1 2 3 4 5; do ping6 -c 1 -W 1 2001:db8:1::1 && exit 0; done; exit 1",
     );
 
+    // The statistics report: /proc/net/dev, then each interface's driver statistics with the
+    // names `ethtool -S` prints in the guest; the pings above are counted.
+    let report = c.net_stats(T).unwrap();
+    assert!(report.starts_with("Inter-|"), "{report}");
+    let eth0 = report
+        .split("\n== ")
+        .find_map(|s| s.strip_prefix("eth0\n"))
+        .unwrap_or_else(|| panic!("no eth0 section: {report}"));
+    let stat_names = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter_map(|l| l.trim().rsplit_once(':'))
+            .filter(|(n, v)| !n.is_empty() && v.trim().parse::<u64>().is_ok())
+            .map(|(n, _)| n.trim().to_string())
+            .collect()
+    };
+    let ours = stat_names(eth0);
+    assert!(ours.contains(&"rx_queue_max".to_string()), "{eth0}");
+    assert_eq!(ours, stat_names(&exec_ok(&mut c, "ethtool -S eth0")));
+    let rx_packets: u64 = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("eth0:"))
+        .and_then(|rest| rest.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no eth0 line in /proc/net/dev: {report}"));
+    assert!(rx_packets >= 2, "{report}");
+
     // exec runs argv directly, with stdin, and honours its timeout.
     let out = c.exec(&["cat"], Some(b"from stdin"), T).unwrap();
     assert_eq!(out.stdout, b"from stdin");

@@ -127,7 +127,7 @@ pub const METRICS: &[MetricDesc] = &[
     m!("umlvnf_guest_stats_max_age", Some("seconds"), Gauge, &["lab"],
        "Stated maximum age of cached guest statistics; older ones are not exported"),
     m!("umlvnf_collector_errors", None, Counter, &["lab", "collector"],
-       "Failed collections by collector (guest_exec, guest_parse, netlink)"),
+       "Failed collections by collector (guest_read, guest_parse, netlink)"),
     // Guests.
     m!("umlvnf_guest_up", None, Gauge, GUEST, "1 when the guest is booted and answering, else 0"),
     m!("umlvnf_guest_restarts", None, Counter, GUEST, "Restarts of the guest since the lab came up"),

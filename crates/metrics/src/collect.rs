@@ -11,7 +11,7 @@ use crate::procstat::group_usage;
 use crate::source::LabSource;
 
 /// Collectors whose failures are counted in `umlvnf_collector_errors_total`.
-pub(crate) const COLLECTORS: [&str; 3] = ["guest_exec", "guest_parse", "netlink"];
+pub(crate) const COLLECTORS: [&str; 3] = ["guest_read", "guest_parse", "netlink"];
 
 /// Statistics last read from inside one guest.
 #[derive(Debug, Clone)]

@@ -1,19 +1,8 @@
-//! Parsing what a guest prints about its interfaces: `/proc/net/dev` and `ethtool -S`.
+//! Parsing what a guest reports about its interfaces: `/proc/net/dev` and `ethtool -S`.
 
 use std::collections::BTreeMap;
 
 use crate::error::ParseError;
-
-/// Shell script run inside each guest by the refresher: `/proc/net/dev`, then for every
-/// interface a line `== NAME` followed by its `ethtool -S` output (nothing when the driver has
-/// no statistics).
-pub const GUEST_STATS_SCRIPT: &str = "cat /proc/net/dev; for d in /sys/class/net/*; do \
-n=${d##*/}; echo \"== $n\"; ethtool -S \"$n\" 2>/dev/null; done; true";
-
-/// The argv the refresher passes to [`crate::LabSource::guest_exec`].
-pub fn guest_stats_argv() -> Vec<String> {
-    vec!["sh".into(), "-c".into(), GUEST_STATS_SCRIPT.into()]
-}
 
 /// One interface line of `/proc/net/dev`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,13 +115,14 @@ pub fn parse_ethtool_stats(text: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Parses the whole output of [`GUEST_STATS_SCRIPT`]: everything before the first `== NAME`
-/// line is `/proc/net/dev`, each `== NAME` section is that interface's `ethtool -S`.
+/// Parses a guest's whole report (what [`crate::LabSource::guest_stats`] returns): everything
+/// before the first `== NAME` line is `/proc/net/dev`, each `== NAME` section is that
+/// interface's `ethtool -S`.
 /// Fails only when the `/proc/net/dev` part is malformed or missing.
 pub fn parse_guest_report(text: &str) -> Result<BTreeMap<String, GuestInterfaceStats>, ParseError> {
     let mut sections = text.split("\n== ");
     let head = sections.next().unwrap_or_default();
-    // The script always prints the header of /proc/net/dev first.
+    // The report always starts with the header of /proc/net/dev.
     if !head.contains('|') {
         return Err(ParseError::NoNetDev {
             text: truncate(head),

@@ -20,10 +20,10 @@ mod source;
 pub use catalog::{MetricDesc, MetricKind, METRICS};
 pub use error::{MetricsError, ParseError};
 pub use guest_stats::{
-    guest_stats_argv, parse_ethtool_stats, parse_guest_report, parse_proc_net_dev,
-    GuestInterfaceStats, NetDevCounters, GUEST_STATS_SCRIPT,
+    parse_ethtool_stats, parse_guest_report, parse_proc_net_dev, GuestInterfaceStats,
+    NetDevCounters,
 };
 pub use server::{
-    guest_exec_timeout, guest_stats_max_age, MetricsServer, DEFAULT_GUEST_REFRESH, DEFAULT_LISTEN,
+    guest_read_timeout, guest_stats_max_age, MetricsServer, DEFAULT_GUEST_REFRESH, DEFAULT_LISTEN,
 };
 pub use source::{GuestInfo, HostInterface, LabSource, QueueSample, QueuedSample};

@@ -6,20 +6,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::collect::{lock, GuestEntry, State};
-use crate::guest_stats::{guest_stats_argv, parse_guest_report};
+use crate::guest_stats::parse_guest_report;
 
 /// Reads every up guest once (in parallel, each bounded by `timeout`) and updates the cache.
 pub(crate) fn refresh_once(state: &State, timeout: Duration) {
     let guests: Vec<_> = state.source.guests();
-    let argv = guest_stats_argv();
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = guests
             .iter()
             .filter(|g| g.up)
             .map(|g| {
-                let argv = &argv;
                 let source = &state.source;
-                let handle = scope.spawn(move || source.guest_exec(&g.node, argv, timeout));
+                let handle = scope.spawn(move || source.guest_stats(&g.node, timeout));
                 (g, handle)
             })
             .collect();
@@ -28,7 +26,7 @@ pub(crate) fn refresh_once(state: &State, timeout: Duration) {
             .map(|(g, h)| {
                 let result = h
                     .join()
-                    .unwrap_or_else(|_| Err("the guest exec panicked".to_string()));
+                    .unwrap_or_else(|_| Err("the guest read panicked".to_string()));
                 (g, result, Instant::now())
             })
             .collect()
@@ -37,11 +35,11 @@ pub(crate) fn refresh_once(state: &State, timeout: Duration) {
     cache.retain(|node, _| guests.iter().any(|g| &g.node == node));
     for (g, result, now) in results {
         let parsed = match result {
-            Ok(bytes) => match parse_guest_report(&String::from_utf8_lossy(&bytes)) {
+            Ok(report) => match parse_guest_report(&report) {
                 Ok(stats) => Ok(stats),
                 Err(_) => Err("guest_parse"),
             },
-            Err(_) => Err("guest_exec"),
+            Err(_) => Err("guest_read"),
         };
         let entry = cache.entry(g.node.clone()).or_insert_with(|| GuestEntry {
             pid: g.pid,

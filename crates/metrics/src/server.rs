@@ -20,7 +20,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9477";
 pub const DEFAULT_GUEST_REFRESH: Duration = Duration::from_secs(5);
 
 /// Timeout of one guest read for a given refresh interval: the interval, kept within 1–10 s.
-pub fn guest_exec_timeout(guest_refresh: Duration) -> Duration {
+pub fn guest_read_timeout(guest_refresh: Duration) -> Duration {
     guest_refresh.clamp(Duration::from_secs(1), Duration::from_secs(10))
 }
 
@@ -28,7 +28,7 @@ pub fn guest_exec_timeout(guest_refresh: Duration) -> Duration {
 /// `max(refresh, timeout) + timeout + 1 s` (11 s for the default 5 s). Statistics older than
 /// this are not exported (the age itself still is, as `umlvnf_guest_stats_age_seconds`).
 pub fn guest_stats_max_age(guest_refresh: Duration) -> Duration {
-    let timeout = guest_exec_timeout(guest_refresh);
+    let timeout = guest_read_timeout(guest_refresh);
     guest_refresh.max(timeout) + timeout + Duration::from_secs(1)
 }
 
@@ -108,7 +108,7 @@ impl MetricsServer {
             .map_err(MetricsError::Thread)?;
         server.threads.push(http);
         let (tx, rx) = channel();
-        let timeout = guest_exec_timeout(guest_refresh);
+        let timeout = guest_read_timeout(guest_refresh);
         let refresher = std::thread::Builder::new()
             .name("umlvnf-metrics-guests".into())
             .spawn(move || refresher::run(state, guest_refresh, timeout, rx))

@@ -78,16 +78,17 @@ pub struct QueuedSample {
 
 /// The running lab, implemented by the runtime. Every method is called from the server's
 /// threads and must return quickly (no I/O that can block for long), except
-/// [`LabSource::guest_exec`], which only the background refresher calls.
+/// [`LabSource::guest_stats`], which only the background refresher calls.
 pub trait LabSource: Send + Sync + 'static {
     /// Lab name (the `lab` label of every series).
     fn lab(&self) -> String;
     /// Every UML guest of the lab, running or not.
     fn guests(&self) -> Vec<GuestInfo>;
-    /// Runs `argv` in guest `node` and returns its standard output; fails (with a sentence)
-    /// when the guest is not reachable, the command fails, or `timeout` passes.
-    fn guest_exec(&self, node: &str, argv: &[String], timeout: Duration)
-        -> Result<Vec<u8>, String>;
+    /// Guest `node`'s interface statistics report: `/proc/net/dev`, then for every interface
+    /// a line `== NAME` followed by its `ethtool -S` output (see
+    /// [`crate::parse_guest_report`]). Fails (with a sentence) when the guest is not
+    /// reachable or `timeout` passes.
+    fn guest_stats(&self, node: &str, timeout: Duration) -> Result<String, String>;
     /// Host-side interfaces of the lab's links.
     fn host_interfaces(&self) -> Vec<HostInterface>;
     /// Queues of umlvnf's userspace datapath (empty when no link uses it).

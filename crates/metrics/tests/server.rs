@@ -197,7 +197,7 @@ fn slow_guest_does_not_stall_scrape() {
     *lab.exec_delay.lock().unwrap() = Duration::from_secs(3);
     let server = start(&lab, Duration::from_millis(500));
     let addr = server.local_addr();
-    std::thread::sleep(Duration::from_millis(200)); // the refresher is now inside guest_exec
+    std::thread::sleep(Duration::from_millis(200)); // the refresher is now inside guest_stats
     let t = Instant::now();
     let body = get(addr, "/metrics", None);
     let took = t.elapsed();
@@ -331,7 +331,7 @@ fn stale_guest_stats_are_dropped_and_errors_counted() {
             let errors = body
                 .lines()
                 .find(|l| {
-                    l.starts_with("umlvnf_collector_errors_total{") && l.contains("guest_exec")
+                    l.starts_with("umlvnf_collector_errors_total{") && l.contains("guest_read")
                 })
                 .unwrap();
             let n: u64 = errors.rsplit(' ').next().unwrap().parse().unwrap();

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod exec;
 pub mod files;
 pub mod init;
+pub mod netstats;
 pub mod serve;
 pub mod supervisor;
 pub mod xtables;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::exec;
 use super::files;
+use super::netstats;
 use super::supervisor::Supervisor;
 use crate::protocol::{self, Event, Op, Reply, Request, MAX_STAGED};
 
@@ -128,6 +129,10 @@ fn run_op(sup: &mut Supervisor, op: Op) -> Reply {
         Op::Get { path, offset } => match files::get(&path, offset) {
             Ok((data, eof)) => Reply::Get { data, eof },
             Err(e) => error(format!("reading {path} failed: {e}")),
+        },
+        Op::NetStats => match netstats::report() {
+            Ok(report) => Reply::NetStats { report },
+            Err(e) => error(format!("reading the interface statistics failed: {e}")),
         },
         Op::Stage { .. } => error("a stage chunk was not expected here"),
     }

@@ -47,9 +47,9 @@ pub struct FakeLab {
     /// Stand-in for a guest's UML process group (`sleep`, leader of its own group).
     child: Mutex<Child>,
     pub child_pid: i32,
-    /// When set, `guest_exec` fails.
+    /// When set, `guest_stats` fails.
     pub exec_fails: AtomicBool,
-    /// How long `guest_exec` takes.
+    /// How long `guest_stats` takes.
     pub exec_delay: Mutex<Duration>,
 }
 
@@ -125,19 +125,13 @@ impl LabSource for FakeLab {
         ]
     }
 
-    fn guest_exec(
-        &self,
-        node: &str,
-        argv: &[String],
-        _timeout: Duration,
-    ) -> Result<Vec<u8>, String> {
+    fn guest_stats(&self, node: &str, _timeout: Duration) -> Result<String, String> {
         let delay = *self.exec_delay.lock().unwrap_or_else(|e| e.into_inner());
         std::thread::sleep(delay);
         if self.exec_fails.load(Ordering::Relaxed) {
             return Err(format!("guest {node} does not answer"));
         }
-        assert_eq!(argv[0], "sh");
-        Ok(self.guest_report().into_bytes())
+        Ok(self.guest_report())
     }
 
     fn host_interfaces(&self) -> Vec<HostInterface> {
