@@ -203,7 +203,7 @@ fn detach_and_run(
     // SAFETY: the process is single-threaded here (no thread has been started yet), so the
     // child may run arbitrary code after fork.
     match unsafe { nix::unistd::fork() }? {
-        nix::unistd::ForkResult::Parent { .. } => {
+        nix::unistd::ForkResult::Parent { child } => {
             drop(wr);
             let mut reader = std::io::BufReader::new(std::fs::File::from(rd));
             let mut line = String::new();
@@ -222,6 +222,11 @@ fn detach_and_run(
                     break;
                 }
                 print!("{line}");
+            }
+            if result.is_err() {
+                // A failed deploy leaves no process behind: the runtime has cleaned up and is
+                // exiting; wait for it, so the lab's lock is free when `up -d` returns.
+                let _ = nix::sys::wait::waitpid(child, None);
             }
             result.map_err(|e| e.into())
         }

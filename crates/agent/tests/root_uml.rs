@@ -155,6 +155,8 @@ impl Lab {
             }
         }
         install_iptables(&root);
+        // ethtool, to compare the agent's statistics report with.
+        copy_with_libraries(&root, Path::new("/usr/sbin/ethtool"));
         let img = self.dir.join("rootfs.img");
         sh(
             "mkfs.ext4",

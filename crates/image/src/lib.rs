@@ -19,6 +19,7 @@ mod lock;
 mod minimal;
 mod mirror;
 mod mkfs;
+mod probe_cache;
 mod store;
 mod tools;
 mod tree;

@@ -73,10 +73,14 @@ impl MinimalPlan {
                 package: "busybox-static",
             });
         }
-        let list = tools::run(Command::new(&busybox).arg("--list-full"))?;
+        let list = crate::probe_cache::answer("busybox --list-full", &busybox, || {
+            Ok(tools::run(Command::new(&busybox).arg("--list-full"))?
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect())
+        })?;
         let applets = list
-            .lines()
-            .map(str::trim)
+            .iter()
             .filter(|l| !l.is_empty() && !l.contains(".."))
             .map(|l| Path::new("/").join(l))
             .filter(|p| p != Path::new(BUSYBOX_GUEST))

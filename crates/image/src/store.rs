@@ -207,7 +207,23 @@ impl ImageStore {
             .join(format!("{}-{}.img", resolved.kind, resolved.hash))
     }
 
+    /// Resolves with the probe answers kept in the store's directory, and keeps new ones there
+    /// (when the directory is writable: a user without one probes every time).
     fn resolve(&self, kind: ImageKind, inputs: &ImageInputs) -> Result<Resolved, ImageError> {
+        let kept = self.dir.join(crate::probe_cache::FILE_NAME);
+        crate::probe_cache::load(&kept);
+        let resolved = self.resolve_probed(kind, inputs)?;
+        if self.dir.is_dir() {
+            let _ = crate::probe_cache::save(&kept);
+        }
+        Ok(resolved)
+    }
+
+    fn resolve_probed(
+        &self,
+        kind: ImageKind,
+        inputs: &ImageInputs,
+    ) -> Result<Resolved, ImageError> {
         let kernel = inputs
             .modules_from
             .as_deref()

@@ -1,9 +1,7 @@
 //! Running host programs (mkfs.ext4, ldd, depmod, debootstrap, tar) and parsing `ldd`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 use crate::ImageError;
 
@@ -100,36 +98,18 @@ pub fn parse_ldd(output: &str) -> Result<Vec<PathBuf>, String> {
     Ok(libs)
 }
 
-/// What identifies a host file's version: (path, device, inode, size, mtime in ns).
-type FileKey = (PathBuf, u64, u64, u64, i128);
-
-/// `ldd` answers already obtained in this process, by file version.
-static LDD_CACHE: Mutex<BTreeMap<FileKey, Vec<PathBuf>>> = Mutex::new(BTreeMap::new());
-
-fn file_key(path: &Path) -> Option<FileKey> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
-    Some((path.to_path_buf(), m.dev(), m.ino(), m.size(), mtime))
-}
-
 /// The shared libraries (and dynamic loader) a host binary needs; empty for static binaries and scripts.
 ///
-/// Answers are remembered for the life of the process while the file is unchanged.
+/// Answers are remembered while the file and the library search are unchanged (see
+/// [`crate::probe_cache`]).
 pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ImageError> {
-    let key = file_key(binary);
-    if let Some(key) = &key {
-        let cache = LDD_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(libs) = cache.get(key) {
-            return Ok(libs.clone());
-        }
-    }
-    let libs = run_ldd(binary)?;
-    if let Some(key) = key {
-        let mut cache = LDD_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(key, libs.clone());
-    }
-    Ok(libs)
+    let libs = crate::probe_cache::answer("ldd", binary, || {
+        Ok(run_ldd(binary)?
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect())
+    })?;
+    Ok(libs.into_iter().map(PathBuf::from).collect())
 }
 
 /// The union of [`shared_libraries`] of many files, asking `ldd` on a few threads at once.

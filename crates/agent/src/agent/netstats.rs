@@ -160,7 +160,7 @@ mod tests {
     fn statistics_match_ethtool() {
         let text = report().unwrap();
         for section in text.split("\n== ").skip(1) {
-            let (name, body) = section.split_once('\n').unwrap();
+            let (name, body) = section.split_once('\n').unwrap_or((section, ""));
             let ethtool = ["/usr/sbin/ethtool", "/sbin/ethtool"]
                 .into_iter()
                 .find(|p| std::path::Path::new(p).exists())
@@ -169,6 +169,10 @@ mod tests {
                 .args(["-S", name])
                 .output()
                 .expect("ethtool (installed by deploy/install-deps.sh)");
+            if !out.status.success() && !std::path::Path::new("/sys/class/net").join(name).exists()
+            {
+                continue; // removed meanwhile (other tests create and delete interfaces)
+            }
             let theirs = String::from_utf8_lossy(&out.stdout);
             let names = |t: &str| -> Vec<String> {
                 t.lines()
