@@ -1,6 +1,6 @@
 //! Wire formats and per-frame logic for umlvnf links.
 //!
-//! Pure logic plus a tiny libpcap FFI (for compiling filter expressions): no sockets, no threads.
+//! Pure logic plus libpcap's filter compiler (through the `pcap` crate): no sockets, no threads.
 //!
 //! - [`gre`]: the GRE header as UML's `gre` vector transport builds it.
 //! - [`ipv4`]: stripping the IPv4 header that raw IPv4 sockets deliver.
