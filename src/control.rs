@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use umlvnf_topology::{Delay, Impairment, Percent, Rate};
 
 use crate::plan::LinkPlan;
 
@@ -64,8 +65,10 @@ pub enum Request {
         link: String,
         /// Only the frames this endpoint sends; both directions when absent.
         from: Option<String>,
-        /// New impairment of the direction(s), replacing the old one; `None` keeps it.
-        impair: Option<ImpairSpec>,
+        /// New impairment of the direction(s), replacing the old one (absent fields impair
+        /// nothing); `None` keeps it. Its values travel as text (`"10%"`, `"5ms"`, `"100mbit"`)
+        /// and are read by the same parser as a topology's `impair`.
+        impair: Option<Impairment>,
         /// Bring the wire up or down.
         up: Option<bool>,
     },
@@ -73,21 +76,41 @@ pub enum Request {
     Links,
 }
 
-/// An impairment as people write it (`50%`, `10ms`, `100mbit`); absent fields are zero.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ImpairSpec {
-    /// Loss ratio.
-    pub loss: Option<String>,
-    /// Added delay.
-    pub delay: Option<String>,
-    /// Delay jitter.
-    pub jitter: Option<String>,
-    /// Rate limit.
-    pub rate: Option<String>,
-    /// Duplication ratio.
-    pub duplicate: Option<String>,
-    /// Reordering ratio.
-    pub reorder: Option<String>,
+/// The impairment flags of `umlvnf link set`, read with the value types of a topology's
+/// `impair` (one parser, one set of units and limits: [`umlvnf_packet::units`]).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ImpairArgs {
+    /// Loss: a percentage from 0% to 100% (or a fraction from 0 to 1), such as `50%`.
+    #[arg(long)]
+    pub loss: Option<Percent>,
+    /// Delay: a number with ns, us (µs), ms or s, up to 3600s, such as `10ms`.
+    #[arg(long)]
+    pub delay: Option<Delay>,
+    /// Jitter of the delay (at most the delay), such as `2ms`.
+    #[arg(long)]
+    pub jitter: Option<Delay>,
+    /// Rate limit: a number with bit, kbit, mbit, gbit or tbit, such as `10mbit`.
+    #[arg(long)]
+    pub rate: Option<Rate>,
+    /// Duplication, such as `1%`.
+    #[arg(long)]
+    pub duplicate: Option<Percent>,
+    /// Reordering, such as `5%`.
+    #[arg(long)]
+    pub reorder: Option<Percent>,
+}
+
+impl From<ImpairArgs> for Impairment {
+    fn from(a: ImpairArgs) -> Impairment {
+        Impairment {
+            loss: a.loss,
+            delay: a.delay,
+            jitter: a.jitter,
+            rate: a.rate,
+            duplicate: a.duplicate,
+            reorder: a.reorder,
+        }
+    }
 }
 
 /// Counters of one wire direction.

@@ -228,24 +228,8 @@ enum LinkCommand {
         /// Only the frames this endpoint sends (default: both directions).
         #[arg(long)]
         from: Option<String>,
-        /// Loss, such as `50%`.
-        #[arg(long)]
-        loss: Option<String>,
-        /// Delay, such as `10ms`.
-        #[arg(long)]
-        delay: Option<String>,
-        /// Jitter of the delay, such as `2ms`.
-        #[arg(long)]
-        jitter: Option<String>,
-        /// Rate limit, such as `10mbit`.
-        #[arg(long)]
-        rate: Option<String>,
-        /// Duplication, such as `1%`.
-        #[arg(long)]
-        duplicate: Option<String>,
-        /// Reordering, such as `5%`.
-        #[arg(long)]
-        reorder: Option<String>,
+        #[command(flatten)]
+        impair: control::ImpairArgs,
         /// Remove every impairment.
         #[arg(long)]
         clear: bool,
@@ -1010,41 +994,18 @@ fn link(command: LinkCommand) -> Result<ExitCode> {
             lab,
             link,
             from,
-            loss,
-            delay,
-            jitter,
-            rate,
-            duplicate,
-            reorder,
+            impair,
             clear,
             down,
             up,
         } => {
             let lab = select_lab(&lab)?;
             let (_, st) = lab_state(&lab)?;
-            let spec = control::ImpairSpec {
-                loss,
-                delay,
-                jitter,
-                rate,
-                duplicate,
-                reorder,
-            };
-            let any = clear
-                || [
-                    &spec.loss,
-                    &spec.delay,
-                    &spec.jitter,
-                    &spec.rate,
-                    &spec.duplicate,
-                    &spec.reorder,
-                ]
-                .iter()
-                .any(|v| v.is_some());
+            let impair = umlvnf_topology::Impairment::from(impair);
             let request = Request::LinkSet {
                 link,
                 from,
-                impair: any.then_some(spec),
+                impair: (clear || !impair.is_none()).then_some(impair),
                 up: if down {
                     Some(false)
                 } else if up {

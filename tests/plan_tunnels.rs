@@ -140,7 +140,11 @@ fn host_ends_become_datapath_wires() {
     // h1 sends b->a; filters apply to what h1 receives, i.e. frames received on a.
     assert!(w.impair[0].is_none());
     let imp = w.impair[1].as_ref().expect("b->a impaired");
-    assert_eq!((imp.loss, imp.delay_us, imp.jitter_us), (0.5, 2000, 1000));
+    let ms = |d: Option<umlvnf_topology::Delay>| d.map(|d| d.duration.as_millis());
+    assert_eq!(
+        (imp.loss.map(|p| p.ratio), ms(imp.delay), ms(imp.jitter)),
+        (Some(0.5), Some(2), Some(1))
+    );
     assert_eq!(w.filter, [Some("not icmp".to_string()), None]);
 }
 

@@ -17,7 +17,7 @@ use umlvnf_topology::defaults::KernelChoice;
 use umlvnf_topology::{Clock, NodeKind, RestartPolicy, Route, Topology, Transport, Userspace};
 
 pub use render::render_text;
-pub use tunnels::{BpfFilePlan, ImpairPlan, WireEncap, WireEnd, WirePlan, WireSocket};
+pub use tunnels::{BpfFilePlan, WireEncap, WireEnd, WirePlan, WireSocket};
 
 /// What the planner needs to know about the machine, kept apart so that plans stay pure.
 #[derive(Debug, Clone)]

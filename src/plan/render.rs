@@ -2,6 +2,9 @@
 
 use std::fmt::Write;
 
+use umlvnf_packet::impair::Impairment;
+use umlvnf_packet::units;
+
 use super::{HostStep, Plan, WireEncap, WireSocket};
 
 /// Renders a plan as readable text: host steps, host node settings, and every UML command line.
@@ -114,15 +117,17 @@ pub fn render_text(p: &Plan) -> String {
             }
             for (k, dir) in ["a->b", "b->a"].iter().enumerate() {
                 if let Some(i) = &w.impair[k] {
+                    let i = Impairment::from(i);
                     let _ = writeln!(
                         out,
-                        "    {dir}: loss {}% delay {}us jitter {}us rate {} duplicate {}% reorder {}%",
-                        i.loss * 100.0,
-                        i.delay_us,
-                        i.jitter_us,
-                        i.rate_bps.map_or("unlimited".to_string(), |r| format!("{r}bit/s")),
-                        i.duplicate * 100.0,
-                        i.reorder * 100.0
+                        "    {dir}: loss {} delay {} jitter {} rate {} duplicate {} reorder {}",
+                        units::format_percent(i.loss),
+                        units::format_duration(i.delay),
+                        units::format_duration(i.jitter),
+                        i.rate_bps
+                            .map_or("unlimited".to_string(), units::format_rate),
+                        units::format_percent(i.duplicate),
+                        units::format_percent(i.reorder)
                     );
                 }
                 if let Some(f) = &w.filter[k] {

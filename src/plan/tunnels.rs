@@ -39,8 +39,8 @@ pub struct WirePlan {
     /// End `a` (the link's first endpoint) and end `b` (its second, or the remote end).
     pub ends: [WireEnd; 2],
     /// Impairments of the frames received on `a` and sent on `b` (`[0]`), and of the frames
-    /// received on `b` and sent on `a` (`[1]`).
-    pub impair: [Option<ImpairPlan>; 2],
+    /// received on `b` and sent on `a` (`[1]`), as the topology writes them.
+    pub impair: [Option<Impairment>; 2],
     /// pcap filter expressions applied to the frames received on `a` (`[0]`) and on `b`
     /// (`[1]`), to be compiled for Ethernet (DLT_EN10MB).
     pub filter: [Option<String>; 2],
@@ -141,23 +141,6 @@ pub enum WireEncap {
     },
 }
 
-/// Impairments of one direction of a wire, in plain units.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImpairPlan {
-    /// Share of frames dropped, 0 to 1.
-    pub loss: f64,
-    /// Added delay in microseconds.
-    pub delay_us: u64,
-    /// Uniform jitter (plus or minus) in microseconds.
-    pub jitter_us: u64,
-    /// Rate limit in bits per second.
-    pub rate_bps: Option<u64>,
-    /// Share of frames duplicated, 0 to 1.
-    pub duplicate: f64,
-    /// Share of frames reordered (sent without delay), 0 to 1.
-    pub reorder: f64,
-}
-
 /// A classic BPF file (raw array of 8-byte instructions, host-endian) the runtime writes
 /// before the guest boots and the guest's vector interface names with `bpffile=`: the pcap
 /// filter of the endpoint, if any, compiled for DLT_EN10MB, and for `raw` ends a first check
@@ -178,19 +161,6 @@ pub struct BpfFilePlan {
     pub drop_outgoing: bool,
     /// Where to write the compiled program (`LABDIR/bpf/linkN-NODE-IFACE.bpf`).
     pub path: PathBuf,
-}
-
-impl From<&Impairment> for ImpairPlan {
-    fn from(i: &Impairment) -> Self {
-        ImpairPlan {
-            loss: i.loss.map_or(0.0, |p| p.ratio),
-            delay_us: i.delay.map_or(0, |d| d.micros),
-            jitter_us: i.jitter.map_or(0, |d| d.micros),
-            rate_bps: i.rate.map(|r| r.bits_per_second),
-            duplicate: i.duplicate.map_or(0.0, |p| p.ratio),
-            reorder: i.reorder.map_or(0.0, |p| p.ratio),
-        }
-    }
 }
 
 /// A GRE key or L2TPv3 session as UML's command line must carry it: UML parses these with
@@ -803,8 +773,8 @@ pub(super) fn plan_link(
             let b_ep = link.endpoints.get(1);
             let imp = |sender: Option<&Endpoint>| {
                 link.impair.as_ref().and_then(|imps| match (imps, sender) {
-                    (umlvnf_topology::Impairments::Both(x), _) => Some(ImpairPlan::from(x)),
-                    (_, Some(s)) => imps.for_sender(s).map(ImpairPlan::from),
+                    (umlvnf_topology::Impairments::Both(x), _) => Some(x.clone()),
+                    (_, Some(s)) => imps.for_sender(s).cloned(),
                     _ => None,
                 })
             };

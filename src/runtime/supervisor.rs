@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use umlvnf_topology::Impairment;
+
 use crate::control::{
-    self, ExecResult, ImpairSpec, LabStatus, NodeStatus, Reply, Request, WireDirection, WireStatus,
+    self, ExecResult, LabStatus, NodeStatus, Reply, Request, WireDirection, WireStatus,
 };
 use crate::plan::Plan;
 use crate::state::{GuestRecord, LabState, Phase};
@@ -377,7 +379,7 @@ impl Lab {
         &self,
         link: &str,
         from: Option<&str>,
-        impair: Option<&ImpairSpec>,
+        impair: Option<&Impairment>,
         up: Option<bool>,
     ) -> Result<(), String> {
         let dir = match from {
@@ -403,7 +405,10 @@ impl Lab {
             }
         };
         let impair = match impair {
-            Some(spec) => Some((dir, parse_impairment(spec)?)),
+            Some(i) => {
+                i.check_jitter().map_err(|e| e.to_string())?;
+                Some((dir, i.into()))
+            }
             None => None,
         };
         self.wires.set(link, impair, up)
@@ -506,38 +511,6 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         nodes,
         links: st.links.clone(),
     }
-}
-
-/// Parses an impairment as people write it; absent fields are zero.
-fn parse_impairment(spec: &ImpairSpec) -> Result<umlvnf_packet::impair::Impairment, String> {
-    use umlvnf_packet::impair::Impairment;
-    let pct = |v: &Option<String>| -> Result<f64, String> {
-        v.as_deref()
-            .map(Impairment::parse_percent)
-            .transpose()
-            .map(|x| x.unwrap_or(0.0))
-            .map_err(|e| e.to_string())
-    };
-    let dur = |v: &Option<String>| -> Result<Duration, String> {
-        v.as_deref()
-            .map(Impairment::parse_duration)
-            .transpose()
-            .map(|x| x.unwrap_or_default())
-            .map_err(|e| e.to_string())
-    };
-    Ok(Impairment {
-        loss: pct(&spec.loss)?,
-        delay: dur(&spec.delay)?,
-        jitter: dur(&spec.jitter)?,
-        rate_bps: spec
-            .rate
-            .as_deref()
-            .map(Impairment::parse_rate)
-            .transpose()
-            .map_err(|e| e.to_string())?,
-        duplicate: pct(&spec.duplicate)?,
-        reorder: pct(&spec.reorder)?,
-    })
 }
 
 /// Checks that `link` names a wire, given as (name, its two endpoints), by its name (`link3`)

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
 
 use umlvnf_datapath::{
     Backend, Datapath, Direction, Encap, EndSpec, GreParams, L2tpv3Params, WireCounters, WireId,
@@ -12,7 +11,7 @@ use umlvnf_datapath::{
 use umlvnf_packet::impair::Impairment;
 use umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config};
 
-use crate::plan::{ImpairPlan, Plan, WireEncap, WirePlan, WireSocket};
+use crate::plan::{Plan, WireEncap, WirePlan, WireSocket};
 
 use super::RuntimeError;
 
@@ -188,18 +187,6 @@ impl Wires {
     }
 }
 
-/// The datapath's impairment from the plan's.
-pub fn impairment(p: &ImpairPlan) -> Impairment {
-    Impairment {
-        loss: p.loss,
-        delay: Duration::from_micros(p.delay_us),
-        jitter: Duration::from_micros(p.jitter_us),
-        rate_bps: p.rate_bps,
-        duplicate: p.duplicate,
-        reorder: p.reorder,
-    }
-}
-
 fn cookie(v: Option<u64>, cookie64: bool) -> Cookie {
     match v {
         None => Cookie::None,
@@ -302,7 +289,7 @@ fn wire_spec(w: &WirePlan) -> Result<WireSpec, RuntimeError> {
     };
     for k in 0..2 {
         if let Some(imp) = &w.impair[k] {
-            spec.impair[k] = impairment(imp);
+            spec.impair[k] = imp.into();
         }
         if let Some(expr) = &w.filter[k] {
             spec.filter[k] = Some(umlvnf_packet::bpf::compile(expr).map_err(|e| {

@@ -1,92 +1,20 @@
-//! Standard base64 (RFC 4648, with `=` padding) for binary payloads in JSON.
-//!
-//! A tiny implementation of our own keeps the agent's dependency list short. The serde helper
-//! modules [`bytes`] and [`opt_bytes`] let a `Vec<u8>` field travel as a base64 string.
+//! Standard base64 (RFC 4648 alphabet, with `=` padding) for binary payloads in JSON, done by
+//! the `base64` crate. The serde helper modules [`bytes`] and [`opt_bytes`] let a `Vec<u8>`
+//! field travel as a base64 string.
 
-use thiserror::Error;
+use ::base64::engine::general_purpose::STANDARD;
+use ::base64::Engine;
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Why a base64 string could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Base64Error {
-    /// The text length is not a multiple of 4.
-    #[error("base64 text has length {0}, but valid base64 has a length that is a multiple of 4")]
-    Length(usize),
-    /// A character outside `A-Z a-z 0-9 + /` (or a misplaced `=`) was found.
-    #[error("base64 text has an invalid character at offset {0}; valid ones are A-Z, a-z, 0-9, '+', '/' and '=' padding at the end")]
-    Character(usize),
-}
+pub use ::base64::DecodeError;
 
 /// Encodes `data` as padded standard base64.
 pub fn encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(ALPHABET[(n >> 18) as usize & 63] as char);
-        out.push(ALPHABET[(n >> 12) as usize & 63] as char);
-        if chunk.len() > 1 {
-            out.push(ALPHABET[(n >> 6) as usize & 63] as char);
-        } else {
-            out.push('=');
-        }
-        if chunk.len() > 2 {
-            out.push(ALPHABET[n as usize & 63] as char);
-        } else {
-            out.push('=');
-        }
-    }
-    out
+    STANDARD.encode(data)
 }
 
-fn value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// Decodes padded standard base64.
-pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
-    let bytes = text.as_bytes();
-    if bytes.len() & 3 != 0 {
-        return Err(Base64Error::Length(bytes.len()));
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let quads = bytes.len() / 4;
-    for (q, quad) in bytes.chunks(4).enumerate() {
-        let last = q + 1 == quads;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return Err(Base64Error::Character(q * 4 + 4 - pad));
-        }
-        let mut n = 0u32;
-        for (i, &c) in quad.iter().enumerate() {
-            let v = if i >= 4 - pad {
-                0
-            } else {
-                value(c).ok_or(Base64Error::Character(q * 4 + i))?
-            };
-            n = (n << 6) | v;
-        }
-        out.push((n >> 16) as u8);
-        if pad < 2 {
-            out.push((n >> 8) as u8);
-        }
-        if pad < 1 {
-            out.push(n as u8);
-        }
-    }
-    Ok(out)
+/// Decodes padded standard base64 (canonical: padding required, no stray bits).
+pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
+    STANDARD.decode(text)
 }
 
 /// Serde helper: `#[serde(with = "crate::base64::bytes")]` on a `Vec<u8>` field.
@@ -144,6 +72,7 @@ mod tests {
             assert_eq!(encode(plain.as_bytes()), enc);
             assert_eq!(decode(enc).unwrap(), plain.as_bytes());
         }
+        assert_eq!(encode(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]
@@ -156,9 +85,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(decode("abc"), Err(Base64Error::Length(3)));
-        assert_eq!(decode("ab!d"), Err(Base64Error::Character(2)));
-        assert!(decode("a===").is_err());
-        assert!(decode("ab==abcd").is_err());
+        for bad in ["abc", "ab!d", "a===", "ab==abcd", "Zg", "Zh=="] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fields_travel_as_base64_strings() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Msg {
+            #[serde(with = "bytes")]
+            data: Vec<u8>,
+            #[serde(with = "opt_bytes")]
+            more: Option<Vec<u8>>,
+        }
+        let msg = Msg {
+            data: b"foob".to_vec(),
+            more: None,
+        };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(json, r#"{"data":"Zm9vYg==","more":null}"#);
+        assert_eq!(serde_json::from_str::<Msg>(&json).unwrap(), msg);
+        let err = serde_json::from_str::<Msg>(r#"{"data":"Zm9","more":"Zg=="}"#).unwrap_err();
+        assert!(err.to_string().contains("padding"), "{err}");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use umlvnf::control::{ImpairSpec, Request as ControlRequest};
+use umlvnf::control::Request as ControlRequest;
 use umlvnf_agent::protocol::{encode_line, Event, Op, Reply, Request};
 use umlvnf_agent::{base64, config_drive, GuestConfig, InterfaceConfig, RouteConfig};
 use umlvnf_packet::bpf;
@@ -332,13 +332,13 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
                     ControlRequest::LinkSet {
                         link: "r1:eth0".into(),
                         from: Some("r2:eth0".into()),
-                        impair: Some(ImpairSpec {
-                            loss: Some("5%".into()),
-                            delay: Some("10ms".into()),
-                            jitter: Some("1ms".into()),
-                            rate: Some("10mbit".into()),
-                            duplicate: Some("1%".into()),
-                            reorder: Some("0.5".into()),
+                        impair: Some(umlvnf_topology::Impairment {
+                            loss: "5%".parse().ok(),
+                            delay: "10ms".parse().ok(),
+                            jitter: "1ms".parse().ok(),
+                            rate: "10mbit".parse().ok(),
+                            duplicate: "1%".parse().ok(),
+                            reorder: "0.5%".parse().ok(),
                         }),
                         up: Some(false),
                     },

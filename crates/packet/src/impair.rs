@@ -1,37 +1,13 @@
 //! Impairments of one direction of a link (loss, delay, jitter, rate, duplication, reordering),
-//! parsed from people's strings and applied per frame by a seeded [`Impairer`].
+//! applied per frame by a seeded [`Impairer`]. Their written forms are read by
+//! [`crate::units`].
 
 use crate::rng::SplitMix64;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Longest delay or jitter accepted by [`Impairment::parse_duration`].
-pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// Frames that may wait in the rate limiter's queue; more are dropped (netem's default limit).
 pub const QUEUE_LIMIT: usize = 1000;
-
-/// Why an impairment string was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ImpairError {
-    /// Not a percentage.
-    #[error("`{text}` is not a valid percentage: write a number from 0 to 100 followed by `%` (such as `0.5%`), or a fraction from 0 to 1 (such as `0.005` or `0`)")]
-    Percent {
-        /// The text given.
-        text: String,
-    },
-    /// Not a duration.
-    #[error("`{text}` is not a valid duration: write a number followed by `ns`, `us`, `ms` or `s` (such as `10ms`, `1.5s` or `250us`), at most 1 hour; `0` alone is also valid")]
-    Duration {
-        /// The text given.
-        text: String,
-    },
-    /// Not a rate.
-    #[error("`{text}` is not a valid rate: write a positive number followed by `bit`, `kbit`, `mbit`, `gbit` or `tbit` (bits per second, powers of 1000), such as `10mbit` or `1.5gbit`")]
-    Rate {
-        /// The text given.
-        text: String,
-    },
-}
 
 /// Impairments of one direction of a link.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,21 +31,6 @@ fn positive(p: f64) -> bool {
     p > 0.0
 }
 
-/// Splits `"12.5ms"` into (12.5, "ms"): a plain decimal number (digits and at most one `.`)
-/// followed by an optional unit; whitespace around either is allowed.
-fn split_number(s: &str) -> Option<(f64, String)> {
-    let s = s.trim();
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(end);
-    if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-        return None;
-    }
-    let v: f64 = num.parse().ok()?;
-    v.is_finite().then(|| (v, unit.trim().to_ascii_lowercase()))
-}
-
 impl Impairment {
     /// True when nothing is impaired (no loss, delay, jitter, rate, duplication or reordering).
     pub fn is_none(&self) -> bool {
@@ -79,63 +40,6 @@ impl Impairment {
             && self.rate_bps.is_none()
             && !positive(self.duplicate)
             && !positive(self.reorder)
-    }
-
-    /// Parses a probability: `"50%"` → 0.5, `"0.5%"` → 0.005, or a bare fraction `"0"`,
-    /// `"0.25"`, `"1"`. Valid range 0..=100 % (0..=1 as a fraction).
-    pub fn parse_percent(s: &str) -> Result<f64, ImpairError> {
-        let err = || ImpairError::Percent { text: s.to_owned() };
-        let (v, unit) = split_number(s).ok_or_else(err)?;
-        let frac = match unit.as_str() {
-            "%" => v / 100.0,
-            "" => v,
-            _ => return Err(err()),
-        };
-        if (0.0..=1.0).contains(&frac) {
-            Ok(frac)
-        } else {
-            Err(err())
-        }
-    }
-
-    /// Parses a duration: `"10ms"`, `"1.5s"`, `"250us"` (also `µs`), `"100ns"`, or `"0"`.
-    /// At most [`MAX_DURATION`].
-    pub fn parse_duration(s: &str) -> Result<Duration, ImpairError> {
-        let err = || ImpairError::Duration { text: s.to_owned() };
-        let (v, unit) = split_number(s).ok_or_else(err)?;
-        let nanos_per = match unit.as_str() {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" | "sec" => 1e9,
-            "" if v == 0.0 => 0.0,
-            _ => return Err(err()),
-        };
-        let nanos = (v * nanos_per).round();
-        if nanos > MAX_DURATION.as_nanos() as f64 {
-            return Err(err());
-        }
-        Ok(Duration::from_nanos(nanos as u64))
-    }
-
-    /// Parses a rate in bits per second: `"100bit"`, `"500kbit"`, `"10mbit"`, `"1gbit"`,
-    /// `"1tbit"` (powers of 1000, like tc). Must be at least 1 bit/s.
-    pub fn parse_rate(s: &str) -> Result<u64, ImpairError> {
-        let err = || ImpairError::Rate { text: s.to_owned() };
-        let (v, unit) = split_number(s).ok_or_else(err)?;
-        let mult = match unit.as_str() {
-            "bit" => 1.0,
-            "kbit" => 1e3,
-            "mbit" => 1e6,
-            "gbit" => 1e9,
-            "tbit" => 1e12,
-            _ => return Err(err()),
-        };
-        let bps = (v * mult).round();
-        if !(1.0..=1e18).contains(&bps) {
-            return Err(err());
-        }
-        Ok(bps as u64)
     }
 }
 
@@ -265,61 +169,6 @@ mod tests {
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
-    }
-
-    #[test]
-    fn parses_people_strings() {
-        assert_eq!(Impairment::parse_percent("50%"), Ok(0.5));
-        assert_eq!(Impairment::parse_percent("0.5%"), Ok(0.005));
-        assert_eq!(Impairment::parse_percent("0"), Ok(0.0));
-        assert_eq!(Impairment::parse_percent(" 100 % "), Ok(1.0));
-        assert_eq!(Impairment::parse_percent("0.25"), Ok(0.25));
-        for bad in [
-            "101%", "-1%", "", "%", "abc", "1.2.3%", "50%%", "1e2%", "NaN", "2", "inf",
-        ] {
-            assert!(
-                matches!(Impairment::parse_percent(bad), Err(ImpairError::Percent { ref text }) if text == bad),
-                "{bad}"
-            );
-        }
-        assert_eq!(Impairment::parse_duration("10ms"), Ok(ms(10)));
-        assert_eq!(Impairment::parse_duration("1.5s"), Ok(ms(1500)));
-        assert_eq!(
-            Impairment::parse_duration("250us"),
-            Ok(Duration::from_micros(250))
-        );
-        assert_eq!(
-            Impairment::parse_duration("250µs"),
-            Ok(Duration::from_micros(250))
-        );
-        assert_eq!(
-            Impairment::parse_duration("7ns"),
-            Ok(Duration::from_nanos(7))
-        );
-        assert_eq!(Impairment::parse_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(Impairment::parse_duration("3600s"), Ok(MAX_DURATION));
-        for bad in ["10", "ms", "-5ms", "10 parsecs", "3601s", "1e3ms", ""] {
-            assert!(
-                matches!(
-                    Impairment::parse_duration(bad),
-                    Err(ImpairError::Duration { .. })
-                ),
-                "{bad}"
-            );
-        }
-        assert_eq!(Impairment::parse_rate("10mbit"), Ok(10_000_000));
-        assert_eq!(Impairment::parse_rate("1gbit"), Ok(1_000_000_000));
-        assert_eq!(Impairment::parse_rate("500kbit"), Ok(500_000));
-        assert_eq!(Impairment::parse_rate("100bit"), Ok(100));
-        assert_eq!(Impairment::parse_rate("1.5Gbit"), Ok(1_500_000_000));
-        for bad in ["0bit", "10", "10mbps", "fast", "-1kbit", "0.1bit"] {
-            assert!(
-                matches!(Impairment::parse_rate(bad), Err(ImpairError::Rate { .. })),
-                "{bad}"
-            );
-        }
-        let msg = Impairment::parse_rate("10mbps").unwrap_err().to_string();
-        assert!(msg.contains("`10mbps`") && msg.contains("mbit"), "{msg}");
     }
 
     #[test]

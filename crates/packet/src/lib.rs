@@ -1,6 +1,6 @@
 //! Wire formats and per-frame logic for umlvnf links.
 //!
-//! Pure logic plus a tiny libpcap FFI (for compiling filter expressions): no sockets, no threads.
+//! Pure logic plus libpcap's filter compiler (through the `pcap` crate): no sockets, no threads.
 //!
 //! - [`gre`]: the GRE header as UML's `gre` vector transport builds it.
 //! - [`ipv4`]: stripping the IPv4 header that raw IPv4 sockets deliver.
@@ -9,6 +9,8 @@
 //! - [`pcap`]: a classic pcap file/stream writer.
 //! - [`bpf`]: classic BPF: compile with libpcap, UML `bpffile=` blobs, and an interpreter.
 //! - [`impair`]: loss/delay/jitter/rate/duplicate/reorder impairments of one link direction.
+//! - [`units`]: the written forms of impairment values (`10%`, `5ms`, `100mbit`), read and
+//!   written the same way everywhere.
 
 pub mod bpf;
 mod bytes;
@@ -19,8 +21,9 @@ pub mod ipv4;
 pub mod l2tpv3;
 pub mod pcap;
 mod rng;
+pub mod units;
 pub mod vnet;
 
 pub use bpf::BpfError;
 pub use error::PacketError;
-pub use impair::ImpairError;
+pub use units::ImpairError;

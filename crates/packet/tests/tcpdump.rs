@@ -168,6 +168,7 @@ fn compile_matches_tcpdump_ddd() {
         "udp port 53",
         "not arp and ip6",
         "ether src 02:00:00:00:00:01",
+        "ip broadcast",
         "",
     ] {
         let mut args = vec!["-ddd"];

@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use umlvnf_packet::units::{self, ImpairError};
 
 use crate::model::{Endpoint, ValueError};
 
@@ -165,7 +167,8 @@ pub struct TunnelId(pub u32);
 #[schemars(with = "NumberText")]
 pub struct Cookie(pub u64);
 
-/// A share from 0 % to 100 %, written `10%`, `0.5%` or as a fraction `0.1`.
+/// A share from 0 % to 100 %, written `10%`, `0.5%` or as a fraction `0.1` (see
+/// [`umlvnf_packet::units`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "NumberText", into = "String")]
 #[schemars(with = "String")]
@@ -174,18 +177,20 @@ pub struct Percent {
     pub ratio: f64,
 }
 
-/// A duration written `5ms`, `250us`, `1.5s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(try_from = "String", into = "String")]
+/// A duration written `5ms`, `250us`, `1.5s`, or `0` (see [`umlvnf_packet::units`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "NumberText", into = "String")]
 #[schemars(with = "String")]
 pub struct Delay {
-    /// Microseconds.
-    pub micros: u64,
+    /// The duration, in whole nanoseconds, at most one hour.
+    pub duration: Duration,
 }
 
-/// A rate written `100mbit`, `1gbit`, `500kbit` or `64000bit`.
+/// A rate written `100mbit`, `1gbit`, `500kbit` or `64000bit` (see [`umlvnf_packet::units`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "NumberText", into = "String")]
 #[schemars(with = "String")]
 pub struct Rate {
     /// Bits per second.
@@ -202,6 +207,17 @@ pub enum NumberText {
     Float(f64),
     /// Text such as `0xfffffff0` or `10%`.
     Text(String),
+}
+
+impl NumberText {
+    /// The number as text, for the parser that reads it written.
+    fn into_text(self) -> String {
+        match self {
+            NumberText::Int(n) => n.to_string(),
+            NumberText::Float(f) => f.to_string(),
+            NumberText::Text(t) => t,
+        }
+    }
 }
 
 /// Parses a whole number in decimal, `0x` hex or `0o` octal, up to 64 bits.
@@ -240,11 +256,7 @@ impl std::str::FromStr for TunnelId {
 impl TryFrom<NumberText> for TunnelId {
     type Error = ValueError;
     fn try_from(v: NumberText) -> Result<Self, ValueError> {
-        match v {
-            NumberText::Int(n) => n.to_string().parse(),
-            NumberText::Float(f) => f.to_string().parse(),
-            NumberText::Text(t) => t.parse(),
-        }
+        v.into_text().parse()
     }
 }
 
@@ -283,40 +295,25 @@ impl From<Cookie> for u64 {
     }
 }
 
+impl From<ImpairError> for ValueError {
+    fn from(e: ImpairError) -> ValueError {
+        ValueError::new(e.to_string())
+    }
+}
+
 impl std::str::FromStr for Percent {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, ValueError> {
-        let bad = || {
-            ValueError::new(format!(
-                "`{}` is not a share: write a percentage from 0% to 100%, such as 10% or 0.5%",
-                s.escape_debug()
-            ))
-        };
-        let t = s.trim();
-        let (num, scale) = match t.strip_suffix('%') {
-            Some(n) => (n.trim(), 100.0),
-            None => (t, 1.0),
-        };
-        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return Err(bad());
-        }
-        let v: f64 = num.parse().map_err(|_| bad())?;
-        let ratio = v / scale;
-        if !(0.0..=1.0).contains(&ratio) {
-            return Err(bad());
-        }
-        Ok(Percent { ratio })
+        Ok(Percent {
+            ratio: units::parse_percent(s)?,
+        })
     }
 }
 
 impl TryFrom<NumberText> for Percent {
     type Error = ValueError;
     fn try_from(v: NumberText) -> Result<Self, ValueError> {
-        match v {
-            NumberText::Int(n) => n.to_string().parse(),
-            NumberText::Float(f) => f.to_string().parse(),
-            NumberText::Text(t) => t.parse(),
-        }
+        v.into_text().parse()
     }
 }
 
@@ -328,117 +325,94 @@ impl From<Percent> for String {
 
 impl fmt::Display for Percent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}%", self.ratio * 100.0)
+        f.write_str(&units::format_percent(self.ratio))
     }
 }
-
-/// Longest delay or jitter accepted: one minute.
-pub const MAX_DELAY_MICROS: u64 = 60_000_000;
 
 impl std::str::FromStr for Delay {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, ValueError> {
-        let bad = || {
-            ValueError::new(format!(
-                "`{}` is not a duration: write a number with us, ms or s, up to 60s, such as 5ms",
-                s.escape_debug()
-            ))
-        };
-        let t = s.trim();
-        let (num, scale) = if let Some(n) = t.strip_suffix("us") {
-            (n, 1.0)
-        } else if let Some(n) = t.strip_suffix("ms") {
-            (n, 1e3)
-        } else if let Some(n) = t.strip_suffix('s') {
-            (n, 1e6)
-        } else {
-            return Err(bad());
-        };
-        let num = num.trim();
-        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return Err(bad());
-        }
-        let v: f64 = num.parse().map_err(|_| bad())?;
-        let micros = (v * scale).round();
-        if !(0.0..=MAX_DELAY_MICROS as f64).contains(&micros) {
-            return Err(bad());
-        }
         Ok(Delay {
-            micros: micros as u64,
+            duration: units::parse_duration(s)?,
         })
     }
 }
 
-impl TryFrom<String> for Delay {
+impl TryFrom<NumberText> for Delay {
     type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
+    fn try_from(v: NumberText) -> Result<Self, ValueError> {
+        v.into_text().parse()
     }
 }
 
 impl From<Delay> for String {
     fn from(d: Delay) -> String {
-        if d.micros.is_multiple_of(1000) {
-            format!("{}ms", d.micros / 1000)
-        } else {
-            format!("{}us", d.micros)
-        }
+        units::format_duration(d.duration)
     }
 }
 
 impl std::str::FromStr for Rate {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, ValueError> {
-        let bad = || {
-            ValueError::new(format!(
-                "`{}` is not a rate: write a positive number with bit, kbit, mbit or gbit, such as 100mbit",
-                s.escape_debug()
-            ))
-        };
-        let t = s.trim().to_ascii_lowercase();
-        let (num, scale) = if let Some(n) = t.strip_suffix("gbit") {
-            (n.to_string(), 1e9)
-        } else if let Some(n) = t.strip_suffix("mbit") {
-            (n.to_string(), 1e6)
-        } else if let Some(n) = t.strip_suffix("kbit") {
-            (n.to_string(), 1e3)
-        } else if let Some(n) = t.strip_suffix("bit") {
-            (n.to_string(), 1.0)
-        } else {
-            return Err(bad());
-        };
-        let num = num.trim();
-        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return Err(bad());
-        }
-        let v: f64 = num.parse().map_err(|_| bad())?;
-        let bps = (v * scale).round();
-        if !(1.0..=1e12).contains(&bps) {
-            return Err(bad());
-        }
         Ok(Rate {
-            bits_per_second: bps as u64,
+            bits_per_second: units::parse_rate(s)?,
         })
     }
 }
 
-impl TryFrom<String> for Rate {
+impl TryFrom<NumberText> for Rate {
     type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
+    fn try_from(v: NumberText) -> Result<Self, ValueError> {
+        v.into_text().parse()
     }
 }
 
 impl From<Rate> for String {
     fn from(r: Rate) -> String {
-        format!("{}bit", r.bits_per_second)
+        units::format_rate(r.bits_per_second)
     }
+}
+
+/// What is wrong with the jitter of an [`Impairment`]: jitter varies a delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JitterError {
+    /// Jitter without a delay.
+    #[error("`jitter` varies the delay, and no `delay` is set: add one, such as `delay: 5ms`")]
+    NoDelay,
+    /// Jitter larger than the delay.
+    #[error(
+        "`jitter` is larger than `delay`, which would need negative delays: give at most the delay"
+    )]
+    LargerThanDelay,
 }
 
 impl Impairment {
     /// True if nothing is impaired.
     pub fn is_none(&self) -> bool {
         *self == Impairment::default()
+    }
+
+    /// Checks the one rule between fields: `jitter` needs a `delay` and may not exceed it.
+    pub fn check_jitter(&self) -> Result<(), JitterError> {
+        match (self.jitter, self.delay) {
+            (Some(_), None) => Err(JitterError::NoDelay),
+            (Some(j), Some(d)) if j > d => Err(JitterError::LargerThanDelay),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The impairment the datapath applies: absent fields impair nothing.
+impl From<&Impairment> for umlvnf_packet::impair::Impairment {
+    fn from(i: &Impairment) -> Self {
+        umlvnf_packet::impair::Impairment {
+            loss: i.loss.map_or(0.0, |p| p.ratio),
+            delay: i.delay.map_or(Duration::ZERO, |d| d.duration),
+            jitter: i.jitter.map_or(Duration::ZERO, |d| d.duration),
+            rate_bps: i.rate.map(|r| r.bits_per_second),
+            duplicate: i.duplicate.map_or(0.0, |p| p.ratio),
+            reorder: i.reorder.map_or(0.0, |p| p.ratio),
+        }
     }
 }
 
@@ -530,22 +504,45 @@ mod tests {
     }
 
     #[test]
-    fn impairment_values_parse() {
+    fn impairment_values_parse_with_the_packet_units() {
         assert_eq!("10%".parse::<Percent>().map(|p| p.ratio), Ok(0.1));
         assert_eq!("0.1".parse::<Percent>().map(|p| p.ratio), Ok(0.1));
-        assert!("101%".parse::<Percent>().is_err());
-        assert!("-1%".parse::<Percent>().is_err());
-        assert_eq!("5ms".parse::<Delay>().map(|d| d.micros), Ok(5000));
-        assert_eq!("250us".parse::<Delay>().map(|d| d.micros), Ok(250));
-        assert_eq!("1.5s".parse::<Delay>().map(|d| d.micros), Ok(1_500_000));
-        assert!("5".parse::<Delay>().is_err());
-        assert!("61s".parse::<Delay>().is_err());
+        assert_eq!(
+            "250us".parse::<Delay>().map(|d| d.duration),
+            Ok(Duration::from_micros(250))
+        );
         assert_eq!(
             "100mbit".parse::<Rate>().map(|r| r.bits_per_second),
             Ok(100_000_000)
         );
-        assert!("0bit".parse::<Rate>().is_err());
-        assert!("fast".parse::<Rate>().is_err());
+        let e = "61 parsecs".parse::<Delay>().unwrap_err();
+        assert_eq!(
+            e.message,
+            units::parse_duration("61 parsecs").unwrap_err().to_string()
+        );
+        assert_eq!(String::from("5ms".parse::<Delay>().unwrap()), "5ms");
+        assert_eq!(String::from("1.5gbit".parse::<Rate>().unwrap()), "1500mbit");
+        assert_eq!("0.5%".parse::<Percent>().unwrap().to_string(), "0.5%");
+    }
+
+    #[test]
+    fn jitter_needs_a_delay_at_least_as_long() {
+        let imp = |delay: Option<&str>, jitter: Option<&str>| Impairment {
+            delay: delay.map(|d| d.parse().unwrap()),
+            jitter: jitter.map(|j| j.parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(imp(None, None).check_jitter(), Ok(()));
+        assert_eq!(imp(Some("5ms"), None).check_jitter(), Ok(()));
+        assert_eq!(imp(Some("5ms"), Some("5ms")).check_jitter(), Ok(()));
+        assert_eq!(
+            imp(None, Some("1ms")).check_jitter(),
+            Err(JitterError::NoDelay)
+        );
+        assert_eq!(
+            imp(Some("1ms"), Some("1001us")).check_jitter(),
+            Err(JitterError::LargerThanDelay)
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::Validator;
 use crate::model::{Link, Topology, Transport};
 use crate::spans::join;
 use crate::tunnel::{
-    GreOptions, Impairment, Impairments, L2tpMode, L2tpv3Options, RemoteEnd, WireBackend,
-    WireHostEnd,
+    GreOptions, Impairment, Impairments, JitterError, L2tpMode, L2tpv3Options, RemoteEnd,
+    WireBackend, WireHostEnd,
 };
 
 /// Longest pcap filter expression accepted.
@@ -245,16 +245,11 @@ impl Validator<'_> {
     }
 
     fn impairment_rules(&mut self, i: &Impairment, path: &str) {
-        if i.jitter.is_some() && i.delay.is_none() {
-            self.at_key(
-                &join(path, "jitter"),
-                "`jitter` varies the delay, and no `delay` is set: add one, such as `delay: 5ms`",
-            );
-        }
-        if let (Some(j), Some(d)) = (i.jitter, i.delay) {
-            if j.micros > d.micros {
-                self.at_value(&join(path, "jitter"), "`jitter` is larger than `delay`, which would need negative delays: give at most the delay");
-            }
+        let jitter = join(path, "jitter");
+        match i.check_jitter() {
+            Ok(()) => {}
+            Err(e @ JitterError::NoDelay) => self.at_key(&jitter, e.to_string()),
+            Err(e @ JitterError::LargerThanDelay) => self.at_value(&jitter, e.to_string()),
         }
     }
 }
