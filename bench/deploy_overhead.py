@@ -25,7 +25,7 @@ the lab has been idle for a few seconds:
 
 Every figure is on the kernel the lab boots (umlvnf's appliance kernel unless the topology
 names another); the hand-started floor runs the binary the lab's guests ran, with their
-`seccomp=`/`ncpus=` options. Run as root after `make build`:
+`seccomp=`/`ncpus=`/`lpj=` options. Run as root after `make build`:
   python3 bench/deploy_overhead.py [--routers N] [--runs R] [--umlvnf target/release/umlvnf]
 """
 
@@ -206,7 +206,7 @@ def umlvnf_run(umlvnf, name, n, memory, idle_seconds=None):
                 "ready": ready,
                 "phases": phases,
                 "kernel": argv[0],
-                "kernel_opts": [a for a in argv if a.startswith(("seccomp=", "ncpus="))],
+                "kernel_opts": [a for a in argv if a.startswith(("seccomp=", "ncpus=", "lpj="))],
                 "runtime_rss_kib": rss_kib(info["supervisor_pid"]),
             }
             if idle_seconds is not None:
@@ -328,7 +328,7 @@ def main():
         if not args.no_floor:
             floors.append(by_hand(args.routers, image, r["kernel"], r["kernel_opts"], args.memory))
     kernel = results[0]["kernel"]
-    opts = " ".join(results[0]["kernel_opts"]) or "no seccomp=/ncpus= options"
+    opts = " ".join(results[0]["kernel_opts"]) or "no seccomp=/ncpus=/lpj= options"
     print(f"routers: {args.routers} (chain, mem={args.memory}), runs: {runs}; median (min .. max)")
     print(f"kernel: {kernel} ({opts})")
     readies = [r["ready"] for r in results]

@@ -132,7 +132,8 @@ pub fn inputs(
 }
 
 /// The context `plan` uses: appliance kernels under their store names, kernel files read,
-/// and `seccomp` as given (the host's answer for `umlvnf plan`, fixed in tests).
+/// and `seccomp` as given (the host's answer for `umlvnf plan`, fixed in tests); no `lpj=`
+/// (callers that plan for this host set [`crate::plan::PlanContext::loops_per_jiffy`]).
 pub fn planned_context(
     topo: &Topology,
     labs_dir: PathBuf,
@@ -144,5 +145,6 @@ pub fn planned_context(
         images,
         kernels: planned_kernels(topo)?,
         seccomp,
+        loops_per_jiffy: None,
     })
 }

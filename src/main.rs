@@ -422,12 +422,13 @@ fn planned(
     file: &Path,
     topo: &umlvnf_topology::Topology,
 ) -> Result<std::result::Result<plan::Plan, umlvnf_topology::Diagnostic>> {
-    let ctx = umlvnf::images::planned_context(
+    let mut ctx = umlvnf::images::planned_context(
         topo,
         state::labs_dir(),
         planned_images(topo),
         umlvnf_kernel::host::seccomp_available(),
     )?;
+    ctx.loops_per_jiffy = umlvnf_kernel::host::loops_per_jiffy();
     Ok(plan::plan(topo, &ctx).map_err(|e| {
         let field = e.field().unwrap_or_default();
         umlvnf_topology::diagnostic_at(file, &field, e.to_string())

@@ -32,6 +32,9 @@ pub struct PlanContext {
     /// Whether this host lets UML run guest processes under seccomp (the default userspace
     /// where the kernel has it).
     pub seccomp: bool,
+    /// Loops per jiffy of this host's delay loop, given to every guest as `lpj=` so that it
+    /// skips calibrating it at boot (`None`: the guest calibrates).
+    pub loops_per_jiffy: Option<u64>,
 }
 
 /// A kernel a guest boots, as far as its command line depends on it.
@@ -844,6 +847,9 @@ fn plan_guest(
         "noreboot".into(),
         "init=/sbin/umlvnf-agent".into(),
     ];
+    if let Some(lpj) = ctx.loops_per_jiffy {
+        argv.push(format!("lpj={lpj}"));
+    }
     if kernel.seccomp_userspace {
         // A virtual clock does not advance under the seccomp userspace: idle guests there
         // never wake (a `sleep` never returns), so time-travel guests run under ptrace.

@@ -157,6 +157,7 @@ pub fn context(
         images,
         kernels,
         seccomp,
+        loops_per_jiffy: umlvnf_kernel::host::loops_per_jiffy(),
     })
 }
 
