@@ -114,6 +114,14 @@ pub fn create(
 ) -> Result<(), RuntimeError> {
     let owner = plan.owner.as_str();
     for step in &plan.host_steps {
+        let owned = |s: &LabState| {
+            (
+                s.owned.netns.len(),
+                s.owned.interfaces.len(),
+                s.owned.bridges.len(),
+            )
+        };
+        let owned_before = owned(state);
         match step {
             HostStep::Netns { name } => {
                 netns_add(name).map_err(RuntimeError::host("namespace"))?;
@@ -192,9 +200,13 @@ pub fn create(
                 }
             }
         }
-        state
-            .save(lab_dir)
-            .map_err(RuntimeError::io("saving the lab state"))?;
+        // What the lab owns is on disk before the next step, so that a runtime killed
+        // meanwhile leaves nothing `down` cannot find; steps that own nothing new need no save.
+        if owned(state) != owned_before {
+            state
+                .save(lab_dir)
+                .map_err(RuntimeError::io("saving the lab state"))?;
+        }
     }
     Ok(())
 }

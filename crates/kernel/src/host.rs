@@ -54,7 +54,7 @@ pub fn lpj_from_cpuinfo(text: &str) -> Option<u64> {
         .parse()
         .ok()?;
     let lpj = (bogomips * 500_000.0 / UML_HZ as f64).round();
-    (lpj.is_finite() && lpj >= 1.0 && lpj < 1e12).then_some(lpj as u64)
+    (1.0..1e12).contains(&lpj).then_some(lpj as u64)
 }
 
 /// Why `kernel` cannot boot on a host with `cpu`, or `None` if nothing is known against it.

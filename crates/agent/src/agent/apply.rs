@@ -1,5 +1,7 @@
-//! Applying a [`GuestConfig`] in order with the guest's own tools (`modprobe`, `ip`, `nft`,
-//! `iptables-legacy-restore`, `sh`), stopping at the first failing step.
+//! Applying a [`GuestConfig`] in order, stopping at the first failing step: links and
+//! addresses through rtnetlink (failures are reported as the equivalent `ip` command), the
+//! rest with the guest's own tools (`modprobe`, `ip route`, `nft`, `iptables-legacy-restore`,
+//! `sh`).
 
 use std::fs;
 use std::io;
@@ -8,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::exec;
+use super::netlink::{self, LinkChange, Rtnl};
 use super::supervisor::Supervisor;
 use super::xtables;
 use crate::config::{GuestConfig, InterfaceConfig};
@@ -125,12 +128,17 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
     for m in &cfg.modules {
         run(sup, "modules", &args(&["modprobe", m]))?;
     }
-    run(
-        sup,
+    link(
+        &mut open_rtnl("loopback")?,
         "loopback",
-        &args(&["ip", "link", "set", "dev", "lo", "up"]),
+        "lo",
+        &LinkChange {
+            up: true,
+            ..Default::default()
+        },
+        "ip link set dev lo up".into(),
     )?;
-    interfaces(sup, &cfg.interfaces)?;
+    interfaces(&cfg.interfaces)?;
     for (key, value) in &cfg.sysctls {
         write_sysctl(key, value)
             .map_err(|e| failure("sysctls", format!("sysctl {key}={value}"), e.to_string()))?;
@@ -165,8 +173,48 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
     Ok(())
 }
 
-fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), StepFailure> {
+/// One rtnetlink change, reported on failure as the `ip` command that does the same.
+fn link(
+    nl: &mut Rtnl,
+    step: &str,
+    name: &str,
+    change: &LinkChange,
+    command: String,
+) -> Result<(), StepFailure> {
+    nl.set_link(name, change)
+        .map_err(|e| failure(step, command, netlink_error(&e)))
+}
+
+/// An rtnetlink error as `ip` prints it.
+fn netlink_error(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        // SAFETY: strerror returns a pointer to a static NUL-terminated message.
+        Some(code) => format!("RTNETLINK answers: {}", unsafe {
+            std::ffi::CStr::from_ptr(libc::strerror(code)).to_string_lossy()
+        }),
+        None => e.to_string(),
+    }
+}
+
+fn open_rtnl(step: &str) -> Result<Rtnl, StepFailure> {
+    Rtnl::open().map_err(|e| failure(step, "open an rtnetlink socket", e.to_string()))
+}
+
+fn interfaces(ifaces: &[InterfaceConfig]) -> Result<(), StepFailure> {
     let step = "interfaces";
+    let mut nl = open_rtnl(step)?;
+    let rename = |nl: &mut Rtnl, from: &str, to: &str| {
+        link(
+            nl,
+            step,
+            from,
+            &LinkChange {
+                name: Some(to),
+                ..Default::default()
+            },
+            format!("ip link set dev {from} name {to}"),
+        )
+    };
     let renames: Vec<&InterfaceConfig> = ifaces.iter().filter(|i| i.device != i.name).collect();
     // A target name may be taken by another device still to be renamed (eth0 -> eth1 while
     // vec1 -> eth0...): move every device to a temporary name first in that case.
@@ -175,38 +223,28 @@ fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), St
         .any(|i| Path::new("/sys/class/net").join(&i.name).exists());
     if clash {
         for (n, i) in renames.iter().enumerate() {
-            let tmp = format!("umlvnftmp{n}");
-            run(
-                sup,
-                step,
-                &args(&["ip", "link", "set", "dev", &i.device, "name", &tmp]),
-            )?;
+            rename(&mut nl, &i.device, &format!("umlvnftmp{n}"))?;
         }
         for (n, i) in renames.iter().enumerate() {
-            let tmp = format!("umlvnftmp{n}");
-            run(
-                sup,
-                step,
-                &args(&["ip", "link", "set", "dev", &tmp, "name", &i.name]),
-            )?;
+            rename(&mut nl, &format!("umlvnftmp{n}"), &i.name)?;
         }
     } else {
         for i in &renames {
-            run(
-                sup,
-                step,
-                &args(&["ip", "link", "set", "dev", &i.device, "name", &i.name]),
-            )?;
+            rename(&mut nl, &i.device, &i.name)?;
         }
     }
     for i in ifaces {
         let name = i.name.as_str();
         if let Some(mtu) = i.mtu {
-            let mtu = mtu.to_string();
-            run(
-                sup,
+            link(
+                &mut nl,
                 step,
-                &args(&["ip", "link", "set", "dev", name, "mtu", &mtu]),
+                name,
+                &LinkChange {
+                    mtu: Some(mtu),
+                    ..Default::default()
+                },
+                format!("ip link set dev {name} mtu {mtu}"),
             )?;
         }
         if !i.ipv6.is_empty() {
@@ -223,17 +261,33 @@ fn interfaces(sup: &mut Supervisor, ifaces: &[InterfaceConfig]) -> Result<(), St
                 })?;
             }
         }
-        for a in &i.ipv4 {
-            run(sup, step, &args(&["ip", "addr", "add", a, "dev", name]))?;
+        for (a, family) in i
+            .ipv4
+            .iter()
+            .map(|a| (a, ""))
+            .chain(i.ipv6.iter().map(|a| (a, "-6 ")))
+        {
+            let command = format!("ip {family}addr add {a} dev {name}");
+            let (addr, prefix) = netlink::parse_cidr(a).ok_or_else(|| {
+                failure(
+                    step,
+                    command.clone(),
+                    format!("`{a}` is not an ADDRESS/PREFIX"),
+                )
+            })?;
+            nl.add_address(name, addr, prefix)
+                .map_err(|e| failure(step, command, netlink_error(&e)))?;
         }
-        for a in &i.ipv6 {
-            run(
-                sup,
-                step,
-                &args(&["ip", "-6", "addr", "add", a, "dev", name]),
-            )?;
-        }
-        run(sup, step, &args(&["ip", "link", "set", "dev", name, "up"]))?;
+        link(
+            &mut nl,
+            step,
+            name,
+            &LinkChange {
+                up: true,
+                ..Default::default()
+            },
+            format!("ip link set dev {name} up"),
+        )?;
     }
     Ok(())
 }

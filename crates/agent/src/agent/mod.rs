@@ -11,6 +11,7 @@ pub mod apply;
 pub mod exec;
 pub mod files;
 pub mod init;
+pub mod netlink;
 pub mod netstats;
 pub mod serve;
 pub mod supervisor;
@@ -32,6 +33,8 @@ pub const AGENT_TTY: &str = "/dev/tty1";
 pub const CONFIG_DRIVE: &str = "/dev/ubdb";
 /// Where the interactive shell runs (console 0).
 pub const CONSOLE: &str = "/dev/console";
+/// How long the console shell waits for the configuration to be applied before it starts.
+pub const SHELL_DELAY: Duration = Duration::from_secs(2);
 /// `PATH` for the agent and everything it starts.
 pub const PATH: &str = "/sbin:/bin:/usr/sbin:/usr/bin";
 
@@ -76,7 +79,9 @@ pub fn run() -> ! {
     }
     // The console shell first, so that a guest whose agent channel is missing can still be
     // debugged from the console.
-    sup.enable_console_shell(CONSOLE);
+    // The console shell waits for the configuration (a hundred guests booting at once share
+    // the host's cores), unless applying it takes long: then it helps to look inside.
+    sup.enable_console_shell(CONSOLE, SHELL_DELAY);
 
     let mut tty = loop {
         match init::open_raw_tty(Path::new(AGENT_TTY)) {
@@ -118,6 +123,7 @@ pub fn run() -> ! {
             );
         }
     }
+    sup.start_console_shell_now();
     serve_forever(&mut sup, &mut tty)
 }
 
@@ -178,9 +184,11 @@ fn poll_wake(sup: &mut Supervisor, fds: &[i32], until: Instant) -> Vec<libc::c_s
         until = until.min(d);
     }
     // Without a signalfd, poll at least once a second to reap.
-    let wait = until
-        .saturating_duration_since(Instant::now())
-        .min(Duration::from_secs(1));
+    let mut wait = until.saturating_duration_since(Instant::now());
+    if sup.wake_fd().is_none() {
+        // Without a signalfd, signals only interrupt the poll: look at least every second.
+        wait = wait.min(Duration::from_secs(1));
+    }
     // SAFETY: `pfds` is a valid array of pollfd of the given length.
     let r = unsafe {
         libc::poll(

@@ -208,14 +208,23 @@ impl Supervisor {
     }
 
     /// Keeps an interactive shell (`/bin/bash` if present, else `/bin/sh`) on `console`, in
-    /// its own session with `console` as controlling tty, respawned whenever it exits.
-    pub fn enable_console_shell(&mut self, console: &str) {
+    /// its own session with `console` as controlling tty, respawned whenever it exits. The
+    /// first one starts after `delay`, or at [`Supervisor::start_console_shell_now`].
+    pub fn enable_console_shell(&mut self, console: &str, delay: Duration) {
         self.shell = Some(ConsoleShell {
             console: console.to_string(),
             pid: None,
             started: Instant::now(),
-            next_start: Instant::now(),
+            next_start: Instant::now() + delay,
         });
+        self.tick_shell();
+    }
+
+    /// Starts the console shell now if it is enabled and not running yet.
+    pub fn start_console_shell_now(&mut self) {
+        if let Some(shell) = &mut self.shell {
+            shell.next_start = shell.next_start.min(Instant::now());
+        }
         self.tick_shell();
     }
 
