@@ -15,6 +15,7 @@ Run as root after `make build`:
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -46,6 +47,21 @@ def timed_exec(umlvnf, lab, node, n):
     return elapsed
 
 
+def userspace_options(umlvnf, lab):
+    """The `seccomp=` option of each guest's UML command line (from the host's /proc)."""
+    out = run([umlvnf, "inspect", "--lab", lab, "--format", "json"])
+    if out.returncode != 0:
+        sys.exit(f"umlvnf inspect failed:\n{out.stdout}\n{out.stderr}")
+    modes = {}
+    for node in json.loads(out.stdout)["nodes"]:
+        if node["kind"] != "uml":
+            continue
+        with open(f"/proc/{node['pid']}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+        modes[node["name"]] = " ".join(a for a in argv if a.startswith("seccomp="))
+    return modes
+
+
 def spread(xs):
     return f"{statistics.median(xs) * 1e3:.3f} ms ({min(xs) * 1e3:.3f} .. {max(xs) * 1e3:.3f})"
 
@@ -69,10 +85,7 @@ def main():
         if up.returncode != 0:
             sys.exit(f"umlvnf up failed:\n{up.stdout}\n{up.stderr}")
         try:
-            modes = {}
-            for node in ("fs", "fp"):
-                out = run([args.umlvnf, "exec", "--lab", lab, node, "--", "cat", "/proc/cmdline"])
-                modes[node] = " ".join(a for a in out.stdout.split() if a.startswith("seccomp="))
+            modes = userspace_options(args.umlvnf, lab)
             per_fork = {"fs": [], "fp": []}
             for _ in range(args.runs):
                 for node in ("fs", "fp"):
