@@ -24,7 +24,7 @@ mod tap;
 
 pub use cpus::{allowed_cpus, pin_current_thread};
 pub use error::{HostError, Result};
-pub use ethtool::offloads_off;
+pub use ethtool::{offloads_off, EthtoolSocket};
 pub use link::{LinkInfo, LinkStats};
 pub use mounts::unescape_mount_path;
 pub use names::{check_alias, check_ifname, check_netns_name, check_sysctl_key};

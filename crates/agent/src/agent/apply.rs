@@ -10,10 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::exec;
-use super::netlink::{self, LinkChange, Rtnl};
 use super::supervisor::Supervisor;
 use super::xtables;
 use crate::config::{GuestConfig, InterfaceConfig};
+use umlvnf_host::Rtnl;
 
 /// Where the nftables ruleset is written before `nft -f` loads it.
 pub const NFTABLES_PATH: &str = "/etc/umlvnf/nftables.nft";
@@ -128,15 +128,10 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
     for m in &cfg.modules {
         run(sup, "modules", &args(&["modprobe", m]))?;
     }
-    link(
-        &mut open_rtnl("loopback")?,
+    netlink(
         "loopback",
-        "lo",
-        &LinkChange {
-            up: true,
-            ..Default::default()
-        },
-        "ip link set dev lo up".into(),
+        || "ip link set dev lo up".into(),
+        open_rtnl("loopback")?.link_set_up("lo"),
     )?;
     interfaces(&cfg.interfaces)?;
     for (key, value) in &cfg.sysctls {
@@ -173,46 +168,27 @@ pub fn apply(sup: &mut Supervisor, cfg: &GuestConfig) -> Result<(), StepFailure>
     Ok(())
 }
 
-/// One rtnetlink change, reported on failure as the `ip` command that does the same.
-fn link(
-    nl: &mut Rtnl,
+/// Runs one rtnetlink change; a failure is reported as the `ip` command that does the same.
+fn netlink(
     step: &str,
-    name: &str,
-    change: &LinkChange,
-    command: String,
+    command: impl FnOnce() -> String,
+    result: umlvnf_host::Result<()>,
 ) -> Result<(), StepFailure> {
-    nl.set_link(name, change)
-        .map_err(|e| failure(step, command, netlink_error(&e)))
-}
-
-/// An rtnetlink error as `ip` prints it.
-fn netlink_error(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        // SAFETY: strerror returns a pointer to a static NUL-terminated message.
-        Some(code) => format!("RTNETLINK answers: {}", unsafe {
-            std::ffi::CStr::from_ptr(libc::strerror(code)).to_string_lossy()
-        }),
-        None => e.to_string(),
-    }
+    result.map_err(|e| failure(step, command(), e.to_string()))
 }
 
 fn open_rtnl(step: &str) -> Result<Rtnl, StepFailure> {
-    Rtnl::open().map_err(|e| failure(step, "open an rtnetlink socket", e.to_string()))
+    Rtnl::root().map_err(|e| failure(step, "open an rtnetlink socket", e.to_string()))
 }
 
 fn interfaces(ifaces: &[InterfaceConfig]) -> Result<(), StepFailure> {
     let step = "interfaces";
-    let mut nl = open_rtnl(step)?;
-    let rename = |nl: &mut Rtnl, from: &str, to: &str| {
-        link(
-            nl,
+    let nl = open_rtnl(step)?;
+    let rename = |from: &str, to: &str| {
+        netlink(
             step,
-            from,
-            &LinkChange {
-                name: Some(to),
-                ..Default::default()
-            },
-            format!("ip link set dev {from} name {to}"),
+            || format!("ip link set dev {from} name {to}"),
+            nl.link_rename(from, to),
         )
     };
     let renames: Vec<&InterfaceConfig> = ifaces.iter().filter(|i| i.device != i.name).collect();
@@ -223,28 +199,23 @@ fn interfaces(ifaces: &[InterfaceConfig]) -> Result<(), StepFailure> {
         .any(|i| Path::new("/sys/class/net").join(&i.name).exists());
     if clash {
         for (n, i) in renames.iter().enumerate() {
-            rename(&mut nl, &i.device, &format!("umlvnftmp{n}"))?;
+            rename(&i.device, &format!("umlvnftmp{n}"))?;
         }
         for (n, i) in renames.iter().enumerate() {
-            rename(&mut nl, &format!("umlvnftmp{n}"), &i.name)?;
+            rename(&format!("umlvnftmp{n}"), &i.name)?;
         }
     } else {
         for i in &renames {
-            rename(&mut nl, &i.device, &i.name)?;
+            rename(&i.device, &i.name)?;
         }
     }
     for i in ifaces {
         let name = i.name.as_str();
         if let Some(mtu) = i.mtu {
-            link(
-                &mut nl,
+            netlink(
                 step,
-                name,
-                &LinkChange {
-                    mtu: Some(mtu),
-                    ..Default::default()
-                },
-                format!("ip link set dev {name} mtu {mtu}"),
+                || format!("ip link set dev {name} mtu {mtu}"),
+                nl.link_set_mtu(name, mtu),
             )?;
         }
         if !i.ipv6.is_empty() {
@@ -267,26 +238,16 @@ fn interfaces(ifaces: &[InterfaceConfig]) -> Result<(), StepFailure> {
             .map(|a| (a, ""))
             .chain(i.ipv6.iter().map(|a| (a, "-6 ")))
         {
-            let command = format!("ip {family}addr add {a} dev {name}");
-            let (addr, prefix) = netlink::parse_cidr(a).ok_or_else(|| {
-                failure(
-                    step,
-                    command.clone(),
-                    format!("`{a}` is not an ADDRESS/PREFIX"),
-                )
+            let command = || format!("ip {family}addr add {a} dev {name}");
+            let net = a.parse::<ipnet::IpNet>().map_err(|e| {
+                failure(step, command(), format!("`{a}` is not ADDRESS/PREFIX: {e}"))
             })?;
-            nl.add_address(name, addr, prefix)
-                .map_err(|e| failure(step, command, netlink_error(&e)))?;
+            netlink(step, command, nl.addr_add(name, net))?;
         }
-        link(
-            &mut nl,
+        netlink(
             step,
-            name,
-            &LinkChange {
-                up: true,
-                ..Default::default()
-            },
-            format!("ip link set dev {name} up"),
+            || format!("ip link set dev {name} up"),
+            nl.link_set_up(name),
         )?;
     }
     Ok(())

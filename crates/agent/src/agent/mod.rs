@@ -11,7 +11,6 @@ pub mod apply;
 pub mod exec;
 pub mod files;
 pub mod init;
-pub mod netlink;
 pub mod netstats;
 pub mod serve;
 pub mod supervisor;
