@@ -19,10 +19,16 @@ pub const BASE_CONFIG: &str = include_str!("../../../kernel/umlvnf.config");
 pub const TIME_TRAVEL_CONFIG: &str = include_str!("../../../kernel/time-travel.config");
 
 /// The project's own kernel patches, applied in this order with `patch -p1`.
-pub const PATCHES: &[(&str, &str)] = &[(
-    "0001-vector-tap-without-queues.patch",
-    include_str!("../../../kernel/patches/0001-vector-tap-without-queues.patch"),
-)];
+pub const PATCHES: &[(&str, &str)] = &[
+    (
+        "0001-vector-tap-without-queues.patch",
+        include_str!("../../../kernel/patches/0001-vector-tap-without-queues.patch"),
+    ),
+    (
+        "0002-one-cpu-no-ipi-masking.patch",
+        include_str!("../../../kernel/patches/0002-one-cpu-no-ipi-masking.patch"),
+    ),
+];
 
 /// A build of the appliance kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
