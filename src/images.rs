@@ -23,7 +23,7 @@ pub fn agent_binary() -> Result<PathBuf, RuntimeError> {
             return Ok(candidate);
         }
     }
-    Err(RuntimeError::Conflict(format!(
+    Err(RuntimeError::Missing(format!(
         "umlvnf-agent was not found next to {} (build it with `cargo build --workspace --bins`, or set UMLVNF_AGENT)",
         exe.display()
     )))
@@ -41,7 +41,7 @@ fn kernel_choices(topo: &Topology) -> BTreeSet<KernelChoice> {
 /// What a kernel file is (read from the file, never run).
 fn kernel_facts(path: &str) -> Result<umlvnf_kernel::KernelFacts, RuntimeError> {
     umlvnf_kernel::KernelFacts::read(Path::new(path))
-        .map_err(|e| RuntimeError::Conflict(e.to_string()))
+        .map_err(|e| RuntimeError::Kernel(e.to_string()))
 }
 
 /// A kernel file as the plan needs it.
@@ -93,7 +93,7 @@ pub fn resolve_kernels(
             KernelChoice::Appliance(f) => {
                 let built = store
                     .ensure(*f, &|m: &str| eprintln!("kernel {m}"))
-                    .map_err(|e| RuntimeError::Conflict(format!("kernel: {e}")))?;
+                    .map_err(|e| RuntimeError::Kernel(format!("kernel: {e}")))?;
                 progress(&format!(
                     "kernel {f}: linux {} ({})",
                     built.release,
@@ -104,7 +104,7 @@ pub fn resolve_kernels(
             KernelChoice::File(path) => {
                 let facts = kernel_facts(path)?;
                 if let Some(why) = umlvnf_kernel::boot_refusal(&facts, cpu) {
-                    return Err(RuntimeError::Conflict(why));
+                    return Err(RuntimeError::Kernel(why));
                 }
                 file_kernel(&facts)
             }

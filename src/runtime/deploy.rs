@@ -67,7 +67,10 @@ pub fn resolve_images(
                 let store = umlvnf_image::ImageStore::new(umlvnf_image::ImageStore::default_dir());
                 store
                     .ensure(kind, &inputs, &|msg: &str| eprintln!("image {name}: {msg}"))
-                    .map_err(|e| RuntimeError::Conflict(format!("image `{name}`: {e}")))?
+                    .map_err(|e| RuntimeError::Image {
+                        name: name.clone(),
+                        message: e.to_string(),
+                    })?
             }
             Err(_) => PathBuf::from(&name),
         };
@@ -295,7 +298,7 @@ fn run(
             .iter()
             .map(|h| (h.node.clone(), h.netns.clone()))
             .collect(),
-        links: plan.links.clone(),
+        links: plan.links.iter().map(super::link_record).collect(),
         control: lab_dir.join("control.sock"),
         metrics: None,
     };
@@ -453,7 +456,7 @@ fn deploy(
             if !status.status.success() {
                 lab.stop_guests();
                 *st = lab.state_snapshot();
-                return Err(RuntimeError::Conflict(format!(
+                return Err(RuntimeError::HostNode(format!(
                     "node `{}`: exec `{cmd}` failed ({}): {}",
                     h.node,
                     status.status,
@@ -468,7 +471,7 @@ fn deploy(
         Err(e) => {
             lab.stop_guests();
             *st = lab.state_snapshot();
-            return Err(RuntimeError::Conflict(e));
+            return Err(RuntimeError::Metrics(e));
         }
     }
     lab.set_phase(Phase::Running);

@@ -18,6 +18,7 @@ use umlvnf_topology::RestartPolicy;
 
 use crate::plan::{GuestPlan, Plan};
 use crate::state::{GuestRecord, ProcRef};
+use umlvnf_lab::NodeState;
 
 use super::deploy::INTERRUPTED;
 use super::RuntimeError;
@@ -182,7 +183,7 @@ impl Guest {
             live: Mutex::new(Live {
                 process: None,
                 record: GuestRecord {
-                    state: "created".into(),
+                    state: NodeState::Created,
                     ..GuestRecord::default()
                 },
                 exit: None,
@@ -207,9 +208,9 @@ impl Guest {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_state(&self, state: &str, error: Option<String>) {
+    fn set_state(&self, state: NodeState, error: Option<String>) {
         let mut live = self.lock_live();
-        live.record.state = state.to_string();
+        live.record.state = state;
         live.record.error = error;
     }
 
@@ -220,7 +221,7 @@ impl Guest {
     /// node's restart policy allows restarts; [`Booted::retried_after`] then says why.
     pub fn boot(&self) -> Result<Booted, RuntimeError> {
         let t0 = Instant::now();
-        self.set_state("booting", None);
+        self.set_state(NodeState::Booting, None);
         let mut retried_after = None;
         loop {
             match self.boot_inner(Instant::now()) {
@@ -228,7 +229,7 @@ impl Guest {
                     let seconds = t0.elapsed().as_secs_f64();
                     let mut live = self.lock_live();
                     live.record.boot_seconds = Some(seconds);
-                    live.record.state = "ready".into();
+                    live.record.state = NodeState::Ready;
                     live.record.error = None;
                     return Ok(Booted {
                         seconds,
@@ -256,7 +257,7 @@ impl Guest {
                             self.plan.node
                         );
                     }
-                    self.set_state("failed", Some(message.clone()));
+                    self.set_state(NodeState::Failed, Some(message.clone()));
                     return Err(RuntimeError::Guest {
                         node: self.plan.node.clone(),
                         message,
@@ -436,7 +437,7 @@ impl Guest {
             live.record.process = None;
         }
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.set_state("stopped", None);
+        self.set_state(NodeState::Stopped, None);
     }
 
     /// Marks the guest `unresponsive` while its UML process is stopped, back to `ready` when
@@ -451,7 +452,7 @@ impl Guest {
             (true, None) => {
                 *stopped_since = Some(Instant::now());
                 self.set_state(
-                    "unresponsive",
+                    NodeState::Unresponsive,
                     Some(format!(
                         "the UML process {pid} is stopped (SIGSTOP or a debugger), so the guest answers nothing{}",
                         if restarts {
@@ -470,8 +471,8 @@ impl Guest {
             }
             (false, Some(_)) => {
                 *stopped_since = None;
-                if self.lock_live().record.state == "unresponsive" {
-                    self.set_state("ready", None);
+                if self.lock_live().record.state == NodeState::Unresponsive {
+                    self.set_state(NodeState::Ready, None);
                     on_change();
                 }
             }
@@ -531,7 +532,11 @@ impl Guest {
             };
             self.lock_live().record.last_exit = Some(exited.clone());
             if !restart {
-                let state = if code == 0 { "stopped" } else { "failed" };
+                let state = if code == 0 {
+                    NodeState::Stopped
+                } else {
+                    NodeState::Failed
+                };
                 self.set_state(state, Some(exited));
                 on_change();
                 return;
@@ -540,7 +545,7 @@ impl Guest {
                 backoff = Duration::from_secs(1);
             }
             self.set_state(
-                "restarting",
+                NodeState::Restarting,
                 Some(format!("{exited}; restarting in {} s", backoff.as_secs())),
             );
             on_change();
@@ -564,7 +569,7 @@ impl Guest {
     ) -> Result<T, String> {
         {
             let live = self.lock_live();
-            if live.record.state == "unresponsive" {
+            if live.record.state == NodeState::Unresponsive {
                 return Err(format!(
                     "node `{}` of lab `{}` is unresponsive: {}",
                     self.plan.node,

@@ -166,7 +166,7 @@ pub fn create(
             HostStep::Mac { netns, name, mac } => {
                 let parsed: umlvnf_topology::MacAddr = mac
                     .parse()
-                    .map_err(|e| RuntimeError::Conflict(format!("{e}")))?;
+                    .map_err(|e| RuntimeError::HostNode(format!("{e}")))?;
                 socks
                     .get(netns.as_deref())?
                     .link_set_mac(name, parsed.0)
@@ -219,7 +219,7 @@ pub fn configure_host_node(h: &HostNodePlan, socks: &mut Sockets) -> Result<(), 
     for (ifname, addr) in &h.addresses {
         let net = addr
             .parse()
-            .map_err(|_| RuntimeError::Conflict(format!("address `{addr}` is not a prefix")))?;
+            .map_err(|_| RuntimeError::HostNode(format!("address `{addr}` is not a prefix")))?;
         s.addr_add(ifname, net)
             .map_err(RuntimeError::host("address"))?;
     }
@@ -228,7 +228,7 @@ pub fn configure_host_node(h: &HostNodePlan, socks: &mut Sockets) -> Result<(), 
     }
     for r in &h.routes {
         s.route_add(r.dst, r.via, r.dev.as_deref(), r.metric)
-            .map_err(|e| RuntimeError::Conflict(format!("node `{}`: route `{r}`: {e}", h.node)))?;
+            .map_err(|e| RuntimeError::HostNode(format!("node `{}`: route `{r}`: {e}", h.node)))?;
     }
     Ok(())
 }

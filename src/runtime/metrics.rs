@@ -72,7 +72,7 @@ impl LabSource for LabMetrics {
             .map(|(node, rec)| GuestInfo {
                 node,
                 pid: rec.process.map(|p| p.pid),
-                up: rec.state == "ready",
+                up: rec.state == umlvnf_lab::NodeState::Ready,
                 restarts: rec.restarts,
                 boot_seconds: rec.boot_seconds,
             })

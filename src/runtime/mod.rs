@@ -31,9 +31,29 @@ pub enum RuntimeError {
         /// The error.
         source: std::io::Error,
     },
-    /// Something on the host is in the way.
+    /// Something on the host is in the way (an object of the same name, a left-behind lab).
     #[error("{0}")]
     Conflict(String),
+    /// A kernel could not be built, read, or is refused for this host.
+    #[error("{0}")]
+    Kernel(String),
+    /// A base image could not be built.
+    #[error("image `{name}`: {message}")]
+    Image {
+        /// The image kind.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// A file umlvnf needs next to its own binary is missing.
+    #[error("{0}")]
+    Missing(String),
+    /// The metrics endpoint could not be served.
+    #[error("{0}")]
+    Metrics(String),
+    /// A planned step on a host node failed (a command, an address, a route, a MAC address).
+    #[error("{0}")]
+    HostNode(String),
     /// A guest did not come up.
     #[error("node `{node}` did not become ready: {message}")]
     Guest {
@@ -83,6 +103,16 @@ impl RuntimeError {
             what: what.to_string(),
             source,
         }
+    }
+}
+
+/// A planned link as the lab state records it.
+fn link_record(l: &crate::plan::LinkPlan) -> umlvnf_lab::LinkRecord {
+    umlvnf_lab::LinkRecord {
+        endpoints: l.endpoints.clone(),
+        transport: l.transport.clone(),
+        host_interfaces: l.host_interfaces.clone(),
+        bridge: l.bridge.clone(),
     }
 }
 
