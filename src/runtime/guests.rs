@@ -566,30 +566,32 @@ impl Guest {
     fn with_agent<T>(
         &self,
         f: impl FnOnce(&mut AgentClient<UnixStream>) -> Result<T, umlvnf_agent::client::AgentError>,
-    ) -> Result<T, String> {
+    ) -> Result<T, GuestError> {
         {
             let live = self.lock_live();
             if live.record.state == NodeState::Unresponsive {
-                return Err(format!(
-                    "node `{}` of lab `{}` is unresponsive: {}",
-                    self.plan.node,
-                    self.lab,
-                    live.record
+                return Err(GuestError::Unresponsive {
+                    node: self.plan.node.clone(),
+                    lab: self.lab.clone(),
+                    why: live
+                        .record
                         .error
-                        .as_deref()
-                        .unwrap_or("its UML process is stopped")
-                ));
+                        .clone()
+                        .unwrap_or_else(|| "its UML process is stopped".into()),
+                });
             }
         }
         let mut agent = self.agent.lock().unwrap_or_else(|p| p.into_inner());
         match agent.as_mut() {
-            Some(client) => f(client).map_err(|e| format!("node `{}`: {e}", self.plan.node)),
-            None => Err(format!(
-                "node `{}` of lab `{}` is not ready (state: {})",
-                self.plan.node,
-                self.lab,
-                self.lock_live().record.state
-            )),
+            Some(client) => f(client).map_err(|source| GuestError::Agent {
+                node: self.plan.node.clone(),
+                source,
+            }),
+            None => Err(GuestError::NotReady {
+                node: self.plan.node.clone(),
+                lab: self.lab.clone(),
+                state: self.lock_live().record.state,
+            }),
         }
     }
 
@@ -599,34 +601,78 @@ impl Guest {
         argv: &[String],
         stdin: Option<&[u8]>,
         timeout: Duration,
-    ) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
+    ) -> Result<(i32, Vec<u8>, Vec<u8>), GuestError> {
         self.with_agent(|c| c.exec(argv, stdin, timeout))
             .map(|o| (o.status, o.stdout, o.stderr))
     }
 
     /// The guest's interface statistics report (see `AgentClient::net_stats`).
-    pub fn net_stats(&self, timeout: Duration) -> Result<String, String> {
+    pub fn net_stats(&self, timeout: Duration) -> Result<String, GuestError> {
         self.with_agent(|c| c.net_stats(timeout))
     }
 
     /// Writes a file into the guest.
-    pub fn put(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), String> {
+    pub fn put(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), GuestError> {
         self.with_agent(|c| c.put_file(path, mode, data, Duration::from_secs(60)))
     }
 
     /// Reads a file from the guest.
-    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, GuestError> {
         self.with_agent(|c| c.get_file(path, Duration::from_secs(60)))
     }
 
     /// Relays a client to the guest console until it disconnects.
-    pub fn attach_console(&self, client: UnixStream) -> Result<(), String> {
+    pub fn attach_console(&self, client: UnixStream) -> Result<(), GuestError> {
         let console = self.console.lock().unwrap_or_else(|p| p.into_inner());
         match console.as_ref() {
-            Some(c) => c.attach(client).map_err(|e| e.to_string()),
-            None => Err(format!("node `{}` has no console yet", self.plan.node)),
+            Some(c) => c.attach(client).map_err(GuestError::Console),
+            None => Err(GuestError::NoConsole {
+                node: self.plan.node.clone(),
+            }),
         }
     }
+}
+
+/// Why a request to a running guest (exec, file copy, console, statistics) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// Its UML process is stopped, so its agent answers nothing.
+    #[error("node `{node}` of lab `{lab}` is unresponsive: {why}")]
+    Unresponsive {
+        /// The guest.
+        node: String,
+        /// Its lab.
+        lab: String,
+        /// Why, as recorded.
+        why: String,
+    },
+    /// Its agent is not connected yet (or any more).
+    #[error("node `{node}` of lab `{lab}` is not ready (state: {state})")]
+    NotReady {
+        /// The guest.
+        node: String,
+        /// Its lab.
+        lab: String,
+        /// Where it is in its life.
+        state: NodeState,
+    },
+    /// The agent refused or failed the request.
+    #[error("node `{node}`: {source}")]
+    Agent {
+        /// The guest.
+        node: String,
+        /// The agent's error.
+        source: umlvnf_agent::client::AgentError,
+    },
+    /// The guest has not started its console yet.
+    #[error("node `{node}` has no console yet")]
+    NoConsole {
+        /// The guest.
+        node: String,
+    },
+    /// The console could not be attached.
+    #[error("{0}")]
+    Console(umlvnf_guest::ConsoleError),
 }
 
 /// True if process `pid` is stopped (`T`, or `t` under a tracer), from `/proc/PID/stat`.

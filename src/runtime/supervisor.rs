@@ -149,7 +149,7 @@ impl Lab {
             .guests
             .get(node)
             .ok_or_else(|| format!("`{node}` is not a guest"))?;
-        g.net_stats(timeout)
+        g.net_stats(timeout).map_err(|e| e.to_string())
     }
 
     /// Counters of every wire.
@@ -272,7 +272,7 @@ impl Lab {
                         stdout,
                         stderr,
                     }),
-                    Err(e) => Reply::refused(e),
+                    Err(e) => Reply::refused(e.to_string()),
                 },
                 Err(e) => *e,
             },
@@ -284,14 +284,14 @@ impl Lab {
             } => match self.guest(&node) {
                 Ok(g) => match g.put(&path, mode, &data) {
                     Ok(()) => Reply::Done,
-                    Err(e) => Reply::refused(e),
+                    Err(e) => Reply::refused(e.to_string()),
                 },
                 Err(e) => *e,
             },
             Request::Get { node, path } => match self.guest(&node) {
                 Ok(g) => match g.get(&path) {
                     Ok(data) => Reply::Data(data),
-                    Err(e) => Reply::refused(e),
+                    Err(e) => Reply::refused(e.to_string()),
                 },
                 Err(e) => *e,
             },
