@@ -59,12 +59,9 @@ pub fn list() -> Result<ExitCode> {
 /// Base images named by the `ubd0=COW,BASE` argument of any running UML process.
 fn images_in_use() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        for arg in cmd.split(|b| *b == 0) {
-            let arg = String::from_utf8_lossy(arg);
+    for p in umlvnf_host::processes() {
+        for arg in p.args().unwrap_or_default() {
+            let arg = String::from_utf8_lossy(&arg);
             if let Some(base) = arg.strip_prefix("ubd0=").and_then(|v| v.split(',').nth(1)) {
                 out.push(PathBuf::from(base));
             }

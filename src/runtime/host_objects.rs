@@ -285,17 +285,9 @@ fn kill_processes_in(netns: &str, problems: &mut Vec<String>) {
         return;
     };
     let target = format!("net:[{}]", meta.ino());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let in_ns = std::fs::read_link(e.path().join("ns/net"))
-            .map(|l| l.to_string_lossy() == target)
-            .unwrap_or(false);
-        if in_ns {
+    for p in umlvnf_host::processes() {
+        let pid = p.pid;
+        if p.net_namespace().is_some_and(|ns| ns == target) {
             if let Err(err) = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,

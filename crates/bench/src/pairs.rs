@@ -367,11 +367,8 @@ fn alive(pid: i32) -> bool {
 /// Live `vde_switch` processes with `key` in an argument (such as a directory of the
 /// bench's), by pid.
 pub fn running_vde_switches(key: &str) -> Vec<i32> {
-    let mut out: Vec<i32> = fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+    let mut out: Vec<i32> = umlvnf_host::processes()
+        .map(|p| p.pid)
         .filter(|&pid| is_switch_on(pid, key))
         .collect();
     out.sort_unstable();

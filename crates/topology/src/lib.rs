@@ -7,6 +7,7 @@
 mod decode;
 pub mod defaults;
 mod diagnostic;
+mod field_names;
 pub mod kernel_config;
 pub mod model;
 pub mod names;
