@@ -95,11 +95,9 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     umlvnf_bench::interrupt::catch_signals()?;
     let report = match umlvnf_bench::run(&o) {
         Ok(r) => r,
-        Err(umlvnf_bench::BenchError::Interrupted { partial }) => {
-            if let Some(r) = partial {
-                print!("{}", r.table());
-            }
-            return Err(umlvnf_bench::BenchError::Interrupted { partial: None }.into());
+        Err(umlvnf_bench::RunError::Interrupted { partial }) => {
+            print!("{}", partial.table());
+            return Err(umlvnf_bench::BenchError::Interrupted.into());
         }
         Err(e) => return Err(e.into()),
     };

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +16,7 @@ use crate::plan::{self, Plan, PlanContext};
 use crate::state::{self, LabState, Owned, Phase};
 
 use super::host_objects::{self, Sockets};
+use super::progress::{Progress, INTERRUPTED};
 use super::supervisor::Lab;
 use super::RuntimeError;
 
@@ -30,21 +31,6 @@ pub struct UpOptions {
     pub check: bool,
     /// Metrics endpoint from the command line (`None`: the topology's, else the default).
     pub metrics: Option<super::Listen>,
-}
-
-/// Set when SIGINT or SIGTERM arrives; deploy steps and waits check it.
-pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Where progress lines go: the terminal, or the pipe to the waiting parent of `up -d`.
-pub(crate) struct Progress {
-    out: Box<dyn Write + Send>,
-}
-
-impl Progress {
-    pub(crate) fn line(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
-        let _ = self.out.flush();
-    }
 }
 
 /// Resolves the base image of every image name the topology uses, building missing ones.
@@ -465,7 +451,7 @@ fn deploy(
             }
         }
     }
-    match lab.serve_metrics(listen) {
+    match super::metrics::serve(&lab, listen) {
         Ok(Some(addr)) => progress.line(&format!("metrics: http://{addr}/metrics")),
         Ok(None) => {}
         Err(e) => {

@@ -20,7 +20,7 @@ use crate::plan::{GuestPlan, Plan};
 use crate::state::{GuestRecord, ProcRef};
 use umlvnf_lab::NodeState;
 
-use super::deploy::INTERRUPTED;
+use super::progress::INTERRUPTED;
 use super::RuntimeError;
 
 /// How long a guest may take from start to a ready agent.

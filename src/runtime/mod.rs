@@ -4,6 +4,7 @@ mod deploy;
 mod guests;
 pub mod host_objects;
 mod metrics;
+mod progress;
 mod supervisor;
 mod teardown;
 mod wires;
@@ -34,9 +35,9 @@ pub enum RuntimeError {
     /// Something on the host is in the way (an object of the same name, a left-behind lab).
     #[error("{0}")]
     Conflict(String),
-    /// A kernel could not be built, read, or is refused for this host.
-    #[error("{0}")]
-    Kernel(String),
+    /// The agent binary or a guest kernel could not be found, read or built.
+    #[error(transparent)]
+    Images(#[from] crate::images::ImagesError),
     /// A base image could not be built.
     #[error("image `{name}`: {message}")]
     Image {
@@ -45,9 +46,6 @@ pub enum RuntimeError {
         /// Why.
         message: String,
     },
-    /// A file umlvnf needs next to its own binary is missing.
-    #[error("{0}")]
-    Missing(String),
     /// The metrics endpoint could not be served.
     #[error("{0}")]
     Metrics(String),

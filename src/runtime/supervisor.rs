@@ -15,9 +15,9 @@ use crate::plan::Plan;
 use crate::state::{GuestRecord, LabState, Phase};
 use umlvnf_lab::{NodeKind, NodeState};
 
-use super::deploy::{Progress, INTERRUPTED};
 use super::guests::{Guest, Notifier};
 use super::host_objects;
+use super::progress::{Progress, INTERRUPTED};
 use super::wires::Wires;
 use super::RuntimeError;
 
@@ -159,18 +159,17 @@ impl Lab {
         self.wires.counters()
     }
 
-    /// Starts the metrics endpoint and records its address.
-    pub fn serve_metrics(
-        self: &Arc<Self>,
-        listen: super::metrics::Listen,
-    ) -> Result<Option<std::net::SocketAddr>, String> {
-        let server = super::metrics::serve(self, listen)?;
+    /// Keeps the metrics endpoint (stopped with the lab) and records its address.
+    pub fn record_metrics(
+        &self,
+        server: Option<umlvnf_metrics::MetricsServer>,
+    ) -> Option<std::net::SocketAddr> {
         let addr = server.as_ref().map(|s| s.local_addr());
         *self.metrics.lock().unwrap_or_else(|p| p.into_inner()) = server;
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.metrics = addr;
         let _ = st.save(&self.plan.lab_dir);
-        Ok(addr)
+        addr
     }
 
     /// Sets and saves the lab's phase.

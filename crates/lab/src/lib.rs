@@ -12,7 +12,5 @@ pub mod status;
 
 pub use control::{Client, ControlError, Reply, Request};
 pub use layout::LabDir;
-pub use state::{GuestRecord, LabState, LinkRecord, Owned, Phase, ProcRef};
-pub use status::{
-    ExecResult, LabStatus, NodeKind, NodeState, NodeStatus, WireDirection, WireStatus,
-};
+pub use state::{GuestRecord, LabState, LinkRecord, NodeState, Owned, Phase, ProcRef};
+pub use status::{ExecResult, LabStatus, NodeKind, NodeStatus, WireDirection, WireStatus};

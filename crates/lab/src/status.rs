@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::{LinkRecord, Phase};
+use crate::state::{LinkRecord, NodeState, Phase};
 
 /// A lab as `inspect` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,54 +46,6 @@ impl NodeKind {
 }
 
 impl std::fmt::Display for NodeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// Where a node is in its life.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeState {
-    /// A guest that has not been started yet.
-    #[default]
-    Created,
-    /// A guest's UML process runs; its agent has not answered yet.
-    Booting,
-    /// A guest's agent answers.
-    Ready,
-    /// A ready guest's agent stopped answering for a while.
-    Unresponsive,
-    /// A guest failed to boot or its UML process ended with an error.
-    Failed,
-    /// A guest is being started again after its UML process ended.
-    Restarting,
-    /// A guest was stopped, or its UML process ended cleanly.
-    Stopped,
-    /// A host node whose namespace exists.
-    Up,
-    /// A host node whose namespace is gone.
-    Missing,
-}
-
-impl NodeState {
-    /// The name as shown and recorded.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeState::Created => "created",
-            NodeState::Booting => "booting",
-            NodeState::Ready => "ready",
-            NodeState::Unresponsive => "unresponsive",
-            NodeState::Failed => "failed",
-            NodeState::Restarting => "restarting",
-            NodeState::Stopped => "stopped",
-            NodeState::Up => "up",
-            NodeState::Missing => "missing",
-        }
-    }
-}
-
-impl std::fmt::Display for NodeState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.as_str())
     }
