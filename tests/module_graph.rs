@@ -360,5 +360,8 @@ fn the_reader_finds_uses_and_circles() {
     graph.entry("x".into()).or_default().insert("y".into());
     assert!(find_cycle(&graph).is_none());
     graph.entry("y".into()).or_default().insert("x".into());
-    assert_eq!(find_cycle(&graph), Some(vec!["x".into(), "y".into(), "x".into()]));
+    assert_eq!(
+        find_cycle(&graph),
+        Some(vec!["x".into(), "y".into(), "x".into()])
+    );
 }

@@ -411,7 +411,7 @@ mod tests {
             let topo = umlvnf_topology::load_str(&y, FsPath::new("generated.yaml"))
                 .unwrap_or_else(|e| panic!("{link:?}: {e}\n{y}"));
             assert_eq!(topo.nodes.len(), 4, "{y}");
-            assert_eq!(lab::lab_name_of(&y).as_deref(), Some("bnpair-0"));
+            assert_eq!(topo.name, "bnpair-0");
             assert!(y.contains("cpus: [0]") && y.contains("cpus: [1]"), "{y}");
             let links = if link == PairLink::Vde { 2 } else { 3 };
             assert_eq!(y.matches("- endpoints:").count(), links, "{y}");
