@@ -38,7 +38,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         d.spans.mark_bad("nodes");
         return topo;
     };
-    let Some(fields) = d.fields(root, "", "a topology", field_names::<Topology>()) else {
+    let Some(fields) = d.fields_of::<Topology>(root, "", "a topology") else {
         d.spans.mark_bad("name");
         d.spans.mark_bad("nodes");
         return topo;
@@ -142,6 +142,16 @@ impl Decoder<'_> {
     }
 
     /// Like `entries`, for a struct: also reports unknown fields, listing the valid ones.
+    /// The fields of a mapping that decodes into `T`, refusing keys `T` does not have.
+    fn fields_of<'n, T: for<'de> serde::Deserialize<'de>>(
+        &mut self,
+        node: &'n YNode,
+        path: &str,
+        what: &str,
+    ) -> Option<Fields<'n>> {
+        self.fields(node, path, what, field_names::<T>())
+    }
+
     fn fields<'n>(
         &mut self,
         node: &'n YNode,
@@ -393,12 +403,8 @@ impl Decoder<'_> {
 
     fn defaults(&mut self, node: &YNode, path: &str) -> NodeDefaults {
         let mut out = NodeDefaults::default();
-        let Some(fields) = self.fields(
-            node,
-            path,
-            "the defaults section",
-            field_names::<NodeDefaults>(),
-        ) else {
+        let Some(fields) = self.fields_of::<NodeDefaults>(node, path, "the defaults section")
+        else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -422,12 +428,8 @@ impl Decoder<'_> {
         if Self::is_null(node) {
             return out;
         }
-        let Some(fields) = self.fields(
-            node,
-            path,
-            "the host_access section",
-            field_names::<HostAccess>(),
-        ) else {
+        let Some(fields) = self.fields_of::<HostAccess>(node, path, "the host_access section")
+        else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -447,12 +449,7 @@ impl Decoder<'_> {
             return None;
         }
         let mut out = MetricsConfig::default();
-        let fields = self.fields(
-            node,
-            path,
-            "the metrics section",
-            field_names::<MetricsConfig>(),
-        )?;
+        let fields = self.fields_of::<MetricsConfig>(node, path, "the metrics section")?;
         for (key, value, fpath) in &fields {
             match *key {
                 "listen" => {
@@ -486,7 +483,7 @@ impl Decoder<'_> {
 
     fn node(&mut self, node: &YNode, path: &str) -> Node {
         let mut out = Node::default();
-        let Some(fields) = self.fields(node, path, "a node", field_names::<Node>()) else {
+        let Some(fields) = self.fields_of::<Node>(node, path, "a node") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -612,7 +609,7 @@ impl Decoder<'_> {
     }
 
     fn file_copy(&mut self, node: &YNode, path: &str) -> Option<FileCopy> {
-        let fields = self.fields(node, path, "a file copy", field_names::<FileCopy>())?;
+        let fields = self.fields_of::<FileCopy>(node, path, "a file copy")?;
         let mut src = None;
         let mut dst = None;
         let mut mode = None;
@@ -647,8 +644,7 @@ impl Decoder<'_> {
 
     fn interface(&mut self, node: &YNode, path: &str) -> Interface {
         let mut out = Interface::default();
-        let Some(fields) = self.fields(node, path, "an interface", field_names::<Interface>())
-        else {
+        let Some(fields) = self.fields_of::<Interface>(node, path, "an interface") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -711,7 +707,7 @@ impl Decoder<'_> {
             filter: BTreeMap::new(),
             bpfflash: None,
         };
-        let Some(fields) = self.fields(node, path, "a link", field_names::<Link>()) else {
+        let Some(fields) = self.fields_of::<Link>(node, path, "a link") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -805,7 +801,7 @@ impl Decoder<'_> {
     }
 
     fn gre(&mut self, node: &YNode, path: &str) -> Option<GreOptions> {
-        let fields = self.fields(node, path, "the gre section", field_names::<GreOptions>())?;
+        let fields = self.fields_of::<GreOptions>(node, path, "the gre section")?;
         let mut out = GreOptions::default();
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());
@@ -821,12 +817,7 @@ impl Decoder<'_> {
     }
 
     fn l2tpv3(&mut self, node: &YNode, path: &str) -> Option<L2tpv3Options> {
-        let fields = self.fields(
-            node,
-            path,
-            "the l2tpv3 section",
-            field_names::<L2tpv3Options>(),
-        )?;
+        let fields = self.fields_of::<L2tpv3Options>(node, path, "the l2tpv3 section")?;
         let mut out = L2tpv3Options::default();
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());
@@ -874,12 +865,7 @@ impl Decoder<'_> {
     }
 
     fn remote(&mut self, node: &YNode, path: &str) -> Option<RemoteEnd> {
-        let fields = self.fields(
-            node,
-            path,
-            "a remote tunnel end",
-            field_names::<RemoteEnd>(),
-        )?;
+        let fields = self.fields_of::<RemoteEnd>(node, path, "a remote tunnel end")?;
         let mut address = None;
         let mut out = RemoteEnd {
             address: std::net::IpAddr::from([0, 0, 0, 0]),
@@ -911,7 +897,7 @@ impl Decoder<'_> {
     }
 
     fn wire(&mut self, node: &YNode, path: &str) -> Option<WireOptions> {
-        let fields = self.fields(node, path, "the wire section", field_names::<WireOptions>())?;
+        let fields = self.fields_of::<WireOptions>(node, path, "the wire section")?;
         let mut out = WireOptions::default();
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());
@@ -948,8 +934,7 @@ impl Decoder<'_> {
 
     fn impairment(&mut self, node: &YNode, path: &str) -> Impairment {
         let mut out = Impairment::default();
-        let Some(fields) = self.fields(node, path, "an impairment", field_names::<Impairment>())
-        else {
+        let Some(fields) = self.fields_of::<Impairment>(node, path, "an impairment") else {
             return out;
         };
         for (key, value, fpath) in &fields {
