@@ -9,21 +9,41 @@ use umlvnf_topology::{NodeKind, Topology};
 
 use crate::plan::GuestKernel;
 
-use crate::runtime::RuntimeError;
+/// Why the agent binary or a kernel for the guests could not be found, read or built.
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The agent binary is not next to umlvnf.
+    #[error("{0}")]
+    MissingAgent(String),
+    /// A kernel could not be built, read, or is refused for this host.
+    #[error("{0}")]
+    Kernel(String),
+}
 
 /// The `umlvnf-agent` binary: `$UMLVNF_AGENT`, or the one next to this executable.
-pub fn agent_binary() -> Result<PathBuf, RuntimeError> {
+pub fn agent_binary() -> Result<PathBuf, ImagesError> {
     if let Some(p) = std::env::var_os("UMLVNF_AGENT") {
         return Ok(PathBuf::from(p));
     }
-    let exe = std::env::current_exe().map_err(RuntimeError::io("finding the umlvnf executable"))?;
+    let exe = std::env::current_exe().map_err(|source| ImagesError::Io {
+        what: "finding the umlvnf executable",
+        source,
+    })?;
     let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
     for candidate in [dir.join("umlvnf-agent"), dir.join("../umlvnf-agent")] {
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
-    Err(RuntimeError::Conflict(format!(
+    Err(ImagesError::MissingAgent(format!(
         "umlvnf-agent was not found next to {} (build it with `cargo build --workspace --bins`, or set UMLVNF_AGENT)",
         exe.display()
     )))
@@ -39,9 +59,9 @@ fn kernel_choices(topo: &Topology) -> BTreeSet<KernelChoice> {
 }
 
 /// What a kernel file is (read from the file, never run).
-fn kernel_facts(path: &str) -> Result<umlvnf_kernel::KernelFacts, RuntimeError> {
+fn kernel_facts(path: &str) -> Result<umlvnf_kernel::KernelFacts, ImagesError> {
     umlvnf_kernel::KernelFacts::read(Path::new(path))
-        .map_err(|e| RuntimeError::Conflict(e.to_string()))
+        .map_err(|e| ImagesError::Kernel(e.to_string()))
 }
 
 /// A kernel file as the plan needs it.
@@ -65,7 +85,7 @@ fn appliance_kernel(path: PathBuf) -> GuestKernel {
 /// not), kernel files as they are.
 pub fn planned_kernels(
     topo: &Topology,
-) -> Result<BTreeMap<KernelChoice, GuestKernel>, RuntimeError> {
+) -> Result<BTreeMap<KernelChoice, GuestKernel>, ImagesError> {
     let store = KernelStore::new(KernelStore::default_dir());
     kernel_choices(topo)
         .into_iter()
@@ -84,7 +104,7 @@ pub fn planned_kernels(
 pub fn resolve_kernels(
     topo: &Topology,
     progress: &mut dyn FnMut(&str),
-) -> Result<BTreeMap<KernelChoice, GuestKernel>, RuntimeError> {
+) -> Result<BTreeMap<KernelChoice, GuestKernel>, ImagesError> {
     let store = KernelStore::new(KernelStore::default_dir());
     let cpu = umlvnf_kernel::HostCpu::detect();
     let mut out = BTreeMap::new();
@@ -93,7 +113,7 @@ pub fn resolve_kernels(
             KernelChoice::Appliance(f) => {
                 let built = store
                     .ensure(*f, &|m: &str| eprintln!("kernel {m}"))
-                    .map_err(|e| RuntimeError::Conflict(format!("kernel: {e}")))?;
+                    .map_err(|e| ImagesError::Kernel(format!("kernel: {e}")))?;
                 progress(&format!(
                     "kernel {f}: linux {} ({})",
                     built.release,
@@ -104,7 +124,7 @@ pub fn resolve_kernels(
             KernelChoice::File(path) => {
                 let facts = kernel_facts(path)?;
                 if let Some(why) = umlvnf_kernel::boot_refusal(&facts, cpu) {
-                    return Err(RuntimeError::Conflict(why));
+                    return Err(ImagesError::Kernel(why));
                 }
                 file_kernel(&facts)
             }
@@ -119,7 +139,7 @@ pub fn resolve_kernels(
 pub fn inputs(
     topo: &Topology,
     kernels: &BTreeMap<KernelChoice, GuestKernel>,
-) -> Result<ImageInputs, RuntimeError> {
+) -> Result<ImageInputs, ImagesError> {
     let modules_from = kernel_choices(topo)
         .iter()
         .filter_map(|c| kernels.get(c))
@@ -139,7 +159,7 @@ pub fn planned_context(
     labs_dir: PathBuf,
     images: BTreeMap<String, PathBuf>,
     seccomp: bool,
-) -> Result<crate::plan::PlanContext, RuntimeError> {
+) -> Result<crate::plan::PlanContext, ImagesError> {
     Ok(crate::plan::PlanContext {
         labs_dir,
         images,

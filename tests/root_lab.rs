@@ -529,7 +529,7 @@ fn root_console_runs_a_shell() {
         Some(Duration::from_secs(10)),
     )
     .expect("console request");
-    assert!(reply.ok, "{:?}", reply.error);
+    assert!(reply.is_ok(), "{reply:?}");
     use std::io::{Read, Write};
     stream
         .write_all(b"\necho console-$((6*7))\n")

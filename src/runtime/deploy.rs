@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +16,7 @@ use crate::plan::{self, Plan, PlanContext};
 use crate::state::{self, LabState, Owned, Phase};
 
 use super::host_objects::{self, Sockets};
+use super::progress::{Progress, INTERRUPTED};
 use super::supervisor::Lab;
 use super::RuntimeError;
 
@@ -30,21 +31,6 @@ pub struct UpOptions {
     pub check: bool,
     /// Metrics endpoint from the command line (`None`: the topology's, else the default).
     pub metrics: Option<super::Listen>,
-}
-
-/// Set when SIGINT or SIGTERM arrives; deploy steps and waits check it.
-pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Where progress lines go: the terminal, or the pipe to the waiting parent of `up -d`.
-pub(crate) struct Progress {
-    out: Box<dyn Write + Send>,
-}
-
-impl Progress {
-    pub(crate) fn line(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
-        let _ = self.out.flush();
-    }
 }
 
 /// Resolves the base image of every image name the topology uses, building missing ones.
@@ -67,7 +53,10 @@ pub fn resolve_images(
                 let store = umlvnf_image::ImageStore::new(umlvnf_image::ImageStore::default_dir());
                 store
                     .ensure(kind, &inputs, &|msg: &str| eprintln!("image {name}: {msg}"))
-                    .map_err(|e| RuntimeError::Conflict(format!("image `{name}`: {e}")))?
+                    .map_err(|e| RuntimeError::Image {
+                        name: name.clone(),
+                        message: e.to_string(),
+                    })?
             }
             Err(_) => PathBuf::from(&name),
         };
@@ -295,7 +284,7 @@ fn run(
             .iter()
             .map(|h| (h.node.clone(), h.netns.clone()))
             .collect(),
-        links: plan.links.clone(),
+        links: plan.links.iter().map(super::link_record).collect(),
         control: lab_dir.join("control.sock"),
         metrics: None,
     };
@@ -453,7 +442,7 @@ fn deploy(
             if !status.status.success() {
                 lab.stop_guests();
                 *st = lab.state_snapshot();
-                return Err(RuntimeError::Conflict(format!(
+                return Err(RuntimeError::HostNode(format!(
                     "node `{}`: exec `{cmd}` failed ({}): {}",
                     h.node,
                     status.status,
@@ -462,13 +451,13 @@ fn deploy(
             }
         }
     }
-    match lab.serve_metrics(listen) {
+    match super::metrics::serve(&lab, listen) {
         Ok(Some(addr)) => progress.line(&format!("metrics: http://{addr}/metrics")),
         Ok(None) => {}
         Err(e) => {
             lab.stop_guests();
             *st = lab.state_snapshot();
-            return Err(RuntimeError::Conflict(e));
+            return Err(RuntimeError::Metrics(e));
         }
     }
     lab.set_phase(Phase::Running);

@@ -18,8 +18,9 @@ use umlvnf_topology::RestartPolicy;
 
 use crate::plan::{GuestPlan, Plan};
 use crate::state::{GuestRecord, ProcRef};
+use umlvnf_lab::NodeState;
 
-use super::deploy::INTERRUPTED;
+use super::progress::INTERRUPTED;
 use super::RuntimeError;
 
 /// How long a guest may take from start to a ready agent.
@@ -182,7 +183,7 @@ impl Guest {
             live: Mutex::new(Live {
                 process: None,
                 record: GuestRecord {
-                    state: "created".into(),
+                    state: NodeState::Created,
                     ..GuestRecord::default()
                 },
                 exit: None,
@@ -207,9 +208,9 @@ impl Guest {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_state(&self, state: &str, error: Option<String>) {
+    fn set_state(&self, state: NodeState, error: Option<String>) {
         let mut live = self.lock_live();
-        live.record.state = state.to_string();
+        live.record.state = state;
         live.record.error = error;
     }
 
@@ -220,7 +221,7 @@ impl Guest {
     /// node's restart policy allows restarts; [`Booted::retried_after`] then says why.
     pub fn boot(&self) -> Result<Booted, RuntimeError> {
         let t0 = Instant::now();
-        self.set_state("booting", None);
+        self.set_state(NodeState::Booting, None);
         let mut retried_after = None;
         loop {
             match self.boot_inner(Instant::now()) {
@@ -228,7 +229,7 @@ impl Guest {
                     let seconds = t0.elapsed().as_secs_f64();
                     let mut live = self.lock_live();
                     live.record.boot_seconds = Some(seconds);
-                    live.record.state = "ready".into();
+                    live.record.state = NodeState::Ready;
                     live.record.error = None;
                     return Ok(Booted {
                         seconds,
@@ -256,7 +257,7 @@ impl Guest {
                             self.plan.node
                         );
                     }
-                    self.set_state("failed", Some(message.clone()));
+                    self.set_state(NodeState::Failed, Some(message.clone()));
                     return Err(RuntimeError::Guest {
                         node: self.plan.node.clone(),
                         message,
@@ -436,7 +437,7 @@ impl Guest {
             live.record.process = None;
         }
         *self.agent.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.set_state("stopped", None);
+        self.set_state(NodeState::Stopped, None);
     }
 
     /// Marks the guest `unresponsive` while its UML process is stopped, back to `ready` when
@@ -451,7 +452,7 @@ impl Guest {
             (true, None) => {
                 *stopped_since = Some(Instant::now());
                 self.set_state(
-                    "unresponsive",
+                    NodeState::Unresponsive,
                     Some(format!(
                         "the UML process {pid} is stopped (SIGSTOP or a debugger), so the guest answers nothing{}",
                         if restarts {
@@ -470,8 +471,8 @@ impl Guest {
             }
             (false, Some(_)) => {
                 *stopped_since = None;
-                if self.lock_live().record.state == "unresponsive" {
-                    self.set_state("ready", None);
+                if self.lock_live().record.state == NodeState::Unresponsive {
+                    self.set_state(NodeState::Ready, None);
                     on_change();
                 }
             }
@@ -531,7 +532,11 @@ impl Guest {
             };
             self.lock_live().record.last_exit = Some(exited.clone());
             if !restart {
-                let state = if code == 0 { "stopped" } else { "failed" };
+                let state = if code == 0 {
+                    NodeState::Stopped
+                } else {
+                    NodeState::Failed
+                };
                 self.set_state(state, Some(exited));
                 on_change();
                 return;
@@ -540,7 +545,7 @@ impl Guest {
                 backoff = Duration::from_secs(1);
             }
             self.set_state(
-                "restarting",
+                NodeState::Restarting,
                 Some(format!("{exited}; restarting in {} s", backoff.as_secs())),
             );
             on_change();
@@ -561,30 +566,32 @@ impl Guest {
     fn with_agent<T>(
         &self,
         f: impl FnOnce(&mut AgentClient<UnixStream>) -> Result<T, umlvnf_agent::client::AgentError>,
-    ) -> Result<T, String> {
+    ) -> Result<T, GuestError> {
         {
             let live = self.lock_live();
-            if live.record.state == "unresponsive" {
-                return Err(format!(
-                    "node `{}` of lab `{}` is unresponsive: {}",
-                    self.plan.node,
-                    self.lab,
-                    live.record
+            if live.record.state == NodeState::Unresponsive {
+                return Err(GuestError::Unresponsive {
+                    node: self.plan.node.clone(),
+                    lab: self.lab.clone(),
+                    why: live
+                        .record
                         .error
-                        .as_deref()
-                        .unwrap_or("its UML process is stopped")
-                ));
+                        .clone()
+                        .unwrap_or_else(|| "its UML process is stopped".into()),
+                });
             }
         }
         let mut agent = self.agent.lock().unwrap_or_else(|p| p.into_inner());
         match agent.as_mut() {
-            Some(client) => f(client).map_err(|e| format!("node `{}`: {e}", self.plan.node)),
-            None => Err(format!(
-                "node `{}` of lab `{}` is not ready (state: {})",
-                self.plan.node,
-                self.lab,
-                self.lock_live().record.state
-            )),
+            Some(client) => f(client).map_err(|source| GuestError::Agent {
+                node: self.plan.node.clone(),
+                source,
+            }),
+            None => Err(GuestError::NotReady {
+                node: self.plan.node.clone(),
+                lab: self.lab.clone(),
+                state: self.lock_live().record.state,
+            }),
         }
     }
 
@@ -594,34 +601,78 @@ impl Guest {
         argv: &[String],
         stdin: Option<&[u8]>,
         timeout: Duration,
-    ) -> Result<(i32, Vec<u8>, Vec<u8>), String> {
+    ) -> Result<(i32, Vec<u8>, Vec<u8>), GuestError> {
         self.with_agent(|c| c.exec(argv, stdin, timeout))
             .map(|o| (o.status, o.stdout, o.stderr))
     }
 
     /// The guest's interface statistics report (see `AgentClient::net_stats`).
-    pub fn net_stats(&self, timeout: Duration) -> Result<String, String> {
+    pub fn net_stats(&self, timeout: Duration) -> Result<String, GuestError> {
         self.with_agent(|c| c.net_stats(timeout))
     }
 
     /// Writes a file into the guest.
-    pub fn put(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), String> {
+    pub fn put(&self, path: &str, mode: u32, data: &[u8]) -> Result<(), GuestError> {
         self.with_agent(|c| c.put_file(path, mode, data, Duration::from_secs(60)))
     }
 
     /// Reads a file from the guest.
-    pub fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, GuestError> {
         self.with_agent(|c| c.get_file(path, Duration::from_secs(60)))
     }
 
     /// Relays a client to the guest console until it disconnects.
-    pub fn attach_console(&self, client: UnixStream) -> Result<(), String> {
+    pub fn attach_console(&self, client: UnixStream) -> Result<(), GuestError> {
         let console = self.console.lock().unwrap_or_else(|p| p.into_inner());
         match console.as_ref() {
-            Some(c) => c.attach(client).map_err(|e| e.to_string()),
-            None => Err(format!("node `{}` has no console yet", self.plan.node)),
+            Some(c) => c.attach(client).map_err(GuestError::Console),
+            None => Err(GuestError::NoConsole {
+                node: self.plan.node.clone(),
+            }),
         }
     }
+}
+
+/// Why a request to a running guest (exec, file copy, console, statistics) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// Its UML process is stopped, so its agent answers nothing.
+    #[error("node `{node}` of lab `{lab}` is unresponsive: {why}")]
+    Unresponsive {
+        /// The guest.
+        node: String,
+        /// Its lab.
+        lab: String,
+        /// Why, as recorded.
+        why: String,
+    },
+    /// Its agent is not connected yet (or any more).
+    #[error("node `{node}` of lab `{lab}` is not ready (state: {state})")]
+    NotReady {
+        /// The guest.
+        node: String,
+        /// Its lab.
+        lab: String,
+        /// Where it is in its life.
+        state: NodeState,
+    },
+    /// The agent refused or failed the request.
+    #[error("node `{node}`: {source}")]
+    Agent {
+        /// The guest.
+        node: String,
+        /// The agent's error.
+        source: umlvnf_agent::client::AgentError,
+    },
+    /// The guest has not started its console yet.
+    #[error("node `{node}` has no console yet")]
+    NoConsole {
+        /// The guest.
+        node: String,
+    },
+    /// The console could not be attached.
+    #[error("{0}")]
+    Console(umlvnf_guest::ConsoleError),
 }
 
 /// True if process `pid` is stopped (`T`, or `t` under a tracer), from `/proc/PID/stat`.

@@ -166,7 +166,7 @@ pub fn create(
             HostStep::Mac { netns, name, mac } => {
                 let parsed: umlvnf_topology::MacAddr = mac
                     .parse()
-                    .map_err(|e| RuntimeError::Conflict(format!("{e}")))?;
+                    .map_err(|e| RuntimeError::HostNode(format!("{e}")))?;
                 socks
                     .get(netns.as_deref())?
                     .link_set_mac(name, parsed.0)
@@ -219,7 +219,7 @@ pub fn configure_host_node(h: &HostNodePlan, socks: &mut Sockets) -> Result<(), 
     for (ifname, addr) in &h.addresses {
         let net = addr
             .parse()
-            .map_err(|_| RuntimeError::Conflict(format!("address `{addr}` is not a prefix")))?;
+            .map_err(|_| RuntimeError::HostNode(format!("address `{addr}` is not a prefix")))?;
         s.addr_add(ifname, net)
             .map_err(RuntimeError::host("address"))?;
     }
@@ -228,7 +228,7 @@ pub fn configure_host_node(h: &HostNodePlan, socks: &mut Sockets) -> Result<(), 
     }
     for r in &h.routes {
         s.route_add(r.dst, r.via, r.dev.as_deref(), r.metric)
-            .map_err(|e| RuntimeError::Conflict(format!("node `{}`: route `{r}`: {e}", h.node)))?;
+            .map_err(|e| RuntimeError::HostNode(format!("node `{}`: route `{r}`: {e}", h.node)))?;
     }
     Ok(())
 }
@@ -285,17 +285,9 @@ fn kill_processes_in(netns: &str, problems: &mut Vec<String>) {
         return;
     };
     let target = format!("net:[{}]", meta.ino());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let in_ns = std::fs::read_link(e.path().join("ns/net"))
-            .map(|l| l.to_string_lossy() == target)
-            .unwrap_or(false);
-        if in_ns {
+    for p in umlvnf_host::processes() {
+        let pid = p.pid;
+        if p.net_namespace().is_some_and(|ns| ns == target) {
             if let Err(err) = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,

@@ -27,8 +27,13 @@ pub enum Listen {
     Given(SocketAddr),
 }
 
-/// Starts the metrics endpoint of a lab.
-pub fn serve(lab: &Arc<Lab>, listen: Listen) -> Result<Option<MetricsServer>, String> {
+/// Starts the metrics endpoint of a lab and records its address in the lab state.
+pub fn serve(lab: &Arc<Lab>, listen: Listen) -> Result<Option<SocketAddr>, String> {
+    Ok(lab.record_metrics(start(lab, listen)?))
+}
+
+/// Starts the endpoint of `lab` (none when `listen` is off).
+fn start(lab: &Arc<Lab>, listen: Listen) -> Result<Option<MetricsServer>, String> {
     let source: Arc<dyn LabSource> = Arc::new(LabMetrics(Arc::downgrade(lab)));
     let refresh = umlvnf_metrics::DEFAULT_GUEST_REFRESH;
     match listen {
@@ -72,7 +77,7 @@ impl LabSource for LabMetrics {
             .map(|(node, rec)| GuestInfo {
                 node,
                 pid: rec.process.map(|p| p.pid),
-                up: rec.state == "ready",
+                up: rec.state == umlvnf_lab::NodeState::Ready,
                 restarts: rec.restarts,
                 boot_seconds: rec.boot_seconds,
             })

@@ -4,6 +4,7 @@ mod deploy;
 mod guests;
 pub mod host_objects;
 mod metrics;
+mod progress;
 mod supervisor;
 mod teardown;
 mod wires;
@@ -31,9 +32,26 @@ pub enum RuntimeError {
         /// The error.
         source: std::io::Error,
     },
-    /// Something on the host is in the way.
+    /// Something on the host is in the way (an object of the same name, a left-behind lab).
     #[error("{0}")]
     Conflict(String),
+    /// The agent binary or a guest kernel could not be found, read or built.
+    #[error(transparent)]
+    Images(#[from] crate::images::ImagesError),
+    /// A base image could not be built.
+    #[error("image `{name}`: {message}")]
+    Image {
+        /// The image kind.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// The metrics endpoint could not be served.
+    #[error("{0}")]
+    Metrics(String),
+    /// A planned step on a host node failed (a command, an address, a route, a MAC address).
+    #[error("{0}")]
+    HostNode(String),
     /// A guest did not come up.
     #[error("node `{node}` did not become ready: {message}")]
     Guest {
@@ -83,6 +101,16 @@ impl RuntimeError {
             what: what.to_string(),
             source,
         }
+    }
+}
+
+/// A planned link as the lab state records it.
+fn link_record(l: &crate::plan::LinkPlan) -> umlvnf_lab::LinkRecord {
+    umlvnf_lab::LinkRecord {
+        endpoints: l.endpoints.clone(),
+        transport: l.transport.clone(),
+        host_interfaces: l.host_interfaces.clone(),
+        bridge: l.bridge.clone(),
     }
 }
 

@@ -13,10 +13,11 @@ use crate::control::{
 };
 use crate::plan::Plan;
 use crate::state::{GuestRecord, LabState, Phase};
+use umlvnf_lab::{NodeKind, NodeState};
 
-use super::deploy::{Progress, INTERRUPTED};
 use super::guests::{Guest, Notifier};
 use super::host_objects;
+use super::progress::{Progress, INTERRUPTED};
 use super::wires::Wires;
 use super::RuntimeError;
 
@@ -148,7 +149,7 @@ impl Lab {
             .guests
             .get(node)
             .ok_or_else(|| format!("`{node}` is not a guest"))?;
-        g.net_stats(timeout)
+        g.net_stats(timeout).map_err(|e| e.to_string())
     }
 
     /// Counters of every wire.
@@ -158,18 +159,17 @@ impl Lab {
         self.wires.counters()
     }
 
-    /// Starts the metrics endpoint and records its address.
-    pub fn serve_metrics(
-        self: &Arc<Self>,
-        listen: super::metrics::Listen,
-    ) -> Result<Option<std::net::SocketAddr>, String> {
-        let server = super::metrics::serve(self, listen)?;
+    /// Keeps the metrics endpoint (stopped with the lab) and records its address.
+    pub fn record_metrics(
+        &self,
+        server: Option<umlvnf_metrics::MetricsServer>,
+    ) -> Option<std::net::SocketAddr> {
         let addr = server.as_ref().map(|s| s.local_addr());
         *self.metrics.lock().unwrap_or_else(|p| p.into_inner()) = server;
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.metrics = addr;
         let _ = st.save(&self.plan.lab_dir);
-        Ok(addr)
+        addr
     }
 
     /// Sets and saves the lab's phase.
@@ -224,9 +224,9 @@ impl Lab {
         }
         let _ = std::fs::remove_dir_all(&self.plan.lab_dir);
         let reply = if problems.is_empty() {
-            Reply::ok()
+            Reply::Done
         } else {
-            Reply::err(format!(
+            Reply::refused(format!(
                 "some objects could not be removed: {}",
                 problems.join("; ")
             ))
@@ -245,15 +245,12 @@ impl Lab {
         let request = match control::read_request(&conn) {
             Ok(r) => r,
             Err(e) => {
-                let _ = control::write_reply(&conn, &Reply::err(format!("bad request: {e}")));
+                let _ = control::write_reply(&conn, &Reply::refused(format!("bad request: {e}")));
                 return;
             }
         };
         let reply = match request {
-            Request::Status => Reply {
-                status: Some(self.status()),
-                ..Reply::ok()
-            },
+            Request::Status => Reply::Status(Box::new(self.status())),
             Request::Down => {
                 self.down_waiters
                     .lock()
@@ -269,15 +266,12 @@ impl Lab {
                 timeout_ms,
             } => match self.guest(&node) {
                 Ok(g) => match g.exec(&argv, stdin.as_deref(), Duration::from_millis(timeout_ms)) {
-                    Ok((status, stdout, stderr)) => Reply {
-                        exec: Some(ExecResult {
-                            status,
-                            stdout,
-                            stderr,
-                        }),
-                        ..Reply::ok()
-                    },
-                    Err(e) => Reply::err(e),
+                    Ok((status, stdout, stderr)) => Reply::Exec(ExecResult {
+                        status,
+                        stdout,
+                        stderr,
+                    }),
+                    Err(e) => Reply::refused(e.to_string()),
                 },
                 Err(e) => *e,
             },
@@ -288,27 +282,24 @@ impl Lab {
                 data,
             } => match self.guest(&node) {
                 Ok(g) => match g.put(&path, mode, &data) {
-                    Ok(()) => Reply::ok(),
-                    Err(e) => Reply::err(e),
+                    Ok(()) => Reply::Done,
+                    Err(e) => Reply::refused(e.to_string()),
                 },
                 Err(e) => *e,
             },
             Request::Get { node, path } => match self.guest(&node) {
                 Ok(g) => match g.get(&path) {
-                    Ok(data) => Reply {
-                        data: Some(data),
-                        ..Reply::ok()
-                    },
-                    Err(e) => Reply::err(e),
+                    Ok(data) => Reply::Data(data),
+                    Err(e) => Reply::refused(e.to_string()),
                 },
                 Err(e) => *e,
             },
             Request::Capture { link } => {
                 if let Err(e) = self.wire_named(&link) {
-                    let _ = control::write_reply(&conn, &Reply::err(e));
+                    let _ = control::write_reply(&conn, &Reply::refused(e));
                     return;
                 }
-                if control::write_reply(&conn, &Reply::ok()).is_err() {
+                if control::write_reply(&conn, &Reply::Done).is_err() {
                     return;
                 }
                 let Ok(out) = conn.try_clone() else { return };
@@ -333,16 +324,13 @@ impl Lab {
                 .wire_named(&link)
                 .and_then(|()| self.link_set(&link, from.as_deref(), impair.as_ref(), up))
             {
-                Ok(()) => Reply::ok(),
-                Err(e) => Reply::err(e),
+                Ok(()) => Reply::Done,
+                Err(e) => Reply::refused(e),
             },
-            Request::Links => Reply {
-                wires: Some(self.wire_status()),
-                ..Reply::ok()
-            },
+            Request::Links => Reply::Wires(self.wire_status()),
             Request::Console { node } => match self.guest(&node) {
                 Ok(g) => {
-                    if control::write_reply(&conn, &Reply::ok()).is_ok() {
+                    if control::write_reply(&conn, &Reply::Done).is_ok() {
                         if let Err(e) = g.attach_console(conn) {
                             eprintln!("console {node}: {e}");
                         }
@@ -358,7 +346,7 @@ impl Lab {
     fn guest(&self, node: &str) -> Result<&Arc<Guest>, Box<Reply>> {
         self.guests.get(node).ok_or_else(|| {
             let names: Vec<&str> = self.guests.keys().map(String::as_str).collect();
-            Box::new(Reply::err(format!(
+            Box::new(Reply::refused(format!(
                 "`{node}` is not a guest of lab `{}`; its guests are: {}",
                 self.plan.lab,
                 names.join(", ")
@@ -468,8 +456,8 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         let rec = live.get(name).unwrap_or(rec);
         nodes.push(NodeStatus {
             name: name.clone(),
-            kind: "uml".into(),
-            state: rec.state.clone(),
+            kind: NodeKind::Uml,
+            state: rec.state,
             pid: rec.process.map(|p| p.pid),
             boot_seconds: rec.boot_seconds,
             restarts: rec.restarts,
@@ -481,13 +469,12 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
     for (name, ns) in &st.hosts {
         nodes.push(NodeStatus {
             name: name.clone(),
-            kind: "host".into(),
+            kind: NodeKind::Host,
             state: if umlvnf_host::netns_exists(ns) {
-                "up"
+                NodeState::Up
             } else {
-                "missing"
-            }
-            .into(),
+                NodeState::Missing
+            },
             pid: None,
             boot_seconds: None,
             restarts: 0,
@@ -499,12 +486,7 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     LabStatus {
         lab: st.lab.clone(),
-        phase: match st.phase {
-            Phase::Deploying => "deploying",
-            Phase::Running => "running",
-            Phase::Stopping => "stopping",
-        }
-        .into(),
+        phase: st.phase,
         started_at: st.started_at,
         supervisor_pid: st.supervisor.map(|p| p.pid),
         metrics: st.metrics,

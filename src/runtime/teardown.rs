@@ -45,17 +45,12 @@ pub fn down_stale(lab: &str, lab_dir: &Path) -> Vec<String> {
 /// Kills every process whose command line names this lab's `uml_dir=`.
 fn kill_by_uml_dir(uml_dir: &Path, problems: &mut Vec<String>) {
     let needle = format!("uml_dir={}", uml_dir.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+    for p in umlvnf_host::processes() {
+        let pid = p.pid;
+        let Some(args) = p.args() else {
             continue;
         };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        if cmd.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
+        if args.iter().any(|arg| arg == needle.as_bytes()) {
             if let Err(err) = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL) {
                 problems.push(format!("pid {pid}: {err}"));
             }

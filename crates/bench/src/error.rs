@@ -88,10 +88,7 @@ pub enum BenchError {
     },
     /// SIGINT or SIGTERM arrived: the bench stopped early and removed what it had set up.
     #[error("interrupted by a signal: the bench stopped early and removed what it had set up")]
-    Interrupted {
-        /// What was measured before the signal (only on the error returned by `run`).
-        partial: Option<Box<crate::report::Report>>,
-    },
+    Interrupted,
     /// A report file could not be read, parsed or written.
     #[error("report file {path}: {reason}")]
     ReportFile {

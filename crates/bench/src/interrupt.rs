@@ -36,7 +36,7 @@ pub fn request_stop() {
 /// Fails with [`BenchError::Interrupted`] once a stop was asked for.
 pub(crate) fn check() -> Result<()> {
     if stop_requested() {
-        Err(BenchError::Interrupted { partial: None })
+        Err(BenchError::Interrupted)
     } else {
         Ok(())
     }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use umlvnf_host::{sysctl_get, sysctl_set, Rtnl};
+use umlvnf_lab::{LabDir, LabStatus, NodeKind};
 
 use crate::arp;
 use crate::error::{BenchError, Result};
@@ -107,22 +108,9 @@ pub fn retransported_yaml(
     Ok(text)
 }
 
-/// The `name:` of a topology file (a top-level `name: VALUE` line).
-pub fn lab_name_of(text: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix("name:")?;
-        let v = rest.split('#').next()?.trim().trim_matches(['"', '\'']);
-        (!v.is_empty()).then(|| v.to_string())
-    })
-}
-
-/// Where the umlvnf binary keeps lab state directories: `$UMLVNF_STATE_DIR`, else
-/// `/var/lib/umlvnf/labs` (the binary is run with this process's environment).
-pub fn labs_dir() -> PathBuf {
-    std::env::var_os("UMLVNF_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/lib/umlvnf/labs"))
-}
+/// Where the umlvnf binary keeps lab state directories (it is run with this process's
+/// environment).
+pub use umlvnf_lab::layout::labs_dir;
 
 /// A unique lab name for a generated topology (at most 12 characters).
 pub fn unique_lab_name() -> String {
@@ -156,15 +144,11 @@ impl Lab {
 
     /// Deploys the topology file `file` (whose lab is `name`) as it is.
     pub fn up_file(umlvnf: &FsPath, file: &FsPath) -> Result<Lab> {
-        let text = fs::read_to_string(file).map_err(|e| BenchError::Topology {
+        let topology = umlvnf_topology::load(file).map_err(|e| BenchError::Topology {
             path: file.to_path_buf(),
-            reason: format!("it cannot be read: {e}"),
+            reason: e.to_string(),
         })?;
-        let name = lab_name_of(&text).ok_or_else(|| BenchError::Topology {
-            path: file.to_path_buf(),
-            reason: "it has no top-level `name:`".into(),
-        })?;
-        Lab::up(umlvnf, file, &name, None)
+        Lab::up(umlvnf, file, &topology.name, None)
     }
 
     fn up(umlvnf: &FsPath, file: &FsPath, name: &str, dir: Option<PathBuf>) -> Result<Lab> {
@@ -194,8 +178,8 @@ impl Lab {
         Ok(lab)
     }
 
-    /// `umlvnf inspect --lab NAME --format json`.
-    pub fn inspect(&self) -> Result<serde_json::Value> {
+    /// `umlvnf inspect --lab NAME --format json`, read as the lab's status.
+    pub fn inspect(&self) -> Result<LabStatus> {
         let out = Command::new(&self.umlvnf)
             .args(["inspect", "--lab", &self.name, "--format", "json"])
             .output()
@@ -221,13 +205,9 @@ impl Lab {
         self.generated_dir.as_deref()
     }
 
-    /// The mconsole socket of guest `node`: `<labs dir>/<lab>/uml/<node>/mconsole`.
+    /// The mconsole socket of guest `node` in the lab's directory.
     pub fn mconsole(&self, node: &str) -> PathBuf {
-        labs_dir()
-            .join(&self.name)
-            .join("uml")
-            .join(node)
-            .join("mconsole")
+        LabDir::of(&self.name).mconsole(node)
     }
 
     /// The kernel binaries the lab's running UML guests boot (the first word of each guest
@@ -235,12 +215,9 @@ impl Lab {
     pub fn guest_kernels(&self) -> Result<Vec<String>> {
         let info = self.inspect()?;
         let mut out: Vec<String> = Vec::new();
-        for node in info["nodes"].as_array().into_iter().flatten() {
-            if node["kind"] != "uml" {
-                continue;
-            }
-            let name = node["name"].as_str().unwrap_or("?");
-            let pid = node["pid"].as_u64().ok_or_else(|| BenchError::Lab {
+        for node in info.nodes.iter().filter(|n| n.kind == NodeKind::Uml) {
+            let name = &node.name;
+            let pid = node.pid.ok_or_else(|| BenchError::Lab {
                 action: "inspect".into(),
                 detail: format!("guest {name} has no running process"),
             })?;
@@ -283,17 +260,11 @@ impl Lab {
     /// is learned by ARP.
     pub fn path(&self, tx_cpu: Option<usize>, rx_cpu: Option<usize>) -> Result<Path> {
         let info = self.inspect()?;
-        let mut hosts: Vec<(String, String)> = info["nodes"]
-            .as_array()
+        let mut hosts: Vec<(String, String)> = info
+            .nodes
             .into_iter()
-            .flatten()
-            .filter(|n| n["kind"] == "host")
-            .filter_map(|n| {
-                Some((
-                    n["name"].as_str()?.to_string(),
-                    n["netns"].as_str()?.to_string(),
-                ))
-            })
+            .filter(|n| n.kind == NodeKind::Host)
+            .filter_map(|n| Some((n.name, n.netns?)))
             .collect();
         hosts.sort_by_key(|(n, _)| match n.as_str() {
             "h1" => (0, String::new()),
@@ -453,7 +424,13 @@ mod tests {
                 iptables: None,
             },
         );
-        assert_eq!(lab_name_of(&y).as_deref(), Some("bn1-0"));
+        assert_eq!(
+            umlvnf_topology::load_str(&y, FsPath::new("generated.yaml"))
+                .map(|t| t.name)
+                .ok()
+                .as_deref(),
+            Some("bn1-0")
+        );
         assert!(y.contains("    cpus: [0]\n"));
         assert_eq!(y.matches("transport: wire").count(), 2);
         assert_eq!(y.matches("depth: 128").count(), 2);
@@ -508,11 +485,6 @@ mod tests {
 
     #[test]
     fn lab_names() {
-        assert_eq!(
-            lab_name_of("# c\nname: \"q1\" # x\nnodes: {}").as_deref(),
-            Some("q1")
-        );
-        assert_eq!(lab_name_of("nodes: {}\n  name: x"), None);
         let n = unique_lab_name();
         assert!(n.len() <= 12 && n.starts_with("bn"), "{n}");
     }

@@ -209,9 +209,9 @@ impl BenchOptions {
 ///
 /// When a stop is asked for ([`interrupt::catch_signals`] turns SIGINT/SIGTERM into one)
 /// the current trial ends early, its scenario's set-up is dropped, no further scenario
-/// runs, no file is written, and this fails with [`BenchError::Interrupted`] carrying what
+/// runs, no file is written, and this fails with [`RunError::Interrupted`] carrying what
 /// was measured so far.
-pub fn run(opts: &BenchOptions) -> Result<Report> {
+pub fn run(opts: &BenchOptions) -> std::result::Result<Report, RunError> {
     opts.check()?;
     let sizes = opts.sizes()?;
     let old = opts.compare.as_deref().map(Report::read).transpose()?;
@@ -262,8 +262,8 @@ pub fn run(opts: &BenchOptions) -> Result<Report> {
         report.comparison = report.compare(old);
     }
     if interrupt::stop_requested() {
-        return Err(BenchError::Interrupted {
-            partial: Some(Box::new(report)),
+        return Err(RunError::Interrupted {
+            partial: Box::new(report),
         });
     }
     if let Some(p) = &opts.output_json {
@@ -273,6 +273,42 @@ pub fn run(opts: &BenchOptions) -> Result<Report> {
         write_file(p, &svg::plot(&report))?;
     }
     Ok(report)
+}
+
+/// Why [`run`] returned no complete report.
+#[derive(Debug)]
+pub enum RunError {
+    /// A step failed.
+    Failed(BenchError),
+    /// A stop was asked for; `partial` holds what was measured before it.
+    Interrupted {
+        /// The report of the scenarios measured so far.
+        partial: Box<Report>,
+    },
+}
+
+impl From<BenchError> for RunError {
+    fn from(e: BenchError) -> RunError {
+        RunError::Failed(e)
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Failed(e) => e.fmt(f),
+            RunError::Interrupted { .. } => BenchError::Interrupted.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Failed(e) => e.source(),
+            RunError::Interrupted { .. } => None,
+        }
+    }
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<()> {

@@ -367,11 +367,8 @@ fn alive(pid: i32) -> bool {
 /// Live `vde_switch` processes with `key` in an argument (such as a directory of the
 /// bench's), by pid.
 pub fn running_vde_switches(key: &str) -> Vec<i32> {
-    let mut out: Vec<i32> = fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+    let mut out: Vec<i32> = umlvnf_host::processes()
+        .map(|p| p.pid)
         .filter(|&pid| is_switch_on(pid, key))
         .collect();
     out.sort_unstable();
@@ -414,7 +411,7 @@ mod tests {
             let topo = umlvnf_topology::load_str(&y, FsPath::new("generated.yaml"))
                 .unwrap_or_else(|e| panic!("{link:?}: {e}\n{y}"));
             assert_eq!(topo.nodes.len(), 4, "{y}");
-            assert_eq!(lab::lab_name_of(&y).as_deref(), Some("bnpair-0"));
+            assert_eq!(topo.name, "bnpair-0");
             assert!(y.contains("cpus: [0]") && y.contains("cpus: [1]"), "{y}");
             let links = if link == PairLink::Vde { 2 } else { 3 };
             assert_eq!(y.matches("- endpoints:").count(), links, "{y}");

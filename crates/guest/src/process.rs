@@ -171,18 +171,9 @@ impl ProcessId {
     /// Pids of the processes still in this process's group and session (the UML process and
     /// its helpers), including zombies. Empty once everything is gone.
     pub fn group_members(&self) -> Vec<i32> {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
+        for p in umlvnf_host::processes() {
+            let pid = p.pid;
             if let Some(s) = read_stat(pid) {
                 // A helper started after the leader; a recycled pid leading an unrelated group
                 // would have to start after every member of ours ended.

@@ -6,10 +6,10 @@ use std::io;
 /// refused, say what would have been valid.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    /// An interface name the kernel would refuse.
+    /// An interface name outside the rule of [`umlvnf_names`].
     #[error(
-        "interface name `{name}` is not valid: {reason} (use 1 to 15 bytes without `/`, `:`, \
-         whitespace or NUL, and not `.` or `..`)"
+        "interface name `{name}` is not valid: {reason} (use 1 to 15 bytes of ASCII letters, \
+         digits, `-`, `_` and `.`, not `.` or `..`)"
     )]
     InvalidInterfaceName {
         /// The refused name.

@@ -15,6 +15,7 @@ mod link;
 mod mounts;
 mod names;
 mod netns;
+mod procs;
 mod route;
 mod rps;
 mod rtnl;
@@ -32,6 +33,7 @@ pub use netns::{
     command_in_netns, netns_add, netns_del, netns_exists, netns_list, netns_path, open_netns,
     run_in_netns, try_command_in_netns, NETNS_RUN_DIR,
 };
+pub use procs::{processes, Process};
 pub use route::RouteInfo;
 pub use rps::{cpu_mask_text, parse_cpu_mask, rps_get, rps_set};
 pub use rtnl::Rtnl;

@@ -2,39 +2,22 @@
 
 use crate::error::{HostError, Result};
 
-/// Longest interface name the kernel accepts (`IFNAMSIZ - 1`).
-pub const IFNAME_MAX: usize = 15;
-
 /// Longest interface alias the kernel accepts (`IFALIASZ - 1`).
 pub const ALIAS_MAX: usize = 255;
 
 /// Longest network namespace name this crate accepts.
 pub const NETNS_NAME_MAX: usize = 64;
 
-/// Checks an interface name the way the kernel's `dev_valid_name` does.
+/// Checks an interface name by the one rule of [`umlvnf_names`] (stricter than the kernel's
+/// `dev_valid_name`, and the same as topology validation).
 pub fn check_ifname(name: &str) -> Result<()> {
-    let bad = |reason| {
-        Err(HostError::InvalidInterfaceName {
+    match umlvnf_names::ifname_problem(name) {
+        None => Ok(()),
+        Some(reason) => Err(HostError::InvalidInterfaceName {
             name: name.to_string(),
             reason,
-        })
-    };
-    if name.is_empty() {
-        return bad("it is empty");
+        }),
     }
-    if name.len() > IFNAME_MAX {
-        return bad("it is longer than 15 bytes");
-    }
-    if name == "." || name == ".." {
-        return bad("it is `.` or `..`");
-    }
-    if name
-        .chars()
-        .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
-    {
-        return bad("it contains `/`, `:`, whitespace or NUL");
-    }
-    Ok(())
 }
 
 /// Checks an interface alias (`IFLA_IFALIAS`).

@@ -8,7 +8,6 @@
 //! counted once.
 
 use std::collections::HashMap;
-use std::fs;
 
 /// Resource use of one process group.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -88,19 +87,10 @@ pub(crate) fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
     let tick = sysconf(libc::_SC_CLK_TCK, 100) as f64;
     let page = sysconf(libc::_SC_PAGESIZE, 4096);
     let mut spaces: HashMap<i32, Vec<i32>> = HashMap::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for p in umlvnf_host::processes() {
+        let pid = p.pid;
         // Processes may exit between listing and reading: skip them.
-        let Ok(text) = fs::read_to_string(entry.path().join("stat")) else {
+        let Some(text) = p.stat() else {
             continue;
         };
         let Some(stat) = parse_stat(&text) else {

@@ -10,82 +10,11 @@ use std::str::FromStr;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::diagnostic::{Pos, Sink};
+use crate::field_names::field_names;
 use crate::model::*;
 use crate::spans::{index, join, Spans};
 use crate::tree::{Entry, YNode, YValue};
 use crate::tunnel::*;
-
-const TOPOLOGY_FIELDS: &[&str] = &[
-    "name",
-    "defaults",
-    "nodes",
-    "links",
-    "metrics",
-    "host_access",
-];
-const HOST_ACCESS_FIELDS: &[&str] = &["host_files", "host_interfaces", "public_metrics"];
-const METRICS_FIELDS: &[&str] = &["listen", "disabled"];
-const DEFAULTS_FIELDS: &[&str] = &[
-    "kind",
-    "image",
-    "kernel",
-    "memory",
-    "restart",
-    "vcpus",
-    "userspace",
-    "clock",
-];
-const NODE_FIELDS: &[&str] = &[
-    "kind",
-    "image",
-    "kernel",
-    "memory",
-    "interfaces",
-    "routes",
-    "sysctls",
-    "nftables",
-    "iptables",
-    "ip6tables",
-    "exec",
-    "files",
-    "restart",
-    "cpus",
-    "hostfs",
-    "vcpus",
-    "userspace",
-    "clock",
-];
-const INTERFACE_FIELDS: &[&str] = &["ipv4", "ipv6", "mtu", "mac"];
-const LINK_FIELDS: &[&str] = &[
-    "endpoints",
-    "transport",
-    "depth",
-    "gro",
-    "bridge",
-    "gre",
-    "l2tpv3",
-    "remote",
-    "wire",
-    "impair",
-    "filter",
-    "bpfflash",
-];
-const FILE_FIELDS: &[&str] = &["src", "dst", "mode"];
-const GRE_FIELDS: &[&str] = &["key", "rx_key", "tx_key", "sequence"];
-const L2TPV3_FIELDS: &[&str] = &[
-    "mode",
-    "session",
-    "rx_session",
-    "tx_session",
-    "cookie",
-    "rx_cookie",
-    "tx_cookie",
-    "cookie64",
-    "counter",
-];
-const REMOTE_FIELDS: &[&str] = &["address", "port", "local", "local_port"];
-const WIRE_FIELDS: &[&str] = &["attach", "backend", "host_end"];
-const IMPAIR_FIELDS: &[&str] = &["loss", "delay", "jitter", "rate", "duplicate", "reorder"];
 
 /// Decodes the whole tree (or `None` for an empty file) into a topology, which is partial when
 /// problems were recorded in `sink`.
@@ -109,7 +38,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         d.spans.mark_bad("nodes");
         return topo;
     };
-    let Some(fields) = d.fields(root, "", "a topology", TOPOLOGY_FIELDS) else {
+    let Some(fields) = d.fields_of::<Topology>(root, "", "a topology") else {
         d.spans.mark_bad("name");
         d.spans.mark_bad("nodes");
         return topo;
@@ -213,6 +142,16 @@ impl Decoder<'_> {
     }
 
     /// Like `entries`, for a struct: also reports unknown fields, listing the valid ones.
+    /// The fields of a mapping that decodes into `T`, refusing keys `T` does not have.
+    fn fields_of<'n, T: for<'de> serde::Deserialize<'de>>(
+        &mut self,
+        node: &'n YNode,
+        path: &str,
+        what: &str,
+    ) -> Option<Fields<'n>> {
+        self.fields(node, path, what, field_names::<T>())
+    }
+
     fn fields<'n>(
         &mut self,
         node: &'n YNode,
@@ -464,7 +403,8 @@ impl Decoder<'_> {
 
     fn defaults(&mut self, node: &YNode, path: &str) -> NodeDefaults {
         let mut out = NodeDefaults::default();
-        let Some(fields) = self.fields(node, path, "the defaults section", DEFAULTS_FIELDS) else {
+        let Some(fields) = self.fields_of::<NodeDefaults>(node, path, "the defaults section")
+        else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -488,7 +428,7 @@ impl Decoder<'_> {
         if Self::is_null(node) {
             return out;
         }
-        let Some(fields) = self.fields(node, path, "the host_access section", HOST_ACCESS_FIELDS)
+        let Some(fields) = self.fields_of::<HostAccess>(node, path, "the host_access section")
         else {
             return out;
         };
@@ -509,7 +449,7 @@ impl Decoder<'_> {
             return None;
         }
         let mut out = MetricsConfig::default();
-        let fields = self.fields(node, path, "the metrics section", METRICS_FIELDS)?;
+        let fields = self.fields_of::<MetricsConfig>(node, path, "the metrics section")?;
         for (key, value, fpath) in &fields {
             match *key {
                 "listen" => {
@@ -543,7 +483,7 @@ impl Decoder<'_> {
 
     fn node(&mut self, node: &YNode, path: &str) -> Node {
         let mut out = Node::default();
-        let Some(fields) = self.fields(node, path, "a node", NODE_FIELDS) else {
+        let Some(fields) = self.fields_of::<Node>(node, path, "a node") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -669,7 +609,7 @@ impl Decoder<'_> {
     }
 
     fn file_copy(&mut self, node: &YNode, path: &str) -> Option<FileCopy> {
-        let fields = self.fields(node, path, "a file copy", FILE_FIELDS)?;
+        let fields = self.fields_of::<FileCopy>(node, path, "a file copy")?;
         let mut src = None;
         let mut dst = None;
         let mut mode = None;
@@ -704,7 +644,7 @@ impl Decoder<'_> {
 
     fn interface(&mut self, node: &YNode, path: &str) -> Interface {
         let mut out = Interface::default();
-        let Some(fields) = self.fields(node, path, "an interface", INTERFACE_FIELDS) else {
+        let Some(fields) = self.fields_of::<Interface>(node, path, "an interface") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -767,7 +707,7 @@ impl Decoder<'_> {
             filter: BTreeMap::new(),
             bpfflash: None,
         };
-        let Some(fields) = self.fields(node, path, "a link", LINK_FIELDS) else {
+        let Some(fields) = self.fields_of::<Link>(node, path, "a link") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -861,7 +801,7 @@ impl Decoder<'_> {
     }
 
     fn gre(&mut self, node: &YNode, path: &str) -> Option<GreOptions> {
-        let fields = self.fields(node, path, "the gre section", GRE_FIELDS)?;
+        let fields = self.fields_of::<GreOptions>(node, path, "the gre section")?;
         let mut out = GreOptions::default();
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());
@@ -877,7 +817,7 @@ impl Decoder<'_> {
     }
 
     fn l2tpv3(&mut self, node: &YNode, path: &str) -> Option<L2tpv3Options> {
-        let fields = self.fields(node, path, "the l2tpv3 section", L2TPV3_FIELDS)?;
+        let fields = self.fields_of::<L2tpv3Options>(node, path, "the l2tpv3 section")?;
         let mut out = L2tpv3Options::default();
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());
@@ -925,7 +865,7 @@ impl Decoder<'_> {
     }
 
     fn remote(&mut self, node: &YNode, path: &str) -> Option<RemoteEnd> {
-        let fields = self.fields(node, path, "a remote tunnel end", REMOTE_FIELDS)?;
+        let fields = self.fields_of::<RemoteEnd>(node, path, "a remote tunnel end")?;
         let mut address = None;
         let mut out = RemoteEnd {
             address: std::net::IpAddr::from([0, 0, 0, 0]),
@@ -957,7 +897,7 @@ impl Decoder<'_> {
     }
 
     fn wire(&mut self, node: &YNode, path: &str) -> Option<WireOptions> {
-        let fields = self.fields(node, path, "the wire section", WIRE_FIELDS)?;
+        let fields = self.fields_of::<WireOptions>(node, path, "the wire section")?;
         let mut out = WireOptions::default();
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());
@@ -994,7 +934,7 @@ impl Decoder<'_> {
 
     fn impairment(&mut self, node: &YNode, path: &str) -> Impairment {
         let mut out = Impairment::default();
-        let Some(fields) = self.fields(node, path, "an impairment", IMPAIR_FIELDS) else {
+        let Some(fields) = self.fields_of::<Impairment>(node, path, "an impairment") else {
             return out;
         };
         for (key, value, fpath) in &fields {
@@ -1034,7 +974,7 @@ impl Decoder<'_> {
                     self.error(
                         pos,
                         &kpath,
-                        format!("`{}` is neither an impairment field nor an endpoint: write either {} for both directions, or endpoints of the link (NODE:IFNAME) for the frames each one sends", key.escape_debug(), IMPAIR_FIELDS.join(", ")),
+                        format!("`{}` is neither an impairment field nor an endpoint: write either {} for both directions, or endpoints of the link (NODE:IFNAME) for the frames each one sends", key.escape_debug(), field_names::<Impairment>().join(", ")),
                     );
                 }
             }

@@ -7,6 +7,8 @@
 mod decode;
 pub mod defaults;
 mod diagnostic;
+mod endpoint;
+mod field_names;
 pub mod kernel_config;
 pub mod model;
 pub mod names;

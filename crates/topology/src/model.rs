@@ -12,6 +12,8 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::endpoint::{Endpoint, ValueError};
+
 /// A whole lab: nodes and the links between them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -338,29 +340,6 @@ pub struct Memory {
 #[schemars(with = "String")]
 pub struct MacAddr(pub [u8; 6]);
 
-/// One end of a link.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(try_from = "String", into = "String")]
-#[schemars(with = "String")]
-pub struct Endpoint {
-    /// Node name, or `host` for the root namespace.
-    pub node: String,
-    /// Interface name on that node.
-    pub interface: String,
-}
-
-impl Endpoint {
-    /// The node name that stands for the host's root network namespace.
-    pub const ROOT: &'static str = "host";
-
-    /// True for `host:IFNAME`, an interface in the host's root namespace.
-    pub fn is_root(&self) -> bool {
-        self.node == Self::ROOT
-    }
-}
-
 /// A static route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
@@ -384,22 +363,6 @@ pub struct Route {
 enum MemoryText {
     Int(u64),
     Text(String),
-}
-
-/// Why a scalar field could not be parsed; the loader adds the location.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ValueError {
-    /// What is wrong and what would be valid.
-    pub message: String,
-}
-
-impl ValueError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        ValueError {
-            message: message.into(),
-        }
-    }
 }
 
 impl TryFrom<MemoryText> for Memory {
@@ -505,42 +468,6 @@ impl fmt::Display for MacAddr {
 impl From<MacAddr> for String {
     fn from(m: MacAddr) -> String {
         m.to_string()
-    }
-}
-
-impl TryFrom<String> for Endpoint {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl std::str::FromStr for Endpoint {
-    type Err = ValueError;
-    fn from_str(s: &str) -> Result<Self, ValueError> {
-        match s.split_once(':') {
-            Some((node, interface)) if !node.is_empty() && !interface.is_empty() && !interface.contains(':') => {
-                Ok(Endpoint {
-                    node: node.to_string(),
-                    interface: interface.to_string(),
-                })
-            }
-            _ => Err(ValueError::new(format!(
-                "`{s}` is not an endpoint: write NODE:INTERFACE, such as r1:eth0, or host:IFNAME for the root namespace"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.node, self.interface)
-    }
-}
-
-impl From<Endpoint> for String {
-    fn from(e: Endpoint) -> String {
-        e.to_string()
     }
 }
 

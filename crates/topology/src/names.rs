@@ -3,20 +3,7 @@
 //! Every name that reaches a UML command line or a host object is checked here against an
 //! allow-list, so that no value can inject options (`,` and `=` separate UML options).
 
-/// Longest Linux interface name in bytes (IFNAMSIZ - 1).
-pub const IFNAME_MAX: usize = 15;
-
-/// True if `name` is a usable Linux interface name: 1 to 15 bytes of ASCII letters, digits,
-/// `-`, `_` and `.`, not `.` or `..`.
-pub fn is_valid_ifname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= IFNAME_MAX
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
+pub use umlvnf_names::{is_valid_ifname, IFNAME_MAX};
 
 /// Longest lab or node name.
 pub const NAME_MAX: usize = 12;

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use umlvnf_packet::units::{self, ImpairError};
 
-use crate::model::{Endpoint, ValueError};
+use crate::endpoint::{Endpoint, ValueError};
 
 /// GRE options of a `transport: gre` link. Keys are seen from the link's first endpoint:
 /// `rx_key` is what it expects to receive, `tx_key` what it sends; the other end mirrors them.

@@ -90,6 +90,16 @@ pub fn get(path: &str, offset: u64) -> io::Result<(Vec<u8>, bool)> {
     Ok((buf, filled < GET_CHUNK))
 }
 
+/// Writes a whole file, creating parent directories, with exactly `mode`.
+pub fn write_file(path: &str, mode: u32, data: &[u8]) -> io::Result<()> {
+    let p = checked_path(path)?;
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(p, data)?;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod files;
 pub mod init;
 pub mod netstats;
 pub mod serve;
+pub mod step;
 pub mod supervisor;
 pub mod xtables;
 
@@ -96,7 +97,7 @@ pub fn run() -> ! {
 
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| configure(&mut sup)))
         .unwrap_or_else(|_| {
-            Err(apply::StepFailure {
+            Err(step::StepFailure {
                 step: "agent".into(),
                 command: "configure".into(),
                 error: "the agent hit an internal error (see the console)".into(),
@@ -127,8 +128,8 @@ pub fn run() -> ! {
 }
 
 /// Reads the config drive, sets the hostname and applies the rest.
-fn configure(sup: &mut Supervisor) -> Result<(), apply::StepFailure> {
-    let fail = |step: &str, command: &str, error: String| apply::StepFailure {
+fn configure(sup: &mut Supervisor) -> Result<(), step::StepFailure> {
+    let fail = |step: &str, command: &str, error: String| step::StepFailure {
         step: step.into(),
         command: command.into(),
         error,

@@ -8,7 +8,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::apply::{args, failure, run_with_input, write_file, StepFailure};
+use super::files::write_file;
+use super::step::{args, failure, run_with_input, StepFailure};
 use super::supervisor::Supervisor;
 
 /// Where the IPv4 ruleset is written before it is loaded.

@@ -67,7 +67,7 @@ fn run(data: &[u8], out: &mut Outcomes) {
             let json = serde_json::to_value(&r).expect("a reply encodes");
             let again: Reply = serde_json::from_value(json.clone()).expect("it decodes");
             assert_eq!(serde_json::to_value(&again).ok(), Some(json));
-            tag(if r.ok { "reply ok" } else { "reply error" })
+            tag(if r.is_ok() { "reply ok" } else { "reply error" })
         }
         Err(e) => json_kind("reply", &e),
     };

@@ -327,14 +327,7 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), ImageError> {
 
 /// The executables of every running process this user can see.
 fn running_executables() -> Vec<PathBuf> {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .filter_map(|e| std::fs::read_link(e.path().join("exe")).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    umlvnf_host::processes().filter_map(|p| p.exe()).collect()
 }
 
 #[cfg(test)]
