@@ -12,6 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
 
+use umlvnf_datapath_spec::Backend;
 use umlvnf_packet::ipv4;
 use umlvnf_packet::vnet::{self, VnetHdr};
 
@@ -20,7 +21,6 @@ use crate::encap::{Encap, EncapState, MAX_HEADER};
 use crate::error::{DatapathError, Result};
 use crate::sockaddr;
 use crate::uring::{Op, Ring};
-use crate::wire::Backend;
 
 /// Bytes of one receive slot: a 64 KiB frame plus room for tunnel, IP and vnet headers.
 pub const SLOT_LEN: usize = 65536 + 128;

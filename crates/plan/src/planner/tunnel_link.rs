@@ -11,7 +11,7 @@ use umlvnf_topology::{
 use super::bpf::bpf_options;
 use super::tunnel_params::{Params, DEFAULT_REMOTE_PORT};
 use super::{LinkEnd, Planner};
-use crate::wire::{DEFAULT_WIRE_DEPTH, MAX_SOCKET_PATH};
+use crate::wire::{Backend, DEFAULT_DEPTH, MAX_SOCKET_PATH};
 use crate::{naming, HostStep, LinkPlan, PlanError, WireEnd, WirePlan, WireSocket};
 
 /// One tunnel or wire link while it is planned.
@@ -320,12 +320,11 @@ impl Planner<'_> {
             ends: [a, b],
             impair: [imp(a_ep), imp(b_ep)],
             filter: [filt(b_ep), filt(a_ep)],
-            backend: link
-                .wire
-                .as_ref()
-                .and_then(|w| w.backend)
-                .unwrap_or(WireBackend::Mmsg),
-            depth: link.depth.unwrap_or(DEFAULT_WIRE_DEPTH),
+            backend: match link.wire.as_ref().and_then(|w| w.backend) {
+                None | Some(WireBackend::Mmsg) => Backend::Mmsg,
+                Some(WireBackend::IoUring) => Backend::IoUring,
+            },
+            depth: link.depth.unwrap_or(DEFAULT_DEPTH),
         });
         Ok(())
     }
