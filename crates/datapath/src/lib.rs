@@ -8,8 +8,10 @@
 //! described as data ([`spec::Wire`], what a plan lists) becomes a [`WireSpec`] with
 //! [`WireSpec::from_description`].
 //!
-//! Layers: [`end`] (one socket, batched receive/send with encapsulation), [`wire`] (two ends
+//! Layers: [`spec`] (wires and ends described as data, shared with the plan), [`end`] (one
+//! socket: opening it, batched receive, batched send with encapsulation), [`wire`] (two ends
 //! and the per-direction pipeline), [`engine`] (threads and control calls), [`counters`].
+//! `end` does not depend on `wire`: the backend both use is part of the description.
 //!
 //! # Backends
 //! Each wire picks how its ends talk to the kernel ([`WireSpec::backend`]):
