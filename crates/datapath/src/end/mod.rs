@@ -2,8 +2,8 @@
 //! `recvmmsg` (or io_uring) and sending a batch with `sendmmsg` (or io_uring), with the end's
 //! tunnel encapsulation or virtio-net header added on send and checked/removed on receive.
 //!
-//! [`sockets`] opens the socket of each kind of end, [`recv`] receives and locates frames,
-//! [`send`] encapsulates and sends them; this module holds the end itself.
+//! `sockets` opens the socket of each kind of end, `recv` receives and locates frames,
+//! `send` encapsulates and sends them; this module holds the end itself.
 
 mod recv;
 mod send;
