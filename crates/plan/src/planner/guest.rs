@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use umlvnf_topology::{Clock, Node, Userspace};
 
-use super::Planner;
+use super::{sysctls, Planner};
 use crate::{
     is_option_value_safe, is_uml_safe, GuestInterface, GuestKernel, GuestPlan, GuestSetup,
     PlanError, MAX_COMMAND_LINE, MAX_GUEST_INTERFACES,
@@ -265,11 +265,7 @@ fn setup(node: &Node, modules: Vec<String>, interfaces: Vec<GuestInterface>) -> 
         modules,
         interfaces,
         routes: node.routes.clone(),
-        sysctls: node
-            .sysctls
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect(),
+        sysctls: sysctls(node),
         nftables: node.nftables.clone(),
         iptables: node.iptables.clone(),
         ip6tables: node.ip6tables.clone(),

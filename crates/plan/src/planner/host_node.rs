@@ -1,6 +1,6 @@
 //! The settings of `host` nodes, applied inside their namespaces.
 
-use super::Planner;
+use super::{sysctls, Planner};
 use crate::{naming, HostNodePlan};
 
 impl Planner<'_> {
@@ -22,11 +22,7 @@ impl Planner<'_> {
                 })
                 .collect(),
             routes: node.routes.clone(),
-            sysctls: node
-                .sysctls
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect(),
+            sysctls: sysctls(node),
             exec: node.exec.clone(),
         }
     }

@@ -13,7 +13,7 @@ mod veth_link;
 
 use std::collections::BTreeMap;
 
-use umlvnf_topology::{Link, NodeKind, Topology, Transport};
+use umlvnf_topology::{Link, Node, NodeKind, Topology, Transport};
 
 use crate::{naming, HostStep, LinkPlan, Plan, PlanContext, PlanError};
 use allocator::Allocator;
@@ -291,4 +291,12 @@ fn link_mtu(topo: &Topology, link: &Link) -> Option<u32> {
                 .and_then(|i| i.mtu)
         })
         .max()
+}
+
+/// A node's sysctls as `(key, value)` text.
+fn sysctls(node: &Node) -> Vec<(String, String)> {
+    node.sysctls
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
 }
