@@ -7,7 +7,7 @@ use umlvnf_image::{ImageInputs, KernelStore};
 use umlvnf_topology::defaults::KernelChoice;
 use umlvnf_topology::{NodeKind, Topology};
 
-use crate::plan::GuestKernel;
+use crate::plan::{GuestKernel, PlanContext, ResolveContext};
 
 /// Why the agent binary or a kernel for the guests could not be found, read or built.
 #[derive(Debug, thiserror::Error)]
@@ -159,12 +159,52 @@ pub fn planned_context(
     labs_dir: PathBuf,
     images: BTreeMap<String, PathBuf>,
     seccomp: bool,
-) -> Result<crate::plan::PlanContext, ImagesError> {
-    Ok(crate::plan::PlanContext {
+) -> Result<PlanContext, ImagesError> {
+    Ok(PlanContext {
         labs_dir,
         images,
         kernels: planned_kernels(topo)?,
         seccomp,
         loops_per_jiffy: None,
     })
+}
+
+/// Where `umlvnf plan` shows base images: the image store path of each named kind, image
+/// files as they are.
+pub fn planned_images(topo: &Topology) -> BTreeMap<String, PathBuf> {
+    let dir = umlvnf_image::ImageStore::default_dir();
+    topo.nodes
+        .keys()
+        .filter(|n| topo.node_kind(n) == NodeKind::Uml)
+        .map(|n| topo.effective_image(n))
+        .map(|img| {
+            let path = if img.parse::<umlvnf_image::ImageKind>().is_ok() {
+                dir.join(format!("{img}.ext4"))
+            } else {
+                PathBuf::from(&img)
+            };
+            (img, path)
+        })
+        .collect()
+}
+
+/// The context `umlvnf plan` and `umlvnf validate` plan with on this host: images and
+/// appliance kernels where their stores would put them (nothing is built), this host's
+/// seccomp support and `lpj=`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlannedHere;
+
+impl ResolveContext for PlannedHere {
+    type Error = ImagesError;
+
+    fn context(&mut self, topo: &Topology) -> Result<PlanContext, ImagesError> {
+        let mut ctx = planned_context(
+            topo,
+            crate::state::labs_dir(),
+            planned_images(topo),
+            umlvnf_kernel::host::seccomp_available(),
+        )?;
+        ctx.loops_per_jiffy = umlvnf_kernel::host::loops_per_jiffy();
+        Ok(ctx)
+    }
 }

@@ -8,6 +8,6 @@
 pub mod control;
 pub mod graph;
 pub mod images;
-pub mod plan;
+pub use umlvnf_plan as plan;
 pub mod runtime;
 pub mod state;

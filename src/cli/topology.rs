@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use umlvnf::graph::GraphFormat;
 use umlvnf::plan;
-use umlvnf::state;
 
 use super::Result;
 
@@ -31,9 +30,8 @@ pub fn schema() -> Result<ExitCode> {
 
 /// `umlvnf plan`: what `up` would create.
 pub fn plan(file: &Path, format: PlanFormat) -> Result<ExitCode> {
-    let topo = umlvnf_topology::load(file)?;
-    let p = match planned(file, &topo)? {
-        Ok(p) => p,
+    let p = match planned(file)? {
+        Ok(p) => p.plan,
         Err(diagnostic) => {
             eprintln!("{diagnostic}");
             return Ok(ExitCode::from(1));
@@ -55,44 +53,34 @@ pub fn graph(file: &Path, format: GraphFormat) -> Result<ExitCode> {
 
 /// The plan `umlvnf plan` shows, or the limit it breaks placed in the topology file (limits
 /// such as UML's command-line length depend on how the topology is rendered).
-fn planned(
-    file: &Path,
-    topo: &umlvnf_topology::Topology,
-) -> Result<std::result::Result<plan::Plan, umlvnf_topology::Diagnostic>> {
-    let mut ctx = umlvnf::images::planned_context(
-        topo,
-        state::labs_dir(),
-        planned_images(topo),
-        umlvnf_kernel::host::seccomp_available(),
-    )?;
-    ctx.loops_per_jiffy = umlvnf_kernel::host::loops_per_jiffy();
-    Ok(plan::plan(topo, &ctx).map_err(|e| {
-        let field = e.field().unwrap_or_default();
-        umlvnf_topology::diagnostic_at(file, &field, e.to_string())
-    }))
+fn planned(file: &Path) -> Result<std::result::Result<plan::Planned, umlvnf_topology::Diagnostic>> {
+    match plan::plan_file(file, &mut umlvnf::images::PlannedHere) {
+        Ok(p) => Ok(Ok(p)),
+        Err(plan::PlanFileError::Plan(e)) => Ok(Err(e.diagnostic(file))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `umlvnf validate`: every error of every file, with its location.
 pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
     let mut ok = true;
     for f in files {
-        match umlvnf_topology::load(f) {
-            Ok(t) => match planned(f, &t)? {
-                Ok(_) => println!(
-                    "{}: valid ({} nodes, {} links)",
-                    f.display(),
-                    t.nodes.len(),
-                    t.links.len()
-                ),
-                Err(diagnostic) => {
-                    ok = false;
-                    eprintln!("{diagnostic}");
-                }
-            },
-            Err(e) => {
+        match plan::plan_file(f, &mut umlvnf::images::PlannedHere) {
+            Ok(p) => println!(
+                "{}: valid ({} nodes, {} links)",
+                f.display(),
+                p.topology.nodes.len(),
+                p.topology.links.len()
+            ),
+            Err(plan::PlanFileError::Load(e)) => {
                 ok = false;
                 eprintln!("{e}");
             }
+            Err(plan::PlanFileError::Plan(e)) => {
+                ok = false;
+                eprintln!("{}", e.diagnostic(f));
+            }
+            Err(plan::PlanFileError::Context(e)) => return Err(e.into()),
         }
     }
     Ok(if ok {
@@ -100,22 +88,4 @@ pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Where `plan` shows base images: the image store path of each named kind.
-fn planned_images(topo: &umlvnf_topology::Topology) -> std::collections::BTreeMap<String, PathBuf> {
-    let dir = umlvnf_image::ImageStore::default_dir();
-    topo.nodes
-        .keys()
-        .filter(|n| topo.node_kind(n) == umlvnf_topology::NodeKind::Uml)
-        .map(|n| topo.effective_image(n))
-        .map(|img| {
-            let path = if img.parse::<umlvnf_image::ImageKind>().is_ok() {
-                dir.join(format!("{img}.ext4"))
-            } else {
-                PathBuf::from(&img)
-            };
-            (img, path)
-        })
-        .collect()
 }

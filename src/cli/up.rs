@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use umlvnf::plan;
 use umlvnf::runtime::{self, UpOptions};
 
 use super::Result;
@@ -17,15 +18,21 @@ pub fn up(
     metrics: Option<SocketAddr>,
     no_metrics: bool,
 ) -> Result<ExitCode> {
-    runtime::up(&UpOptions {
-        topology,
-        detach,
-        check,
-        metrics: if no_metrics {
-            Some(runtime::Listen::Off)
-        } else {
-            metrics.map(runtime::Listen::Given)
+    let mut claim = runtime::LabClaim::default();
+    let planned = plan::plan_file(&topology, &mut claim)?;
+    runtime::up(
+        planned,
+        claim,
+        &UpOptions {
+            topology,
+            detach,
+            check,
+            metrics: if no_metrics {
+                Some(runtime::Listen::Off)
+            } else {
+                metrics.map(runtime::Listen::Given)
+            },
         },
-    })?;
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
-//! `umlvnf up`: load, plan, create, boot, then hold the lab until Ctrl-C or `down`.
+//! `umlvnf up`: claim the lab and resolve its plan's context, then apply the plan (create,
+//! boot) and hold the lab until Ctrl-C or `down`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,7 +13,7 @@ use nix::sys::signal::{SigSet, Signal};
 use umlvnf_topology::defaults::KernelChoice;
 use umlvnf_topology::Topology;
 
-use crate::plan::{self, Plan, PlanContext};
+use crate::plan::{Plan, PlanContext, Planned, ResolveContext};
 use crate::state::{self, LabState, Owned, Phase};
 
 use super::host_objects::{self, Sockets};
@@ -66,15 +67,32 @@ pub fn resolve_images(
     Ok(images)
 }
 
-/// Deploys a topology and holds it.
-pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
-    let topo = umlvnf_topology::load(&opts.topology)?;
-    if !nix::unistd::geteuid().is_root() {
-        return Err(RuntimeError::NotRoot.into());
+/// Resolves the context of a deploy on this host, for [`crate::plan::plan_file`]: before
+/// anything is built it makes sure this process is root, holds the lab's lock and finds the lab
+/// not up already; then it resolves kernels (built if missing, refused if this host cannot boot
+/// them), base images (built if missing) and seccomp support. It keeps the lock for [`up`].
+#[derive(Default)]
+pub struct LabClaim {
+    lock: Option<state::LabLock>,
+}
+
+impl ResolveContext for LabClaim {
+    type Error = RuntimeError;
+
+    fn context(&mut self, topo: &Topology) -> Result<PlanContext, RuntimeError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(RuntimeError::NotRoot);
+        }
+        self.lock = Some(claim(&topo.name)?);
+        context(topo, &mut |m| println!("{m}"))
     }
-    let lab_dir = state::labs_dir().join(&topo.name);
-    // Held until this process (or the `-d` runtime it forks) exits.
-    let lock = match state::LabLock::try_acquire(&state::labs_dir(), &topo.name)
+}
+
+/// Takes lab `lab`'s lock (held until this process, or the `-d` runtime it forks, exits) and
+/// makes sure the lab is not up already.
+fn claim(lab: &str) -> Result<state::LabLock, RuntimeError> {
+    let lab_dir = state::labs_dir().join(lab);
+    let lock = match state::LabLock::try_acquire(&state::labs_dir(), lab)
         .map_err(RuntimeError::io("locking the lab"))?
     {
         Ok(lock) => lock,
@@ -86,21 +104,37 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|p| p.is_alive())
             {
                 return Err(RuntimeError::AlreadyUp {
-                    lab: topo.name.clone(),
+                    lab: lab.to_string(),
                     pid: p.pid,
-                }
-                .into());
+                });
             }
             return Err(RuntimeError::Busy {
-                lab: topo.name.clone(),
+                lab: lab.to_string(),
                 pid,
-            }
-            .into());
+            });
         }
     };
-    check_not_up(&topo.name, &lab_dir)?;
-    let ctx = context(&topo, &mut |m| println!("{m}"))?;
-    let plan = plan::plan(&topo, &ctx)?;
+    check_not_up(lab, &lab_dir)?;
+    Ok(lock)
+}
+
+/// Applies a plan and holds the lab: `planned` comes from [`crate::plan::plan_file`] with
+/// `claim` as its resolver.
+pub fn up(
+    planned: Planned,
+    claim: LabClaim,
+    opts: &UpOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let Planned {
+        topology: topo,
+        plan,
+    } = planned;
+    let lock = claim.lock.ok_or_else(|| {
+        RuntimeError::Conflict(format!(
+            "lab `{}` was planned without claiming it on this host",
+            topo.name
+        ))
+    })?;
     let topology = std::fs::canonicalize(&opts.topology).unwrap_or(opts.topology.clone());
     let listen = opts.metrics.unwrap_or(match &topo.metrics {
         Some(m) if m.disabled == Some(true) => super::Listen::Off,
@@ -123,10 +157,7 @@ pub fn up(opts: &UpOptions) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Resolves what the plan of `topo` needs on this host: kernels (built if missing, refused if
 /// this host cannot boot them), base images (built if missing) and seccomp support.
-pub fn context(
-    topo: &Topology,
-    progress: &mut dyn FnMut(&str),
-) -> Result<PlanContext, RuntimeError> {
+fn context(topo: &Topology, progress: &mut dyn FnMut(&str)) -> Result<PlanContext, RuntimeError> {
     let kernels = crate::images::resolve_kernels(topo, progress)?;
     let images = resolve_images(topo, &kernels, progress)?;
     let seccomp = umlvnf_kernel::host::seccomp_available();

@@ -9,7 +9,7 @@ mod supervisor;
 mod teardown;
 mod wires;
 
-pub use deploy::{up, UpOptions};
+pub use deploy::{up, LabClaim, UpOptions};
 pub use metrics::{Listen, DEFAULT_LISTEN};
 pub use teardown::down_stale;
 

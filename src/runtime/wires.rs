@@ -1,17 +1,14 @@
-//! The lab's datapath: wires from the plan created with `umlvnf-datapath`, BPF files for UML
-//! ends, and the run-time controls (capture, impairments, link state, counters).
+//! The lab's datapath: the wires the plan describes, opened and added to `umlvnf-datapath`,
+//! BPF files for UML ends, and the run-time controls (capture, impairments, link state,
+//! counters).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use umlvnf_datapath::{
-    Backend, Datapath, Direction, Encap, EndSpec, GreParams, L2tpv3Params, WireCounters, WireId,
-    WireSpec,
-};
+use umlvnf_datapath::{Datapath, Direction, WireCounters, WireId, WireSpec};
 use umlvnf_packet::impair::Impairment;
-use umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config};
 
-use crate::plan::{Plan, WireEncap, WirePlan, WireSocket};
+use crate::plan::{Plan, WirePlan};
 
 use super::RuntimeError;
 
@@ -80,7 +77,9 @@ impl Wires {
         }
         .map_err(RuntimeError::host("datapath"))?;
         for w in &plan.wires {
-            let spec = wire_spec(w)?;
+            // What the plan describes, opened: taps attached, filters compiled.
+            let spec =
+                WireSpec::from_description(w).map_err(|e| RuntimeError::Conflict(e.to_string()))?;
             let id = dp
                 .add_wire(spec)
                 .map_err(|e| RuntimeError::Conflict(format!("wire {}: {e}", w.name)))?;
@@ -185,119 +184,6 @@ impl Wires {
             })
             .collect()
     }
-}
-
-fn cookie(v: Option<u64>, cookie64: bool) -> Cookie {
-    match v {
-        None => Cookie::None,
-        Some(c) if cookie64 => Cookie::C64(c),
-        Some(c) => Cookie::C32(c as u32),
-    }
-}
-
-fn encap(e: &WireEncap) -> Encap {
-    match e {
-        WireEncap::Gre {
-            rx_key,
-            tx_key,
-            sequence,
-        } => Encap::Gre(GreParams {
-            rx_key: *rx_key,
-            tx_key: *tx_key,
-            seq: *sequence,
-        }),
-        WireEncap::L2tpv3 {
-            udp,
-            rx_session,
-            tx_session,
-            rx_cookie,
-            tx_cookie,
-            cookie64,
-            counter,
-        } => {
-            let cookie_len = match (rx_cookie.or(*tx_cookie), cookie64) {
-                (None, _) => 0,
-                (Some(_), true) => 8,
-                (Some(_), false) => 4,
-            };
-            Encap::L2tpv3(L2tpv3Params {
-                cfg: L2tpv3Config {
-                    udp: *udp,
-                    cookie_len,
-                    counter: *counter,
-                },
-                rx_session: *rx_session,
-                tx_session: *tx_session,
-                rx_cookie: cookie(*rx_cookie, *cookie64),
-                tx_cookie: cookie(*tx_cookie, *cookie64),
-            })
-        }
-    }
-}
-
-fn end_spec(s: &WireSocket) -> Result<EndSpec, RuntimeError> {
-    Ok(match s {
-        WireSocket::Packet { ifname, vnet_hdr } => EndSpec::Packet {
-            ifname: ifname.clone(),
-            vnet_hdr: *vnet_hdr,
-        },
-        WireSocket::Udp {
-            local,
-            remote,
-            encap: e,
-        } => EndSpec::Udp {
-            local: *local,
-            remote: *remote,
-            encap: encap(e),
-        },
-        WireSocket::RawIp {
-            proto,
-            local,
-            remote,
-            encap: e,
-        } => EndSpec::RawIp {
-            proto: *proto,
-            local: *local,
-            remote: *remote,
-            encap: encap(e),
-        },
-        WireSocket::Seqpacket { path } => EndSpec::Seqpacket { path: path.clone() },
-        WireSocket::Tap {
-            netns,
-            ifname,
-            offload,
-        } => EndSpec::Tap(
-            umlvnf_host::tap_attach(netns.as_deref(), ifname, *offload)
-                .map_err(RuntimeError::host("wire tap"))?,
-        ),
-    })
-}
-
-fn wire_spec(w: &WirePlan) -> Result<WireSpec, RuntimeError> {
-    let mut spec = WireSpec::new(
-        format!(
-            "{} ({} <-> {})",
-            w.name, w.ends[0].endpoint, w.ends[1].endpoint
-        ),
-        end_spec(&w.ends[0].socket)?,
-        end_spec(&w.ends[1].socket)?,
-    );
-    spec.depth = w.depth as usize;
-    spec.backend = match w.backend {
-        umlvnf_topology::WireBackend::Mmsg => Backend::Mmsg,
-        umlvnf_topology::WireBackend::IoUring => Backend::IoUring,
-    };
-    for k in 0..2 {
-        if let Some(imp) = &w.impair[k] {
-            spec.impair[k] = imp.into();
-        }
-        if let Some(expr) = &w.filter[k] {
-            spec.filter[k] = Some(umlvnf_packet::bpf::compile(expr).map_err(|e| {
-                RuntimeError::Conflict(format!("filter of `{}`: {e}", w.ends[k].endpoint))
-            })?);
-        }
-    }
-    Ok(spec)
 }
 
 #[cfg(test)]

@@ -17,6 +17,17 @@ pub enum DatapathError {
     /// The end description is inconsistent.
     #[error("invalid end: {0}")]
     BadEnd(String),
+    /// A wire's pcap filter does not compile.
+    #[error("filter of `{endpoint}`: {message}")]
+    Filter {
+        /// The endpoint whose received frames it filters.
+        endpoint: String,
+        /// Why it does not compile.
+        message: String,
+    },
+    /// A wire end's tap could not be attached.
+    #[error("wire tap: {0}")]
+    Tap(String),
     /// The CPUs a pinned datapath was given cannot be used.
     #[error("the datapath's workers cannot be pinned: {0}")]
     BadCpus(String),

@@ -4,10 +4,14 @@
 //! direction cBPF filters, impairments (loss, delay, jitter, rate, duplication, reordering),
 //! pcap capture, link up/down and counters that conserve frames.
 //!
-//! Start a [`Datapath`] (worker threads), then [`Datapath::add_wire`] a [`WireSpec`].
+//! Start a [`Datapath`] (worker threads), then [`Datapath::add_wire`] a [`WireSpec`]. A wire
+//! described as data ([`spec::Wire`], what a plan lists) becomes a [`WireSpec`] with
+//! [`WireSpec::from_description`].
 //!
-//! Layers: [`end`] (one socket, batched receive/send with encapsulation), [`wire`] (two ends
+//! Layers: [`spec`] (wires and ends described as data, shared with the plan), [`end`] (one
+//! socket: opening it, batched receive, batched send with encapsulation), [`wire`] (two ends
 //! and the per-direction pipeline), [`engine`] (threads and control calls), [`counters`].
+//! `end` does not depend on `wire`: the backend both use is part of the description.
 //!
 //! # Backends
 //! Each wire picks how its ends talk to the kernel ([`WireSpec::backend`]):
@@ -25,6 +29,7 @@
 //! already created single-issuer with deferred task work (plain rings measured ~0.75×).
 
 pub mod counters;
+mod description;
 mod encap;
 pub mod end;
 pub mod engine;
@@ -42,4 +47,5 @@ pub use error::{DatapathError, Result};
 pub use uring::io_uring_available;
 pub use wire::{Backend, Direction, WireSpec};
 
+pub use umlvnf_datapath_spec as spec;
 pub use umlvnf_packet;

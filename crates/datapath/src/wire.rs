@@ -14,26 +14,14 @@ use umlvnf_packet::impair::{Decision, Impairer, Impairment};
 use umlvnf_packet::pcap::PcapWriter;
 use umlvnf_packet::vnet::VnetHdr;
 
+pub use umlvnf_datapath_spec::Backend;
+
 use crate::counters::{DropReason, QueueTally, Tally, WireStats};
 use crate::end::{End, EndSpec, SendOutcome, TxFrame};
 use crate::offload::{to_plain, Plain};
 
 /// Most frames waiting in one direction's delay queue; more are dropped as `queue_full`.
 pub const DELAY_QUEUE_LIMIT: usize = 8192;
-
-/// How a wire's thread talks to the kernel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Backend {
-    /// `recvmmsg`/`sendmmsg` batches. The default: measured faster than io_uring (see the
-    /// crate documentation).
-    #[default]
-    Mmsg,
-    /// io_uring batches: each end has its own ring; a batch is `depth` linked `recvmsg`
-    /// requests (or one `sendmsg` request per frame) on the same preallocated buffers,
-    /// submitted and reaped with one `io_uring_enter`. Adding such a wire fails with
-    /// [`crate::DatapathError::BackendUnavailable`] where the kernel refuses io_uring.
-    IoUring,
-}
 
 /// One direction of a wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +69,7 @@ impl WireSpec {
             name: name.into(),
             a,
             b,
-            depth: 64,
+            depth: umlvnf_datapath_spec::DEFAULT_DEPTH as usize,
             backend: Backend::Mmsg,
             impair: [Impairment::default(), Impairment::default()],
             filter: [None, None],

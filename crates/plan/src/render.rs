@@ -5,7 +5,7 @@ use std::fmt::Write;
 use umlvnf_packet::impair::Impairment;
 use umlvnf_packet::units;
 
-use super::{HostStep, Plan, WireEncap, WireSocket};
+use crate::{HostStep, Plan, WireEncap, WireSocket};
 
 /// Renders a plan as readable text: host steps, host node settings, and every UML command line.
 pub fn render_text(p: &Plan) -> String {
