@@ -103,3 +103,15 @@ pub(crate) fn grow_buffers(fd: &OwnedFd, bytes: libc::c_int) {
         }
     }
 }
+
+/// A connected pair of unix sockets of type `ty` (e.g. `SOCK_DGRAM`), for tests.
+#[cfg(test)]
+pub(crate) fn socket_pair(ty: libc::c_int) -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    let r =
+        unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0, "{}", io::Error::last_os_error());
+    // SAFETY: both descriptors were just created and are owned here.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}

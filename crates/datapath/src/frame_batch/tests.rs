@@ -1,22 +1,10 @@
 //! Batches over a unix datagram socket pair, with `sendmmsg`/`recvmmsg` and with a ring.
 
 use super::*;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 fn datagram_pair() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair writes two descriptors into the live array.
-    let rc = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-    // SAFETY: both descriptors are fresh and ours.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    crate::socket::socket_pair(libc::SOCK_DGRAM)
 }
 
 /// A batch of `n` frames, frame `i` carrying `i` and `4 + i` bytes long.
