@@ -4,7 +4,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
-use crate::packet_socket::{self, Batch, Port, ETH_P_ARP};
+use umlvnf_datapath::packet_socket::ETH_P_ARP;
+use umlvnf_datapath::FrameBatch;
+
+use crate::packet_socket::{self, Port};
 
 /// Builds an ARP request (who has `target`? tell `src_ip`) from `src_mac`, broadcast.
 pub fn arp_request(src_mac: [u8; 6], src_ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
@@ -45,12 +48,12 @@ pub fn resolve(
     timeout: Duration,
 ) -> Result<[u8; 6]> {
     let sock = packet_socket::open(port, ETH_P_ARP, 1 << 16)?;
-    packet_socket::set_recv_timeout(&sock, 100)?;
+    sock.set_recv_timeout(Duration::from_millis(100))?;
     let req = arp_request(src_mac, src_ip, target);
-    let mut tx = Batch::new(1, 64);
+    let mut tx = FrameBatch::new(1, 64);
     tx.buf_mut(0)[..req.len()].copy_from_slice(&req);
     tx.set_len(0, req.len());
-    let mut rx = Batch::new(16, 2048);
+    let mut rx = FrameBatch::new(16, 2048);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         // A stop asked for meanwhile ends the wait within one receive timeout (100 ms).

@@ -1,17 +1,16 @@
 //! How the generator and the sink move frames through their packet sockets: `sendmmsg` /
-//! `recvmmsg`, or batches of SENDMSG / RECVMSG requests on an io_uring. Both count the same
-//! way (sequence numbers, timestamps, socket drops); only the system-call path differs.
+//! `recvmmsg`, or batches of SENDMSG / RECVMSG requests on an io_uring (the datapath's
+//! [`FrameBatch`] and [`Ring`]). Both count the same way (sequence numbers, timestamps,
+//! socket drops); only the system-call path differs.
 
 use std::fmt;
-use std::os::fd::OwnedFd;
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use umlvnf_datapath::{DatapathError, FrameBatch, PacketSocket, Ring};
 
 use crate::error::{BenchError, Result};
-use crate::packet_socket::Batch;
-use crate::uring_io::UringBatch;
 
 /// The I/O backend of the generator and the sink.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,7 +38,7 @@ impl Backend {
     pub fn check_available(self) -> Result<()> {
         match self {
             Backend::Mmsg => Ok(()),
-            Backend::IoUring => UringBatch::new(2).map(|_| ()),
+            Backend::IoUring => new_ring(2).map(|_| ()),
         }
     }
 }
@@ -64,12 +63,23 @@ impl FromStr for Backend {
     }
 }
 
+/// A ring for batches of up to `depth` frames, or [`BenchError::BackendUnavailable`] when
+/// the kernel refuses io_uring.
+fn new_ring(depth: usize) -> Result<Ring> {
+    Ring::new(depth).map_err(|e| match e {
+        DatapathError::BackendUnavailable { backend, source } => {
+            BenchError::BackendUnavailable { backend, source }
+        }
+        other => BenchError::Datapath(other),
+    })
+}
+
 /// The batch I/O of one end (generator or sink) with the backend it was opened for.
 pub(crate) enum BatchIo {
     /// `sendmmsg` / `recvmmsg`.
     Mmsg,
     /// An io_uring for batches of the end's size.
-    Uring(Box<UringBatch>),
+    Uring(Box<Ring>),
 }
 
 impl BatchIo {
@@ -78,7 +88,7 @@ impl BatchIo {
     pub(crate) fn new(backend: Backend, depth: usize) -> Result<BatchIo> {
         Ok(match backend {
             Backend::Mmsg => BatchIo::Mmsg,
-            Backend::IoUring => BatchIo::Uring(Box::new(UringBatch::new(depth)?)),
+            Backend::IoUring => BatchIo::Uring(Box::new(new_ring(depth)?)),
         })
     }
 
@@ -86,13 +96,13 @@ impl BatchIo {
     /// returns how many the kernel took (an error when not even the first).
     pub(crate) fn send(
         &mut self,
-        fd: &OwnedFd,
-        batch: &mut Batch,
+        sock: &PacketSocket,
+        batch: &mut FrameBatch,
         n: usize,
     ) -> std::io::Result<usize> {
         match self {
-            BatchIo::Mmsg => batch.send(fd, n),
-            BatchIo::Uring(u) => u.send(fd, batch, n),
+            BatchIo::Mmsg => batch.send(sock, n),
+            BatchIo::Uring(ring) => batch.send_ring(ring, sock, n),
         }
     }
 
@@ -101,13 +111,13 @@ impl BatchIo {
     /// none did.
     pub(crate) fn recv(
         &mut self,
-        fd: &OwnedFd,
-        batch: &mut Batch,
+        sock: &PacketSocket,
+        batch: &mut FrameBatch,
         wait: Duration,
     ) -> std::io::Result<usize> {
         match self {
-            BatchIo::Mmsg => batch.recv(fd),
-            BatchIo::Uring(u) => u.recv(fd, batch, wait),
+            BatchIo::Mmsg => batch.recv(sock),
+            BatchIo::Uring(ring) => batch.recv_ring(ring, sock, wait),
         }
     }
 }

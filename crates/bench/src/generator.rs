@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use umlvnf_datapath::FrameBatch;
 
 use crate::affinity::{monotonic_ns, pin_current_thread};
 use crate::backend::{Backend, BatchIo};
 use crate::error::Result;
 use crate::frame::{build_frame, stamp, Flow, FrameSize};
 use crate::interrupt;
-use crate::packet_socket::{self, Batch, Port};
+use crate::packet_socket::{self, Port};
 
 /// Frames per `sendmmsg`.
 pub const BATCH: usize = 64;
@@ -88,7 +89,7 @@ pub fn generate(cfg: &GeneratorConfig) -> Result<GeneratorResult> {
             .find(|(t, _)| *t == s)
             .map_or(&[][..], |(_, f)| f.as_slice())
     };
-    let mut batch = Batch::new(BATCH, 1514);
+    let mut batch = FrameBatch::new(BATCH, 1514);
     let mut slot_size = [0u16; BATCH];
     let duration_ns = cfg.duration.as_nanos().min(u128::from(u64::MAX)) as u64;
     let start = monotonic_ns();

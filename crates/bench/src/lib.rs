@@ -1,7 +1,7 @@
 //! `umlvnf bench`: packets per second through appliances.
 //!
-//! A generator and a sink of our own (AF_PACKET `sendmmsg`/`recvmmsg` in batches of 64,
-//! pinned to CPUs) measure delivered frames per second, loss, reordering and latency through
+//! A generator and a sink of our own (AF_PACKET `sendmmsg`/`recvmmsg` in batches of 64, or
+//! io_uring, through the datapath's packet sockets and batches; pinned to CPUs) measure delivered frames per second, loss, reordering and latency through
 //! several scenarios: a bare veth pair (the host's ceiling), a namespace router, umlvnf's
 //! datapath wire, and UML guests deployed from topologies with the `umlvnf` binary. Each
 //! frame size gets a warm-up and repetitions (median, min, max), optionally a zero-loss
@@ -32,7 +32,6 @@ pub mod stats;
 pub mod svg;
 pub mod trafgen;
 pub mod trial;
-pub mod uring_io;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

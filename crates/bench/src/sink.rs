@@ -7,12 +7,14 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
+use umlvnf_datapath::packet_socket::ETH_P_IP;
+use umlvnf_datapath::FrameBatch;
 
 use crate::affinity::{monotonic_ns, pin_current_thread};
 use crate::backend::{Backend, BatchIo};
 use crate::error::{BenchError, Result};
 use crate::frame::parse;
-use crate::packet_socket::{self, Batch, Port, ETH_P_IP};
+use crate::packet_socket::{self, Port};
 use crate::stats::Latency;
 
 /// Most latency samples kept per run (later frames are counted but not sampled).
@@ -52,9 +54,9 @@ impl Sink {
     /// that are seen); fails when the kernel refuses the backend.
     pub fn start(port: &Port, run: u16, cpu: Option<usize>, backend: Backend) -> Result<Sink> {
         let sock = packet_socket::open(port, ETH_P_IP, RECV_BUF)?;
-        packet_socket::set_recv_timeout(&sock, WAIT_MS)?;
+        sock.set_recv_timeout(std::time::Duration::from_millis(WAIT_MS))?;
         let mut io = BatchIo::new(backend, BATCH)?;
-        packet_socket::take_drops(&sock);
+        sock.take_drops();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -65,7 +67,7 @@ impl Sink {
                     pin_current_thread(c)?;
                 }
                 let _ = ready_tx.send(());
-                let mut batch = Batch::new(BATCH, 2048);
+                let mut batch = FrameBatch::new(BATCH, 2048);
                 let wait = std::time::Duration::from_millis(WAIT_MS);
                 let mut r = SinkResult {
                     delivered: 0,
@@ -101,7 +103,7 @@ impl Sink {
                         }
                     }
                 }
-                r.sink_drops = packet_socket::take_drops(&sock);
+                r.sink_drops = sock.take_drops().unwrap_or(0);
                 r.latency = Latency::from_samples(&mut samples);
                 Ok(r)
             })

@@ -13,6 +13,14 @@
 //! and the per-direction pipeline), [`engine`] (threads and control calls), [`counters`].
 //! `end` does not depend on `wire`: the backend both use is part of the description.
 //!
+//! # Packet I/O for other programs
+//! The socket and batch code of the ends is public for programs that move frames
+//! themselves (the bench's generator and sink): [`PacketSocket`] opens an AF_PACKET socket on
+//! an interface ([`PacketOptions`]: protocol, buffers, blocking, `PACKET_IGNORE_OUTGOING`,
+//! `PACKET_QDISC_BYPASS`, `PACKET_VNET_HDR`), [`FrameBatch`] sends and receives a batch of
+//! frame buffers with one `sendmmsg`/`recvmmsg` or as one chain of requests on a [`Ring`],
+//! the io_uring the ends use too.
+//!
 //! # Backends
 //! Each wire picks how its ends talk to the kernel ([`WireSpec::backend`]):
 //! [`Backend::Mmsg`] (`recvmmsg`/`sendmmsg`, the default) or [`Backend::IoUring`] (one ring
@@ -34,9 +42,13 @@ mod encap;
 pub mod end;
 pub mod engine;
 mod error;
+pub mod frame_batch;
+mod mmsg;
 mod offload;
+pub mod packet_socket;
 mod sockaddr;
-mod uring;
+mod socket;
+pub mod uring;
 pub mod wire;
 
 pub use counters::{DirectionCounters, DropCounts, DropReason, QueueCounters, WireCounters};
@@ -44,7 +56,9 @@ pub use encap::{Encap, GreParams, L2tpv3Params};
 pub use end::{End, EndSpec, RxFrame, SendOutcome, TxFrame};
 pub use engine::{CaptureId, Datapath, WireId};
 pub use error::{DatapathError, Result};
-pub use uring::io_uring_available;
+pub use frame_batch::FrameBatch;
+pub use packet_socket::{PacketOptions, PacketSocket};
+pub use uring::{io_uring_available, Ring};
 pub use wire::{Backend, Direction, WireSpec};
 
 pub use umlvnf_datapath_spec as spec;

@@ -9,7 +9,7 @@ mod recv;
 mod send;
 mod sockets;
 
-use sockets::{grow_buffers, Opened};
+use sockets::Opened;
 
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
@@ -21,7 +21,9 @@ use umlvnf_packet::vnet::VnetHdr;
 
 use crate::encap::{Encap, EncapState};
 use crate::error::{DatapathError, Result};
+use crate::packet_socket;
 use crate::sockaddr;
+use crate::socket::grow_buffers;
 use crate::uring::Ring;
 
 /// Bytes of one receive slot: a 64 KiB frame plus room for tunnel, IP and vnet headers.
@@ -323,27 +325,7 @@ impl End {
         if !matches!(self.kind, Kind::Packet { .. }) {
             return None;
         }
-        /// struct tpacket_stats from <linux/if_packet.h>.
-        #[repr(C)]
-        #[derive(Default)]
-        struct TpacketStats {
-            packets: u32,
-            drops: u32,
-        }
-        let fd = self.sock.as_ref()?.as_raw_fd();
-        let mut st = TpacketStats::default();
-        let mut len = mem::size_of::<TpacketStats>() as libc::socklen_t;
-        // SAFETY: `st` and `len` live across the call and `len` holds st's size.
-        let r = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                &mut st as *mut TpacketStats as *mut libc::c_void,
-                &mut len,
-            )
-        };
-        (r == 0).then_some(u64::from(st.drops))
+        packet_socket::take_drops(self.sock.as_ref()?.as_raw_fd())
     }
 
     /// Accepts a waiting connection on a seqpacket end, replacing the current peer.
@@ -366,7 +348,7 @@ impl End {
         }
         // SAFETY: `fd` was just returned by accept4 and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        grow_buffers(&fd);
+        grow_buffers(&fd, SOCK_BUF);
         self.sock = Some(fd);
         true
     }

@@ -11,8 +11,16 @@ use umlvnf_packet::vnet::{self, VnetHdr};
 
 use super::{End, Kind, RxFrame, SLOT_LEN};
 use crate::counters::DropReason;
+use crate::mmsg;
 use crate::sockaddr;
-use crate::uring::Op;
+use crate::uring::{Op, Requests, Wait};
+
+/// An end's receive batch on io_uring: linked, so the first empty read ends it; none waits.
+const RING_RECV: Requests = Requests {
+    op: Op::Recv,
+    linked: true,
+    wait: Wait::Never,
+};
 
 impl End {
     /// Receives up to `depth` messages without blocking into the end's buffers and returns
@@ -50,24 +58,17 @@ impl End {
                 self.rx_syscalls = 1;
                 // SAFETY: mmsg holds `depth` headers whose iovecs and names point into this
                 // End's buffers, which stay alive and unaliased for the duration of the call.
-                let n = unsafe {
-                    libc::recvmmsg(
-                        fd,
-                        self.mmsg.as_mut_ptr(),
-                        self.depth as libc::c_uint,
-                        libc::MSG_DONTWAIT,
-                        std::ptr::null_mut(),
-                    )
-                };
-                if n < 0 {
-                    return self.recv_failed(io::Error::last_os_error());
+                let r = unsafe { mmsg::recv(fd, &mut self.mmsg[..self.depth], libc::MSG_DONTWAIT) };
+                match r {
+                    Ok(n) => n,
+                    Err(e) => return self.recv_failed(e),
                 }
-                n as usize
             }
             Some(ring) => {
                 // SAFETY: as for recvmmsg above; `run` returns only once every request has
                 // completed, so nothing writes into the buffers afterwards.
-                self.rx_syscalls = unsafe { ring.run(fd, Op::Recv, &mut self.mmsg[..self.depth]) };
+                self.rx_syscalls =
+                    unsafe { ring.run(fd, &RING_RECV, &mut self.mmsg[..self.depth]) };
                 let res = ring.results();
                 let n = res.iter().take_while(|&&r| r >= 0).count();
                 for (m, &r) in self.mmsg.iter_mut().zip(&res[..n]) {

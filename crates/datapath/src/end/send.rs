@@ -9,8 +9,17 @@ use umlvnf_packet::vnet;
 
 use super::{End, Kind, SendOutcome, TxFrame, MAX_DEPTH};
 use crate::encap::MAX_HEADER;
+use crate::mmsg;
 use crate::sockaddr;
-use crate::uring::Op;
+use crate::uring::{Op, Requests, Wait};
+
+/// An end's send batch on io_uring: independent requests (one refused frame fails alone);
+/// none waits.
+const RING_SEND: Requests = Requests {
+    op: Op::Send,
+    linked: false,
+    wait: Wait::Never,
+};
 
 impl End {
     /// Sends `frames` without blocking, `depth` per `sendmmsg`, adding this end's tunnel or
@@ -131,7 +140,7 @@ impl End {
         // SAFETY: mmsg[..count] are initialised headers whose iovecs point into tx_hdr
         // and into the caller's frames, and whose names point at the caller's peer, all
         // alive until `run` returns, which it does only once every request has completed.
-        out.syscalls += unsafe { ring.run(fd, Op::Send, &mut self.mmsg[..count]) };
+        out.syscalls += unsafe { ring.run(fd, &RING_SEND, &mut self.mmsg[..count]) };
         let mut gone = false;
         for (&r, &len) in ring.results()[..count].iter().zip(&lens[..count]) {
             if r >= 0 {
@@ -158,21 +167,22 @@ impl End {
             // peer, all alive for the duration of the call; the kernel only reads them (and
             // writes msg_len).
             let r = unsafe {
-                libc::sendmmsg(
+                mmsg::send(
                     fd,
-                    self.mmsg.as_mut_ptr().add(idx),
-                    (count - idx) as libc::c_uint,
+                    &mut self.mmsg[idx..count],
                     libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
                 )
             };
-            if r > 0 {
-                let r = r as usize;
-                out.sent += r;
-                out.bytes += lens[idx..idx + r].iter().map(|&l| l as u64).sum::<u64>();
-                idx += r;
-                continue;
-            }
-            let e = io::Error::last_os_error();
+            let e = match r {
+                Ok(r) if r > 0 => {
+                    out.sent += r;
+                    out.bytes += lens[idx..idx + r].iter().map(|&l| l as u64).sum::<u64>();
+                    idx += r;
+                    continue;
+                }
+                Ok(_) => io::Error::last_os_error(),
+                Err(e) => e,
+            };
             match e.raw_os_error().unwrap_or(0) {
                 libc::EINTR => {}
                 libc::EAGAIN | libc::ENOBUFS => {

@@ -1,99 +1,18 @@
 //! The sockets of the kinds of ends: AF_PACKET on an interface, UDP, raw IP, a listening
 //! unix seqpacket socket, or an adopted descriptor, with their options.
 
-use std::ffi::CString;
-use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
 use super::{EndSpec, Kind, IPPROTO_GRE, IPPROTO_L2TP, SOCK_BUF};
 use crate::encap::Encap;
 use crate::error::{DatapathError, Result};
+use crate::packet_socket::{PacketOptions, PacketSocket, ETH_P_ALL};
 use crate::sockaddr;
-
-pub(super) fn cvt(r: libc::c_int, action: impl FnOnce() -> String) -> Result<libc::c_int> {
-    if r < 0 {
-        Err(DatapathError::last_os(action()))
-    } else {
-        Ok(r)
-    }
-}
-
-pub(super) fn new_socket(
-    domain: libc::c_int,
-    ty: libc::c_int,
-    proto: libc::c_int,
-) -> Result<OwnedFd> {
-    // SAFETY: plain system call with integer arguments.
-    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, proto) };
-    let fd = cvt(fd, || {
-        format!("create a socket (domain {domain}, type {ty})")
-    })?;
-    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-pub(super) fn setsockopt_int(
-    fd: &OwnedFd,
-    level: libc::c_int,
-    opt: libc::c_int,
-    val: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `val` lives across the call and its size is passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            opt,
-            &val as *const libc::c_int as *const libc::c_void,
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-pub(super) fn getsockopt_int(
-    fd: RawFd,
-    level: libc::c_int,
-    opt: libc::c_int,
-) -> io::Result<libc::c_int> {
-    let mut val: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `val` and `len` live across the call and `len` holds val's size.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            opt,
-            &mut val as *mut libc::c_int as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(val)
-    }
-}
-
-/// Raises the socket buffers (forcing past the sysctl limits when privileged). Best effort.
-pub(super) fn grow_buffers(fd: &OwnedFd) {
-    for (force, plain) in [
-        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-    ] {
-        if setsockopt_int(fd, libc::SOL_SOCKET, force, SOCK_BUF).is_err() {
-            let _ = setsockopt_int(fd, libc::SOL_SOCKET, plain, SOCK_BUF);
-        }
-    }
-}
+use crate::socket::{cvt, getsockopt_int, grow_buffers, new_socket};
 
 pub(super) fn bind_inet(fd: &OwnedFd, addr: &SocketAddr, what: &str) -> Result<()> {
     let (ss, len) = sockaddr::to_c(addr);
@@ -108,45 +27,18 @@ pub(super) fn bind_inet(fd: &OwnedFd, addr: &SocketAddr, what: &str) -> Result<(
     cvt(r, || format!("bind the {what} socket to {addr}")).map(|_| ())
 }
 
-pub(super) fn open_packet(ifname: &str, vnet: bool) -> Result<OwnedFd> {
-    let name = CString::new(ifname).map_err(|_| {
-        DatapathError::BadEnd(format!("the interface name {ifname:?} contains a NUL byte"))
-    })?;
-    // SAFETY: `name` is a valid NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if index == 0 {
-        return Err(DatapathError::NoSuchInterface(ifname.to_string()));
-    }
-    // Protocol 0: receive nothing until bound to the one interface.
-    let fd = new_socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
-    let opt = |opt, what: &str| {
-        setsockopt_int(&fd, libc::SOL_PACKET, opt, 1).map_err(|e| {
-            DatapathError::os(format!("set {what} on the packet socket of `{ifname}`"), e)
-        })
+/// The socket of a Packet end: every protocol, non-blocking, not seeing its own sends,
+/// bypassing the qdisc.
+fn open_packet(ifname: &str, vnet_hdr: bool) -> Result<OwnedFd> {
+    let opts = PacketOptions {
+        protocol: ETH_P_ALL,
+        buffer_bytes: SOCK_BUF as usize,
+        blocking: false,
+        ignore_outgoing: true,
+        qdisc_bypass: true,
+        vnet_hdr,
     };
-    opt(libc::PACKET_IGNORE_OUTGOING, "PACKET_IGNORE_OUTGOING")?;
-    opt(libc::PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS")?;
-    if vnet {
-        opt(libc::PACKET_VNET_HDR, "PACKET_VNET_HDR")?;
-    }
-    grow_buffers(&fd);
-    // SAFETY: sockaddr_ll is plain old data for which all-zero bytes are valid.
-    let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as libc::c_ushort;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    sll.sll_ifindex = index as libc::c_int;
-    // SAFETY: `sll` is a valid sockaddr_ll living across the call, its size is passed.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
-            mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    cvt(r, || {
-        format!("bind a packet socket to interface `{ifname}`")
-    })?;
-    Ok(fd)
+    Ok(PacketSocket::open(ifname, &opts)?.into_fd())
 }
 
 pub(super) fn open_rawip(
@@ -175,7 +67,7 @@ pub(super) fn open_rawip(
         libc::SOCK_RAW,
         libc::c_int::from(proto),
     )?;
-    grow_buffers(&fd);
+    grow_buffers(&fd, SOCK_BUF);
     bind_inet(&fd, &SocketAddr::new(local, 0), "raw IP")?;
     let (ss, len) = sockaddr::to_c(&SocketAddr::new(remote, 0));
     // SAFETY: `ss` is a valid socket address of `len` bytes living across the call.
@@ -316,7 +208,7 @@ pub(super) fn open(spec: EndSpec, io_uring: bool) -> Result<Opened> {
                 }
             }
             let fd = new_socket(sockaddr::family(&local.ip()), libc::SOCK_DGRAM, 0)?;
-            grow_buffers(&fd);
+            grow_buffers(&fd, SOCK_BUF);
             bind_inet(&fd, &local, "UDP")?;
             (
                 Kind::Udp {
@@ -351,7 +243,7 @@ pub(super) fn open(spec: EndSpec, io_uring: bool) -> Result<Opened> {
         }
         EndSpec::Fd(fd) => {
             let conn = adopt_fd(&fd)?;
-            grow_buffers(&fd);
+            grow_buffers(&fd, SOCK_BUF);
             (Kind::Fd, Some(fd), conn, Encap::None)
         }
         EndSpec::Tap(fd) => {

@@ -283,19 +283,7 @@ fn io_uring_end_batches_in_one_enter() {
 fn io_uring_send_errors_count_per_frame() {
     // A connected seqpacket pair whose peer is gone: every send fails with EPIPE, the
     // frames count as failed and the end forgets its socket.
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors socketpair writes.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    assert_eq!(r, 0);
-    // SAFETY: both descriptors were just created and are owned here.
-    let (mine, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (mine, theirs) = crate::socket::socket_pair(libc::SOCK_SEQPACKET);
     let mut end = End::open_with(EndSpec::Fd(mine), 4, Backend::IoUring).unwrap();
     drop(theirs);
     let f = frame(1);
