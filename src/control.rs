@@ -16,16 +16,17 @@ pub struct ImpairArgs {
     /// Delay: a number with ns, us (µs), ms or s, up to 3600s, such as `10ms`.
     #[arg(long)]
     pub delay: Option<Delay>,
-    /// Jitter of the delay (at most the delay), such as `2ms`.
+    /// Jitter of the delay: a duration written like the delay, needing a delay and at most
+    /// it, such as `2ms`.
     #[arg(long)]
     pub jitter: Option<Delay>,
     /// Rate limit: a number with bit, kbit, mbit, gbit or tbit, such as `10mbit`.
     #[arg(long)]
     pub rate: Option<Rate>,
-    /// Duplication, such as `1%`.
+    /// Duplication: a share written like the loss, such as `1%`.
     #[arg(long)]
     pub duplicate: Option<Percent>,
-    /// Reordering, such as `5%`.
+    /// Reordering: a share written like the loss, such as `5%`.
     #[arg(long)]
     pub reorder: Option<Percent>,
 }

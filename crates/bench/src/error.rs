@@ -45,7 +45,8 @@ pub enum BenchError {
         /// Address asked for.
         ip: std::net::Ipv4Addr,
     },
-    /// A lab could not be deployed, inspected or torn down with the umlvnf binary.
+    /// A lab could not be deployed with the umlvnf binary, or its runtime failed a request
+    /// (inspect, exec, down).
     #[error("umlvnf {action} failed: {detail}")]
     Lab {
         /// The subcommand (`up`, `inspect`, `down`).

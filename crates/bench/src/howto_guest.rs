@@ -89,6 +89,10 @@ impl HowtoKernel {
     /// same `umlvnf` binary that deploys the other guest scenarios, so the same build; it is
     /// built first if the store has none for the current recipe, with progress lines on
     /// stderr unless `quiet`), or Debian's, which must be installed and be a UML kernel.
+    ///
+    /// The appliance kernel is asked of the binary rather than of a library: `kernel path`
+    /// may have to build the kernel first, with the binary's build recipe and store, so the
+    /// kernel the bench boots is the one the binary's labs boot.
     pub fn resolve(self, umlvnf: &FsPath, quiet: bool) -> Result<ResolvedKernel> {
         match self {
             HowtoKernel::Appliance => {
@@ -201,7 +205,8 @@ fn stop_group(child: &mut Child) {
 }
 
 /// The path of umlvnf's current `minimal` image (built if missing), from
-/// `umlvnf image build minimal`.
+/// `umlvnf image build minimal`: a run of the binary, as for the kernel, so that the image is
+/// built by the same recipe and found in the same store as the binary's labs use.
 fn minimal_image(umlvnf: &FsPath) -> Result<PathBuf> {
     let out = Command::new(umlvnf)
         .args(["image", "build", "minimal"])

@@ -30,6 +30,7 @@ pub mod search;
 pub mod sink;
 pub mod stats;
 pub mod svg;
+pub mod topologies;
 pub mod trafgen;
 pub mod trial;
 
@@ -45,7 +46,8 @@ pub use search::{zero_loss_search, Probe, ZeroLoss};
 pub use stats::{Latency, Spread};
 pub use trial::Trial;
 
-use lab::{GuestSetup, HostSysctl, Lab};
+use lab::{HostSysctl, Lab};
+use topologies::GuestSetup;
 use trial::Path;
 
 /// The JSON Schema of [`Report::to_json`] (draft 2020-12).
@@ -391,7 +393,7 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
     let (tx, rx) = (Some(tx), Some(rx));
     let guest = |setup: GuestSetup, rmem: bool| -> Result<(Held, Path)> {
         let name = lab::unique_lab_name();
-        let yaml = lab::quickstart_yaml(&name, &setup);
+        let topology = topologies::quickstart(&name, &setup);
         let raised = if rmem {
             Some(HostSysctl::set(
                 "net.core.rmem_default",
@@ -400,7 +402,7 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
         } else {
             None
         };
-        let lab = Lab::up_generated(&opts.umlvnf, &name, &yaml)?;
+        let lab = Lab::up_generated(&opts.umlvnf, &topology)?;
         drop(raised);
         let path = lab.path(tx, rx)?;
         Ok((Held::Lab(lab), path))
@@ -411,8 +413,8 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
             Scenario::GuestTopology => Some(Lab::up_file(&opts.umlvnf, file)?),
             Scenario::Guest(t) => {
                 let name = lab::unique_lab_name();
-                let yaml = lab::retransported_yaml(file, &name, t.transport())?;
-                Some(Lab::up_generated(&opts.umlvnf, &name, &yaml)?)
+                let topology = topologies::retransported(file, &name, t.transport())?;
+                Some(Lab::up_generated(&opts.umlvnf, &topology)?)
             }
             _ => None,
         };
@@ -447,7 +449,7 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
         )),
         Scenario::Guest(t) => guest(
             GuestSetup {
-                transport: t.as_str().to_string(),
+                transport: t.transport(),
                 cpu: None,
                 depth: None,
                 iptables: None,
@@ -456,7 +458,7 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
         ),
         Scenario::GuestFirewall => guest(
             GuestSetup {
-                transport: "raw".into(),
+                transport: umlvnf_topology::Transport::Raw,
                 cpu: None,
                 depth: None,
                 iptables: Some(scenario::firewall_rules()),
@@ -465,8 +467,8 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
         ),
         Scenario::GuestNftables => {
             let name = lab::unique_lab_name();
-            let yaml = lab::bridge_firewall_yaml(&name, &scenario::nftables_bridge_rules());
-            let lab = Lab::up_generated(&opts.umlvnf, &name, &yaml)?;
+            let topology = topologies::bridge_firewall(&name, &scenario::nftables_bridge_rules());
+            let lab = Lab::up_generated(&opts.umlvnf, &topology)?;
             let path = lab.path(tx, rx)?;
             Ok((Held::Lab(lab), path))
         }
@@ -482,8 +484,8 @@ fn setup(opts: &BenchOptions, sc: Scenario) -> Result<(Held, Path)> {
         }
         Scenario::GuestTuned => guest(
             GuestSetup {
-                transport: "raw".into(),
-                cpu: guest_cpu,
+                transport: umlvnf_topology::Transport::Raw,
+                cpu: guest_cpu.and_then(|c| u32::try_from(c).ok()),
                 depth: Some(scenario::TUNED_DEPTH),
                 iptables: None,
             },

@@ -4,11 +4,12 @@
 //! interfaces (`transport: tap` with a bridge named by the bench, which the lab creates and
 //! removes again), or Debian's `vde_switch`. The vde switch is started by the bench and
 //! attached to both running guests through their mconsole with UML's vector `vde` transport
-//! (which runs vdeplug4's `vde_plug`), and the new interfaces are addressed and routed with
-//! `umlvnf exec`.
+//! (which runs vdeplug4's `vde_plug`), and the new interfaces are addressed and routed by
+//! commands run through the lab's runtime ([`Lab::exec`]).
 
 use std::fs;
 use std::io;
+use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,9 +18,13 @@ use std::time::{Duration, Instant};
 use umlvnf_guest::mconsole::DEFAULT_TIMEOUT;
 use umlvnf_guest::Mconsole;
 
+use ipnet::Ipv4Net;
+use umlvnf_topology::{Interface, L2tpv3Options, Link, Route, Topology, Transport, TunnelId};
+
 use crate::error::{BenchError, Result};
 use crate::lab::{self, Lab};
 use crate::scenario::PairLink;
+use crate::topologies::{self, H1, H2};
 use crate::trial::Path;
 
 /// L2TPv3 session of the direct link (decimal and below 0x7fffffff: larger sessions crash
@@ -39,10 +44,39 @@ const SWITCH_START: Duration = Duration::from_secs(3);
 /// How long a guest may take to show the hot-plugged interface.
 const DEVICE_WAIT: Duration = Duration::from_secs(3);
 
-/// r1's and r2's addresses on the middle link, and the route each needs to the far host.
-const MIDDLE: [(&str, &str, &str); 2] = [
-    ("r1", "10.0.12.1/30", "10.2.0.0/24 via 10.0.12.2"),
-    ("r2", "10.0.12.2/30", "10.1.0.0/24 via 10.0.12.1"),
+/// The middle link's subnet.
+const MIDDLE_NET: Ipv4Addr = Ipv4Addr::new(10, 0, 12, 0);
+
+/// One router's end of the middle link: its address there, and the route it needs to the far
+/// host's subnet through the other router.
+struct MiddleEnd {
+    node: &'static str,
+    address: Ipv4Net,
+    far: Ipv4Net,
+    gateway: Ipv4Net,
+}
+
+impl MiddleEnd {
+    /// The route to the far host's subnet.
+    fn route(&self) -> Route {
+        topologies::route_via(self.far, self.gateway)
+    }
+}
+
+/// r1's and r2's ends of the middle link.
+const MIDDLE: [MiddleEnd; 2] = [
+    MiddleEnd {
+        node: "r1",
+        address: topologies::address(MIDDLE_NET, 1, 30),
+        far: topologies::address(topologies::RIGHT, 0, 24),
+        gateway: topologies::address(MIDDLE_NET, 2, 30),
+    },
+    MiddleEnd {
+        node: "r2",
+        address: topologies::address(MIDDLE_NET, 2, 30),
+        far: topologies::address(topologies::LEFT, 0, 24),
+        gateway: topologies::address(MIDDLE_NET, 1, 30),
+    },
 ];
 
 /// The host bridge of `pair-bridge` in lab `lab`: `br` and the lab's name (at most 15
@@ -54,58 +88,54 @@ pub fn bridge_name(lab: &str) -> String {
 /// The pair topology for lab `lab`: h1 (10.1.0.1) – r1 (CPU 0) – X – r2 (CPU 1) – h2
 /// (10.2.0.1). For [`PairLink::Vde`] the middle link and the routes over it are left out:
 /// they are added at run time by [`PairLab::up`].
-pub fn pair_yaml(lab: &str, link: PairLink) -> String {
-    let (r1_mid, r2_mid, r1_route, r2_route) = match link {
-        PairLink::Vde => (String::new(), String::new(), String::new(), String::new()),
-        PairLink::Wire | PairLink::L2tpv3 | PairLink::Bridge => (
-            format!("      eth1: {{ipv4: [{}]}}\n", MIDDLE[0].1),
-            format!("      eth0: {{ipv4: [{}]}}\n", MIDDLE[1].1),
-            format!("    routes: [\"{}\"]\n", MIDDLE[0].2),
-            format!("    routes: [\"{}\"]\n", MIDDLE[1].2),
-        ),
+pub fn pair_topology(lab: &str, link: PairLink) -> Topology {
+    let router = |cpu: u32, (outer, address): (&str, Ipv4Net), middle: &MiddleEnd, inner: &str| {
+        let mut node = topologies::router().with_interface(outer, Interface::ipv4(address));
+        node.cpus = Some(vec![cpu]);
+        if link == PairLink::Vde {
+            node
+        } else {
+            node.with_interface(inner, Interface::ipv4(middle.address))
+                .with_route(middle.route())
+        }
     };
+    let middle = topologies::link(("r1", "eth1"), ("r2", "eth0"));
     let middle = match link {
-        PairLink::Vde => String::new(),
-        PairLink::Wire => "  - endpoints: [r1:eth1, r2:eth0]\n    transport: wire\n".into(),
-        PairLink::L2tpv3 => format!(
-            "  - endpoints: [r1:eth1, r2:eth0]\n    transport: l2tpv3\n    l2tpv3: {{session: \
-             {L2TPV3_SESSION}}}\n"
-        ),
-        PairLink::Bridge => format!(
-            "  - endpoints: [r1:eth1, r2:eth0]\n    transport: tap\n    bridge: {}\n",
-            bridge_name(lab)
-        ),
+        PairLink::Vde => None,
+        PairLink::Wire => Some(middle.on(Transport::Wire)),
+        PairLink::L2tpv3 => Some(Link {
+            l2tpv3: Some(L2tpv3Options {
+                session: Some(TunnelId(L2TPV3_SESSION)),
+                ..L2tpv3Options::default()
+            }),
+            ..middle.on(Transport::L2tpv3)
+        }),
+        PairLink::Bridge => Some(Link {
+            bridge: Some(bridge_name(lab)),
+            ..middle.on(Transport::Tap)
+        }),
     };
-    let router = |name: &str, cpu: u8, ifaces: String, routes: String| {
-        format!(
-            "  {name}:\n    image: minimal\n    memory: 128M\n    cpus: [{cpu}]\n    \
-             interfaces:\n{ifaces}    sysctls: {{net.ipv4.ip_forward: 1}}\n{routes}"
+    let topology = Topology::named(lab)
+        .with_node("h1", topologies::host(H1, Some(topologies::R1_LEFT)))
+        .with_node("h2", topologies::host(H2, Some(topologies::R2_RIGHT)))
+        .with_node(
+            "r1",
+            router(0, ("eth0", topologies::R1_LEFT), &MIDDLE[0], "eth1"),
         )
-    };
-    let r1 = router(
-        "r1",
-        0,
-        format!("      eth0: {{ipv4: [10.1.0.254/24]}}\n{r1_mid}"),
-        r1_route,
-    );
-    let r2 = router(
-        "r2",
-        1,
-        format!("{r2_mid}      eth1: {{ipv4: [10.2.0.254/24]}}\n"),
-        r2_route,
-    );
-    format!(
-        "# Generated by umlvnf bench ({}).\nname: {lab}\nnodes:\n  h1:\n    kind: host\n    \
-         interfaces:\n      eth0: {{ipv4: [10.1.0.1/24]}}\n    routes: [\"default via \
-         10.1.0.254\"]\n  h2:\n    kind: host\n    interfaces:\n      eth0: {{ipv4: \
-         [10.2.0.1/24]}}\n    routes: [\"default via 10.2.0.254\"]\n{r1}{r2}links:\n  - \
-         endpoints: [h1:eth0, r1:eth0]\n  - endpoints: [r2:eth1, h2:eth0]\n{middle}",
-        crate::scenario::Scenario::Pair(link)
-    )
+        .with_node(
+            "r2",
+            router(1, ("eth1", topologies::R2_RIGHT), &MIDDLE[1], "eth0"),
+        )
+        .with_link(topologies::link(("h1", "eth0"), ("r1", "eth0")))
+        .with_link(topologies::link(("r2", "eth1"), ("h2", "eth0")));
+    match middle {
+        Some(m) => topology.with_link(m),
+        None => topology,
+    }
 }
 
 /// A deployed pair lab and, for [`PairLink::Vde`], its switch. Dropping it tears the lab
-/// down (`umlvnf down`, which also removes the bridge of `pair-bridge`), then kills the
+/// down (as [`Lab`] does, which also removes the bridge of `pair-bridge`), then kills the
 /// switch.
 pub struct PairLab {
     lab: Lab,
@@ -119,7 +149,7 @@ impl PairLab {
     /// both guests. On any error everything made so far is removed again.
     pub fn up(umlvnf: &FsPath, link: PairLink) -> Result<PairLab> {
         let name = lab::unique_lab_name();
-        let lab = Lab::up_generated(umlvnf, &name, &pair_yaml(&name, link))?;
+        let lab = Lab::up_generated(umlvnf, &pair_topology(&name, link))?;
         let bridge = (link == PairLink::Bridge).then(|| bridge_name(&name));
         let switch = match link {
             PairLink::Vde => Some(attach_vde(&lab)?),
@@ -161,7 +191,8 @@ fn attach_vde(lab: &Lab) -> Result<VdeSwitch> {
         .ok_or_else(|| BenchError::VdeSwitch("the lab has no directory of the bench's".into()))?;
     let switch = VdeSwitch::start(dir)?;
     let socket = switch.socket().to_str().unwrap_or_default().to_string();
-    for (node, addr, route) in MIDDLE {
+    for end in &MIDDLE {
+        let (node, addr, route) = (end.node, end.address, end.route());
         crate::interrupt::check()?;
         let mc = Mconsole::connect(&lab.mconsole(node))?;
         // `vde_plug` (vdeplug4) joins the guest's end of a socket pair to the switch.
@@ -403,32 +434,44 @@ fn terminate(pid: i32, key: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topologies::reads_back;
 
     #[test]
     fn pair_topologies_are_valid() {
         for link in PairLink::ALL {
-            let y = pair_yaml("bnpair-0", link);
-            let topo = umlvnf_topology::load_str(&y, FsPath::new("generated.yaml"))
-                .unwrap_or_else(|e| panic!("{link:?}: {e}\n{y}"));
-            assert_eq!(topo.nodes.len(), 4, "{y}");
+            let topo = reads_back(&pair_topology("bnpair-0", link));
+            assert_eq!(topo.nodes.len(), 4, "{topo:?}");
             assert_eq!(topo.name, "bnpair-0");
-            assert!(y.contains("cpus: [0]") && y.contains("cpus: [1]"), "{y}");
+            assert_eq!(topo.nodes["r1"].cpus, Some(vec![0]), "{link:?}");
+            assert_eq!(topo.nodes["r2"].cpus, Some(vec![1]), "{link:?}");
             let links = if link == PairLink::Vde { 2 } else { 3 };
-            assert_eq!(y.matches("- endpoints:").count(), links, "{y}");
+            assert_eq!(topo.links.len(), links, "{topo:?}");
         }
-        let w = pair_yaml("x", PairLink::Wire);
-        assert!(w.contains("transport: wire") && w.contains("10.0.12.1/30"));
-        let l = pair_yaml("x", PairLink::L2tpv3);
-        assert!(l.contains("transport: l2tpv3") && l.contains("session: 7"));
-        let b = pair_yaml("x", PairLink::Bridge);
-        assert!(
-            b.contains("transport: tap")
-                && b.contains("bridge: brx\n")
-                && b.contains("10.0.12.2/30"),
-            "{b}"
-        );
-        let v = pair_yaml("x", PairLink::Vde);
-        assert!(!v.contains("10.0.12.") && !v.contains("transport"));
+        let middle = |link| reads_back(&pair_topology("x", link)).links[2].clone();
+        let addresses = |t: &Topology, node: &str| -> Vec<String> {
+            let n = &t.nodes[node];
+            n.interfaces
+                .values()
+                .flat_map(|i| i.ipv4.iter().map(|a| a.to_string()))
+                .chain(n.routes.iter().map(|r| r.to_string()))
+                .collect()
+        };
+        let w = reads_back(&pair_topology("x", PairLink::Wire));
+        assert_eq!(w.links[2].transport, Some(Transport::Wire));
+        assert!(addresses(&w, "r1").contains(&"10.0.12.1/30".to_string()));
+        assert!(addresses(&w, "r1").contains(&"10.2.0.0/24 via 10.0.12.2".to_string()));
+        let l = middle(PairLink::L2tpv3);
+        assert_eq!(l.transport, Some(Transport::L2tpv3));
+        assert_eq!(l.l2tpv3.and_then(|o| o.session), Some(TunnelId(7)));
+        let b = reads_back(&pair_topology("x", PairLink::Bridge));
+        assert_eq!(b.links[2].transport, Some(Transport::Tap));
+        assert_eq!(b.links[2].bridge.as_deref(), Some("brx"));
+        assert!(addresses(&b, "r2").contains(&"10.0.12.2/30".to_string()));
+        let v = reads_back(&pair_topology("x", PairLink::Vde));
+        for node in ["r1", "r2"] {
+            assert!(addresses(&v, node).iter().all(|a| !a.contains("10.0.12.")));
+        }
+        assert!(v.links.iter().all(|l| l.transport.is_none()));
     }
 
     #[test]
@@ -437,9 +480,7 @@ mod tests {
         let longest = "bnffffff-99";
         let name = bridge_name(longest);
         assert!(name.len() <= 15, "{name}");
-        let y = pair_yaml(longest, PairLink::Bridge);
-        umlvnf_topology::load_str(&y, FsPath::new("generated.yaml"))
-            .unwrap_or_else(|e| panic!("{e}\n{y}"));
+        reads_back(&pair_topology(longest, PairLink::Bridge));
     }
 
     #[test]

@@ -693,20 +693,7 @@ impl Decoder<'_> {
     }
 
     fn link(&mut self, node: &YNode, path: &str) -> Link {
-        let mut out = Link {
-            endpoints: Vec::new(),
-            transport: None,
-            depth: None,
-            gro: None,
-            bridge: None,
-            gre: None,
-            l2tpv3: None,
-            remote: None,
-            wire: None,
-            impair: None,
-            filter: BTreeMap::new(),
-            bpfflash: None,
-        };
+        let mut out = Link::default();
         let Some(fields) = self.fields_of::<Link>(node, path, "a link") else {
             return out;
         };

@@ -4,6 +4,7 @@
 //! `nftables` fields hold ruleset text, or a [`LoadError`] that lists every problem found with
 //! its file, line, column and field.
 
+mod construct;
 mod decode;
 pub mod defaults;
 mod diagnostic;

@@ -208,7 +208,7 @@ pub struct Interface {
 }
 
 /// A link between two endpoints (or one endpoint and a `remote` tunnel end).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// Two endpoints, `node:interface`, or `host:IFNAME` for an interface in the host's root
