@@ -10,6 +10,7 @@ pub mod defaults;
 mod diagnostic;
 mod endpoint;
 mod field_names;
+mod impair_schema;
 pub mod kernel_config;
 pub mod model;
 pub mod names;

@@ -171,7 +171,7 @@ pub struct Cookie(pub u64);
 /// [`umlvnf_packet::units`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "NumberText", into = "String")]
-#[schemars(with = "String")]
+#[schemars(schema_with = "crate::impair_schema::percent")]
 pub struct Percent {
     /// The share as a fraction, 0 to 1.
     pub ratio: f64,
@@ -182,7 +182,7 @@ pub struct Percent {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(try_from = "NumberText", into = "String")]
-#[schemars(with = "String")]
+#[schemars(schema_with = "crate::impair_schema::delay")]
 pub struct Delay {
     /// The duration, in whole nanoseconds, at most one hour.
     pub duration: Duration,
@@ -191,7 +191,7 @@ pub struct Delay {
 /// A rate written `100mbit`, `1gbit`, `500kbit` or `64000bit` (see [`umlvnf_packet::units`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "NumberText", into = "String")]
-#[schemars(with = "String")]
+#[schemars(schema_with = "crate::impair_schema::rate")]
 pub struct Rate {
     /// Bits per second.
     pub bits_per_second: u64,
