@@ -53,6 +53,9 @@ mod tests {
         "+5ms",
     ];
 
+    /// A value's name, its schema, and whether the parser reads a text.
+    type Case = (&'static str, Schema, fn(&str) -> bool);
+
     fn accepts(schema: &Schema, text: &str) -> bool {
         let value = serde_json::Value::String(text.to_owned());
         jsonschema::validator_for(schema.as_value())
@@ -65,7 +68,7 @@ mod tests {
     #[test]
     fn schemas_accept_every_text_the_parser_accepts() {
         let mut generator = SchemaGenerator::default();
-        let cases: [(&str, Schema, fn(&str) -> bool); 3] = [
+        let cases: [Case; 3] = [
             ("percent", percent(&mut generator), |t| {
                 parse_percent(t).is_ok()
             }),
