@@ -3,6 +3,7 @@
 mod deploy;
 mod guests;
 pub mod host_objects;
+mod link_request;
 mod metrics;
 mod progress;
 mod supervisor;

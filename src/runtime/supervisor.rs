@@ -17,6 +17,7 @@ use umlvnf_lab::{NodeKind, NodeState};
 
 use super::guests::{Guest, Notifier};
 use super::host_objects;
+use super::link_request::{check_wire, LinkRequestError};
 use super::progress::{Progress, INTERRUPTED};
 use super::wires::Wires;
 use super::RuntimeError;
@@ -296,7 +297,7 @@ impl Lab {
             },
             Request::Capture { link } => {
                 if let Err(e) = self.wire_named(&link) {
-                    let _ = control::write_reply(&conn, &Reply::refused(e));
+                    let _ = control::write_reply(&conn, &Reply::refused(e.to_string()));
                     return;
                 }
                 if control::write_reply(&conn, &Reply::Done).is_err() {
@@ -325,7 +326,7 @@ impl Lab {
                 .and_then(|()| self.link_set(&link, from.as_deref(), impair.as_ref(), up))
             {
                 Ok(()) => Reply::Done,
-                Err(e) => Reply::refused(e),
+                Err(e) => Reply::refused(e.to_string()),
             },
             Request::Links => Reply::Wires(self.wire_status()),
             Request::Console { node } => match self.guest(&node) {
@@ -355,12 +356,16 @@ impl Lab {
     }
 
     /// Checks that `link` names one of the lab's wires (see [`check_wire`]).
-    fn wire_named(&self, link: &str) -> Result<(), String> {
-        let wires = self.plan.wires.iter().map(|w| {
+    fn wire_named(&self, link: &str) -> Result<(), LinkRequestError> {
+        check_wire(&self.plan.lab, link, self.wire_list())
+    }
+
+    /// The lab's wires as (name, its two endpoints).
+    fn wire_list(&self) -> impl Iterator<Item = (&str, [&str; 2])> + Clone {
+        self.plan.wires.iter().map(|w| {
             let [a, b] = &w.ends;
             (w.name.as_str(), [a.endpoint.as_str(), b.endpoint.as_str()])
-        });
-        check_wire(&self.plan.lab, link, wires)
+        })
     }
 
     fn link_set(
@@ -369,7 +374,7 @@ impl Lab {
         from: Option<&str>,
         impair: Option<&Impairment>,
         up: Option<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LinkRequestError> {
         let dir = match from {
             None => None,
             Some(ep) => {
@@ -378,23 +383,24 @@ impl Lab {
                     .wires
                     .iter()
                     .find(|w| w.name == link || w.ends.iter().any(|e| e.endpoint == link))
-                    .ok_or_else(|| format!("`{link}` is not a wire of this lab"))?;
+                    .ok_or_else(|| {
+                        LinkRequestError::not_a_link(&self.plan.lab, link, self.wire_list())
+                    })?;
                 let idx = plan
                     .ends
                     .iter()
                     .position(|e| e.endpoint == ep)
-                    .ok_or_else(|| {
-                        format!(
-                            "`{ep}` is not an end of {}: its ends are {} and {}",
-                            plan.name, plan.ends[0].endpoint, plan.ends[1].endpoint
-                        )
+                    .ok_or_else(|| LinkRequestError::NotAnEnd {
+                        link: plan.name.clone(),
+                        end: ep.to_string(),
+                        ends: [plan.ends[0].endpoint.clone(), plan.ends[1].endpoint.clone()],
                     })?;
                 Some(idx)
             }
         };
         let impair = match impair {
             Some(i) => {
-                i.check_jitter().map_err(|e| e.to_string())?;
+                i.check_jitter()?;
                 Some((dir, i.into()))
             }
             None => None,
@@ -492,62 +498,5 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         metrics: st.metrics,
         nodes,
         links: st.links.clone(),
-    }
-}
-
-/// Checks that `link` names a wire, given as (name, its two endpoints), by its name (`link3`)
-/// or by one of its endpoints (`r1:eth5`); otherwise says so in a sentence that names `link`
-/// and lists the lab's wires.
-fn check_wire<'a>(
-    lab: &str,
-    link: &str,
-    wires: impl Iterator<Item = (&'a str, [&'a str; 2])> + Clone,
-) -> Result<(), String> {
-    if wires
-        .clone()
-        .any(|(name, ends)| name == link || ends.contains(&link))
-    {
-        return Ok(());
-    }
-    let known: Vec<String> = wires
-        .map(|(name, [a, b])| format!("{name} ({a} <-> {b})"))
-        .collect();
-    Err(if known.is_empty() {
-        format!(
-            "`{link}` is not a link of lab `{lab}` that umlvnf's datapath carries: the lab has \
-             no such link (only wires and the tunnels umlvnf terminates can be captured or \
-             changed)"
-        )
-    } else {
-        format!(
-            "`{link}` is not a link of lab `{lab}` that umlvnf's datapath carries; its links \
-             are: {}",
-            known.join(", ")
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_wire;
-
-    #[test]
-    fn unknown_links_are_named_with_the_lab_links() {
-        let wires = [
-            ("link0", ["r1:eth1", "r2:eth1"]),
-            ("link2", ["r1:eth2", "h1:eth0"]),
-        ];
-        for known in ["link0", "link2", "r1:eth1", "h1:eth0"] {
-            assert_eq!(check_wire("lab", known, wires.iter().copied()), Ok(()));
-        }
-        let e = check_wire("lab", "link9", wires.iter().copied()).unwrap_err();
-        assert_eq!(
-            e,
-            "`link9` is not a link of lab `lab` that umlvnf's datapath carries; its links are: \
-             link0 (r1:eth1 <-> r2:eth1), link2 (r1:eth2 <-> h1:eth0)"
-        );
-        let e = check_wire("lab", "link0", std::iter::empty()).unwrap_err();
-        assert!(e.starts_with("`link0` is not a link of lab `lab`"), "{e}");
-        assert!(e.contains("no such link"), "{e}");
     }
 }

@@ -10,10 +10,13 @@ use umlvnf_packet::impair::Impairment;
 
 use crate::plan::{Plan, WirePlan};
 
+use super::link_request::LinkRequestError;
 use super::RuntimeError;
 
 /// The wires of a running lab.
 pub struct Wires {
+    /// The lab's name, for refusals.
+    lab: String,
     datapath: Option<Datapath>,
     by_name: BTreeMap<String, (WireId, WirePlan)>,
 }
@@ -63,6 +66,7 @@ impl Wires {
                 .map_err(RuntimeError::io("writing a BPF file"))?;
         }
         let mut wires = Wires {
+            lab: plan.lab.clone(),
             datapath: None,
             by_name: BTreeMap::new(),
         };
@@ -97,7 +101,7 @@ impl Wires {
     }
 
     /// Finds a wire by name (`link3`) or by one of its endpoints (`r1:eth5`).
-    fn find(&self, link: &str) -> Result<(WireId, &WirePlan), String> {
+    fn find(&self, link: &str) -> Result<(WireId, &WirePlan), LinkRequestError> {
         if let Some((id, w)) = self.by_name.get(link) {
             return Ok((*id, w));
         }
@@ -106,23 +110,18 @@ impl Wires {
             .find(|(_, w)| w.ends.iter().any(|e| e.endpoint == link))
             .map(|(id, w)| (*id, w))
             .ok_or_else(|| {
-                let names: Vec<String> = self
-                    .by_name
-                    .values()
-                    .map(|(_, w)| format!("{} ({} <-> {})", w.name, w.ends[0].endpoint, w.ends[1].endpoint))
-                    .collect();
-                if names.is_empty() {
-                    format!("`{link}` is not a wire: this lab has no links carried by umlvnf's datapath")
-                } else {
-                    format!("`{link}` is not a wire of this lab; its wires are: {}", names.join(", "))
-                }
+                let wires = self.by_name.values().map(|(_, w)| {
+                    (
+                        w.name.as_str(),
+                        [w.ends[0].endpoint.as_str(), w.ends[1].endpoint.as_str()],
+                    )
+                });
+                LinkRequestError::not_a_link(&self.lab, link, wires)
             })
     }
 
-    fn datapath(&self) -> Result<&Datapath, String> {
-        self.datapath
-            .as_ref()
-            .ok_or_else(|| "this lab has no links carried by umlvnf's datapath".to_string())
+    fn datapath(&self) -> Result<&Datapath, LinkRequestError> {
+        self.datapath.as_ref().ok_or(LinkRequestError::NoDatapath)
     }
 
     /// Streams a pcap capture of a wire into `out` until `until_closed` returns.
@@ -131,12 +130,12 @@ impl Wires {
         link: &str,
         out: Box<dyn Write + Send>,
         until_closed: impl FnOnce(),
-    ) -> Result<(), String> {
+    ) -> Result<(), LinkRequestError> {
         let (id, _) = self.find(link)?;
         let dp = self.datapath()?;
-        let cid = dp.capture(id, out).map_err(|e| e.to_string())?;
+        let cid = dp.capture(id, out)?;
         until_closed();
-        dp.stop_capture(cid).map_err(|e| e.to_string())
+        Ok(dp.stop_capture(cid)?)
     }
 
     /// Changes a wire at run time: impairments (per direction, `None` = both) and up/down.
@@ -145,7 +144,7 @@ impl Wires {
         link: &str,
         impair: Option<(Option<usize>, Impairment)>,
         up: Option<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LinkRequestError> {
         let (id, _) = self.find(link)?;
         let dp = self.datapath()?;
         if let Some((dir, imp)) = impair {
@@ -155,12 +154,11 @@ impl Wires {
                 None => vec![Direction::AtoB, Direction::BtoA],
             };
             for d in dirs {
-                dp.set_impairment(id, d, imp.clone())
-                    .map_err(|e| e.to_string())?;
+                dp.set_impairment(id, d, imp.clone())?;
             }
         }
         if let Some(up) = up {
-            dp.set_up(id, up).map_err(|e| e.to_string())?;
+            dp.set_up(id, up)?;
         }
         Ok(())
     }
