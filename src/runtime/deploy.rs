@@ -228,7 +228,7 @@ fn detach_and_run(
             drop(wr);
             let mut reader = std::io::BufReader::new(std::fs::File::from(rd));
             let mut line = String::new();
-            let mut result: Result<(), String> = Err("the runtime exited during the deploy".into());
+            let mut result = Err(DetachedDeployError::RuntimeExited);
             use std::io::BufRead;
             while {
                 line.clear();
@@ -239,7 +239,7 @@ fn detach_and_run(
                     result = Ok(());
                     break;
                 } else if let Some(err) = line.strip_prefix("@@FAILED ") {
-                    result = Err(err.trim_end().to_string());
+                    result = Err(DetachedDeployError::Failed(err.trim_end().to_string()));
                     break;
                 }
                 print!("{line}");
@@ -502,4 +502,15 @@ pub(crate) fn interrupted() -> Result<(), RuntimeError> {
     } else {
         Ok(())
     }
+}
+
+/// How a detached deploy (`up -d`) failed, as its runtime reported it through the pipe.
+#[derive(Debug, thiserror::Error)]
+enum DetachedDeployError {
+    /// The runtime's pipe closed before it said ready or failed.
+    #[error("the runtime exited during the deploy")]
+    RuntimeExited,
+    /// The runtime's own error message, as it printed it.
+    #[error("{0}")]
+    Failed(String),
 }

@@ -673,6 +673,9 @@ pub enum GuestError {
     /// The console could not be attached.
     #[error("{0}")]
     Console(umlvnf_guest::ConsoleError),
+    /// The node named is not a UML guest of the lab.
+    #[error("`{0}` is not a guest")]
+    NotAGuest(String),
 }
 
 /// True if process `pid` is stopped (`T`, or `t` under a tracer), from `/proc/PID/stat`.

@@ -84,9 +84,13 @@ impl LabSource for LabMetrics {
             .collect()
     }
 
-    fn guest_stats(&self, node: &str, timeout: Duration) -> Result<String, String> {
+    fn guest_stats(
+        &self,
+        node: &str,
+        timeout: Duration,
+    ) -> Result<String, umlvnf_metrics::GuestReadError> {
         let lab = self.0.upgrade().ok_or("the lab is gone")?;
-        lab.guest_net_stats(node, timeout)
+        Ok(lab.guest_net_stats(node, timeout)?)
     }
 
     fn host_interfaces(&self) -> Vec<HostInterface> {

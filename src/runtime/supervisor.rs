@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::state::{GuestRecord, LabState, Phase};
 use umlvnf_lab::{NodeKind, NodeState};
 
-use super::guests::{Guest, Notifier};
+use super::guests::{Guest, GuestError, Notifier};
 use super::host_objects;
 use super::link_request::{check_wire, LinkRequestError};
 use super::progress::{Progress, INTERRUPTED};
@@ -145,12 +145,12 @@ impl Lab {
     }
 
     /// A guest's interface statistics report, read by its agent without spawning a process.
-    pub fn guest_net_stats(&self, node: &str, timeout: Duration) -> Result<String, String> {
+    pub fn guest_net_stats(&self, node: &str, timeout: Duration) -> Result<String, GuestError> {
         let g = self
             .guests
             .get(node)
-            .ok_or_else(|| format!("`{node}` is not a guest"))?;
-        g.net_stats(timeout).map_err(|e| e.to_string())
+            .ok_or_else(|| GuestError::NotAGuest(node.to_string()))?;
+        g.net_stats(timeout)
     }
 
     /// Counters of every wire.

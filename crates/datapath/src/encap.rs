@@ -2,6 +2,8 @@
 //! receive, with the per-end sequence/counter state.
 
 use umlvnf_packet::gre::GreRepr;
+
+use crate::error::DatapathError;
 use umlvnf_packet::l2tpv3::{Cookie, L2tpv3Config, L2tpv3Repr};
 
 /// Largest tunnel header this crate emits (L2TPv3/UDP with 8-byte cookie and counter: 20).
@@ -56,22 +58,22 @@ fn cookie_len(c: &Cookie) -> u8 {
 }
 
 impl Encap {
-    /// Checks that the parameters are consistent; `Err` holds a sentence saying what is valid.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks that the parameters are consistent; [`DatapathError::BadEnd`] says what is valid.
+    pub(crate) fn validate(&self) -> Result<(), DatapathError> {
         if let Encap::L2tpv3(p) = self {
             if !matches!(p.cfg.cookie_len, 0 | 4 | 8) {
-                return Err(format!(
+                return Err(DatapathError::BadEnd(format!(
                     "the L2TPv3 cookie length is {} but it must be 0, 4 or 8",
                     p.cfg.cookie_len
-                ));
+                )));
             }
             if cookie_len(&p.rx_cookie) != p.cfg.cookie_len
                 || cookie_len(&p.tx_cookie) != p.cfg.cookie_len
             {
-                return Err(format!(
+                return Err(DatapathError::BadEnd(format!(
                     "the L2TPv3 cookies must both be {} bytes long, as cfg.cookie_len says",
                     p.cfg.cookie_len
-                ));
+                )));
             }
         }
         Ok(())

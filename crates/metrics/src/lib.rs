@@ -26,4 +26,4 @@ pub use guest_stats::{
 pub use server::{
     guest_read_timeout, guest_stats_max_age, MetricsServer, DEFAULT_GUEST_REFRESH, DEFAULT_LISTEN,
 };
-pub use source::{GuestInfo, HostInterface, LabSource, QueueSample, QueuedSample};
+pub use source::{GuestInfo, GuestReadError, HostInterface, LabSource, QueueSample, QueuedSample};

@@ -26,7 +26,7 @@ pub(crate) fn refresh_once(state: &State, timeout: Duration) {
             .map(|(g, h)| {
                 let result = h
                     .join()
-                    .unwrap_or_else(|_| Err("the guest read panicked".to_string()));
+                    .unwrap_or_else(|_| Err("the guest read panicked".into()));
                 (g, result, Instant::now())
             })
             .collect()

@@ -76,6 +76,9 @@ pub struct QueuedSample {
     pub frames: u64,
 }
 
+/// Why a guest's statistics report could not be read: the source's own error, kept whole.
+pub type GuestReadError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The running lab, implemented by the runtime. Every method is called from the server's
 /// threads and must return quickly (no I/O that can block for long), except
 /// [`LabSource::guest_stats`], which only the background refresher calls.
@@ -88,7 +91,7 @@ pub trait LabSource: Send + Sync + 'static {
     /// a line `== NAME` followed by its `ethtool -S` output (see
     /// [`crate::parse_guest_report`]). Fails (with a sentence) when the guest is not
     /// reachable or `timeout` passes.
-    fn guest_stats(&self, node: &str, timeout: Duration) -> Result<String, String>;
+    fn guest_stats(&self, node: &str, timeout: Duration) -> Result<String, GuestReadError>;
     /// Host-side interfaces of the lab's links.
     fn host_interfaces(&self) -> Vec<HostInterface>;
     /// Queues of umlvnf's userspace datapath (empty when no link uses it).

@@ -4,20 +4,20 @@
 
 use std::path::Path;
 
-pub use umlvnf_kernel::{KernelConfig, KernelFacts};
+pub use umlvnf_kernel::{KernelConfig, KernelError, KernelFacts};
 
 use crate::defaults::KernelChoice;
 
 /// What `choice` is known to support: the appliance kernel's flavour config, or the facts read
 /// from a kernel binary (`Err` with the reason when the file is not a readable UML kernel).
-pub fn kernel_facts(choice: &KernelChoice) -> Result<KernelFacts, String> {
+pub fn kernel_facts(choice: &KernelChoice) -> Result<KernelFacts, KernelError> {
     match choice {
         KernelChoice::Appliance(flavour) => Ok(KernelFacts {
             path: format!("appliance-{flavour}").into(),
             version: None,
             config: flavour.config(),
         }),
-        KernelChoice::File(path) => KernelFacts::read(Path::new(path)).map_err(|e| e.to_string()),
+        KernelChoice::File(path) => KernelFacts::read(Path::new(path)),
     }
 }
 

@@ -197,7 +197,7 @@ pub(super) fn open(spec: EndSpec, io_uring: bool) -> Result<Opened> {
             remote,
             encap,
         } => {
-            encap.validate().map_err(DatapathError::BadEnd)?;
+            encap.validate()?;
             if let Encap::L2tpv3(p) = &encap {
                 if !p.cfg.udp {
                     return Err(DatapathError::BadEnd(
@@ -226,7 +226,7 @@ pub(super) fn open(spec: EndSpec, io_uring: bool) -> Result<Opened> {
             remote,
             encap,
         } => {
-            encap.validate().map_err(DatapathError::BadEnd)?;
+            encap.validate()?;
             let fd = open_rawip(proto, local, remote, &encap)?;
             (
                 Kind::RawIp {

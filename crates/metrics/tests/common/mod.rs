@@ -125,11 +125,15 @@ impl LabSource for FakeLab {
         ]
     }
 
-    fn guest_stats(&self, node: &str, _timeout: Duration) -> Result<String, String> {
+    fn guest_stats(
+        &self,
+        node: &str,
+        _timeout: Duration,
+    ) -> Result<String, umlvnf_metrics::GuestReadError> {
         let delay = *self.exec_delay.lock().unwrap_or_else(|e| e.into_inner());
         std::thread::sleep(delay);
         if self.exec_fails.load(Ordering::Relaxed) {
-            return Err(format!("guest {node} does not answer"));
+            return Err(format!("guest {node} does not answer").into());
         }
         Ok(self.guest_report())
     }
