@@ -12,6 +12,7 @@ mod field_names;
 pub mod kernel_config;
 pub mod model;
 pub mod names;
+pub mod placement;
 mod retransport;
 mod spans;
 mod tree;
