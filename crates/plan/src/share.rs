@@ -120,3 +120,90 @@ fn crossing(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_HOSTS: &str = "
+name: mh
+hosts:
+  a: {address: 192.0.2.1}
+  b: {address: 192.0.2.2, capacity: 2}
+nodes:
+  r1: {interfaces: {eth0: {}}}
+  r2: {host: b, interfaces: {eth0: {}, eth1: {}}}
+  r3: {interfaces: {eth0: {}}}
+  r4: {host: b, interfaces: {eth0: {}, eth1: {}}}
+links:
+  - endpoints: [r1:eth0, r2:eth0]
+  - endpoints: [r2:eth1, r4:eth0]
+  - endpoints: [r3:eth0, r4:eth1]
+";
+
+    fn load(text: &str) -> Topology {
+        umlvnf_topology::load_str(text, std::path::Path::new("/tmp/mh.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn each_host_keeps_its_nodes_and_the_links_that_touch_them() {
+        let t = load(TWO_HOSTS);
+        let a = share(&t, Some("a")).unwrap();
+        let b = share(&t, Some("b")).unwrap();
+        assert_eq!(a.nodes.keys().collect::<Vec<_>>(), ["r1", "r3"]);
+        assert_eq!(b.nodes.keys().collect::<Vec<_>>(), ["r2", "r4"]);
+        assert_eq!(a.links.len(), 2);
+        assert_eq!(b.links.len(), 3);
+        // The link inside b is unchanged; a has no part of it.
+        assert_eq!(b.links[1], t.links[1]);
+    }
+
+    #[test]
+    fn both_ends_of_a_crossing_link_agree() {
+        let t = load(TWO_HOSTS);
+        let a = share(&t, Some("a")).unwrap();
+        let b = share(&t, Some("b")).unwrap();
+        for (la, lb) in [(&a.links[0], &b.links[0]), (&a.links[1], &b.links[2])] {
+            let (oa, ob) = (la.l2tpv3.clone().unwrap(), lb.l2tpv3.clone().unwrap());
+            assert_eq!(oa.tx_session, ob.rx_session);
+            assert_eq!(oa.rx_session, ob.tx_session);
+            assert_eq!(oa.tx_cookie, ob.rx_cookie);
+            assert_eq!(oa.rx_cookie, ob.tx_cookie);
+            let (ra, rb) = (la.remote.clone().unwrap(), lb.remote.clone().unwrap());
+            assert_eq!(
+                (ra.address, ra.local),
+                (rb.local.unwrap(), Some(rb.address))
+            );
+            assert_eq!((ra.port, ra.local_port), (rb.local_port, rb.port));
+            assert_eq!(la.endpoints.len(), 1);
+            assert_eq!(la.transport, Some(Transport::L2tpv3));
+        }
+        let first = a.links[0].l2tpv3.clone().unwrap();
+        assert_eq!(
+            (first.rx_session, first.tx_session),
+            (Some(TunnelId(1)), Some(TunnelId(2)))
+        );
+        let third = a.links[1].remote.clone().unwrap();
+        assert_eq!(
+            (third.local_port, third.port),
+            (Some(FIRST_PORT + 4), Some(FIRST_PORT + 5))
+        );
+    }
+
+    #[test]
+    fn shares_plan_and_need_a_known_host() {
+        let t = load(TWO_HOSTS);
+        assert!(matches!(share(&t, None), Err(PlanError::HostNeeded { .. })));
+        assert!(matches!(
+            share(&t, Some("zz")),
+            Err(PlanError::UnknownHost { .. })
+        ));
+        let single = load("name: one\nnodes: {r1: {}}\n");
+        assert_eq!(share(&single, None).unwrap(), single);
+        assert!(matches!(
+            share(&single, Some("a")),
+            Err(PlanError::UnknownHost { .. })
+        ));
+    }
+}
