@@ -439,17 +439,7 @@ impl Decoder<'_> {
         let mut capacity = None;
         for (key, value, fpath) in &fields {
             match *key {
-                "address" => {
-                    let text = self.string(value, fpath)?;
-                    match text.parse() {
-                        Ok(a) => address = Some(a),
-                        Err(_) => self.error(
-                            value.pos,
-                            fpath,
-                            format!("`{text}` is not an IP address: write the host's underlay address, such as 192.0.2.1 or 2001:db8::1"),
-                        ),
-                    }
-                }
+                "address" => address = self.ip(value, fpath),
                 "capacity" => capacity = self.u32(value, fpath, "a number of nodes such as 4"),
                 _ => {}
             }
