@@ -38,6 +38,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+        /// Plan only this host's share of a lab spread over several machines (a name under
+        /// `hosts:`).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
     },
     /// Draw the topology as Graphviz DOT or Mermaid.
     Graph {
@@ -251,7 +255,7 @@ fn run(cli: Cli) -> cli::Result<ExitCode> {
     match cli.command {
         Command::Validate { files } => cli::topology::validate(&files),
         Command::Schema => cli::topology::schema(),
-        Command::Plan { file, format } => cli::topology::plan(&file, format),
+        Command::Plan { file, format, host } => cli::topology::plan(&file, format, host.as_deref()),
         Command::Graph { file, format } => cli::topology::graph(&file, format),
         Command::Up {
             file,

@@ -311,3 +311,80 @@ fn validate_refuses_what_uml_cannot_boot() {
         "{err}"
     );
 }
+
+#[test]
+fn plan_host_prints_that_hosts_share_and_the_errors_name_the_hosts() {
+    let file = topology("hosts/two-hosts");
+    let a = run(&["plan", &file, "--host", "a"]);
+    assert!(a.status.success(), "{}", text(&a));
+    let out = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        out.contains("guest r1") && out.contains("guest r3"),
+        "{out}"
+    );
+    assert!(!out.contains("guest r2"), "{out}");
+    assert!(
+        out.contains(
+            "src=192.0.2.1,dst=192.0.2.2,srcport=17100,dstport=17101,rx_session=1,tx_session=2"
+        ),
+        "{out}"
+    );
+    let b = run(&["plan", &file, "--host", "b", "--format", "json"]);
+    assert!(b.status.success(), "{}", text(&b));
+    let json: serde_json::Value = serde_json::from_slice(&b.stdout).expect("JSON");
+    assert_eq!(json["guests"].as_array().map(Vec::len), Some(2), "{json}");
+
+    let whole = run(&["plan", &file]);
+    assert_eq!(whole.status.code(), Some(1), "{}", text(&whole));
+    let err = String::from_utf8_lossy(&whole.stderr);
+    assert!(
+        err.contains("hosts `a`, `b`") && err.contains("--host NAME"),
+        "{err}"
+    );
+
+    let unknown = run(&["plan", &file, "--host", "zz"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no host `zz`: choose one of `a`, `b`"),
+        "{}",
+        text(&unknown)
+    );
+    let single = run(&["plan", &topology("chain"), "--host", "a"]);
+    assert_eq!(single.status.code(), Some(1), "{}", text(&single));
+    assert!(
+        String::from_utf8_lossy(&single.stderr).contains("has no `hosts:`"),
+        "{}",
+        text(&single)
+    );
+
+    let valid = run(&["validate", &file]);
+    assert!(valid.status.success(), "{}", text(&valid));
+    assert!(
+        String::from_utf8_lossy(&valid.stdout).contains("valid (4 nodes, 3 links on 2 hosts)"),
+        "{}",
+        text(&valid)
+    );
+}
+
+#[test]
+fn up_refuses_a_lab_spread_over_hosts_and_names_plan_host() {
+    let out = run(&["up", &topology("hosts/two-hosts")]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--host NAME") && err.contains("does not deploy a share"),
+        "{err}"
+    );
+}
+
+#[test]
+fn schema_has_hosts_and_the_node_host() {
+    let out = run(&["schema"]);
+    assert!(out.status.success());
+    let schema = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        schema.contains("\"hosts\"") && schema.contains("HostSpec"),
+        "{schema}"
+    );
+    assert!(schema.contains("underlay address"), "{schema}");
+}

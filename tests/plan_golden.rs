@@ -68,6 +68,47 @@ fn example_plans_match_golden_files() {
     );
 }
 
+/// Resolves every plan of these tests with [`context`].
+struct GoldenContext;
+
+impl plan::ResolveContext for GoldenContext {
+    type Error = std::convert::Infallible;
+    fn context(&mut self, topo: &umlvnf_topology::Topology) -> Result<PlanContext, Self::Error> {
+        Ok(context(topo))
+    }
+}
+
+#[test]
+fn host_shares_match_golden_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("topologies/hosts/two-hosts.yaml");
+    let mut failures = Vec::new();
+    for host in ["a", "b"] {
+        let p = plan::plan_file_share(&file, &mut GoldenContext, Some(host))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .plan;
+        let text = format!(
+            "{}\n--- json\n{}\n",
+            plan::render_text(&p),
+            serde_json::to_string_pretty(&p).expect("json")
+        );
+        let golden = root.join(format!("tests/golden/two-hosts.{host}.plan"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &text).expect("write golden");
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+            panic!("{} is missing (run with UPDATE_GOLDEN=1)", golden.display())
+        });
+        if want != text {
+            failures.push(host);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "shares differ from golden files: {failures:?} (UPDATE_GOLDEN=1 rewrites them)"
+    );
+}
+
 #[test]
 fn plan_never_renders_unsafe_values() {
     assert!(plan::is_uml_safe("/var/lib/umlvnf/labs/x/uml"));

@@ -28,9 +28,10 @@ pub fn schema() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `umlvnf plan`: what `up` would create.
-pub fn plan(file: &Path, format: PlanFormat) -> Result<ExitCode> {
-    let p = match planned(file)? {
+/// `umlvnf plan`: what `up` would create, or what host `host` runs of a lab spread over
+/// several machines.
+pub fn plan(file: &Path, format: PlanFormat, host: Option<&str>) -> Result<ExitCode> {
+    let p = match planned(file, host)? {
         Ok(p) => p.plan,
         Err(diagnostic) => {
             eprintln!("{diagnostic}");
@@ -53,24 +54,26 @@ pub fn graph(file: &Path, format: GraphFormat) -> Result<ExitCode> {
 
 /// The plan `umlvnf plan` shows, or the limit it breaks placed in the topology file (limits
 /// such as UML's command-line length depend on how the topology is rendered).
-fn planned(file: &Path) -> Result<std::result::Result<plan::Planned, umlvnf_topology::Diagnostic>> {
-    match plan::plan_file(file, &mut umlvnf::images::PlannedHere) {
+fn planned(
+    file: &Path,
+    host: Option<&str>,
+) -> Result<std::result::Result<plan::Planned, umlvnf_topology::Diagnostic>> {
+    match plan::plan_file_share(file, &mut umlvnf::images::PlannedHere, host) {
         Ok(p) => Ok(Ok(p)),
         Err(plan::PlanFileError::Plan(e)) => Ok(Err(e.diagnostic(file))),
         Err(e) => Err(e.into()),
     }
 }
 
-/// `umlvnf validate`: every error of every file, with its location.
+/// `umlvnf validate`: every error of every file, with its location. A lab spread over several
+/// hosts is planned host by host.
 pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
     let mut ok = true;
     for f in files {
-        match plan::plan_file(f, &mut umlvnf::images::PlannedHere) {
-            Ok(p) => println!(
-                "{}: valid ({} nodes, {} links)",
-                f.display(),
-                p.topology.nodes.len(),
-                p.topology.links.len()
+        match plan_every_share(f) {
+            Ok((nodes, links, hosts)) => println!(
+                "{}: valid ({nodes} nodes, {links} links{hosts})",
+                f.display()
             ),
             Err(plan::PlanFileError::Load(e)) => {
                 ok = false;
@@ -88,4 +91,28 @@ pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Plans file `f`, and each host's share when it is spread over several; returns the numbers
+/// of nodes and links of the whole topology and, for a spread one, how many hosts it spans.
+fn plan_every_share(
+    f: &Path,
+) -> std::result::Result<(usize, usize, String), plan::PlanFileError<umlvnf::images::ImagesError>> {
+    let resolver = &mut umlvnf::images::PlannedHere;
+    let counts = |t: &umlvnf_topology::Topology| (t.nodes.len(), t.links.len());
+    match plan::plan_file(f, resolver) {
+        Err(plan::PlanFileError::Plan(plan::PlanError::HostNeeded { .. })) => {}
+        other => {
+            return other.map(|p| {
+                let (n, l) = counts(&p.topology);
+                (n, l, String::new())
+            })
+        }
+    }
+    let whole = umlvnf_topology::load(f).map_err(plan::PlanFileError::Load)?;
+    for host in whole.hosts.keys() {
+        plan::plan_file_share(f, resolver, Some(host))?;
+    }
+    let (n, l) = counts(&whole);
+    Ok((n, l, format!(" on {} hosts", whole.hosts.len())))
 }

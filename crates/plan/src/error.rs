@@ -74,6 +74,28 @@ pub enum PlanError {
         /// The kernel choice.
         kernel: String,
     },
+    /// The lab is spread over several hosts and no host was chosen.
+    #[error("the lab is spread over several machines (hosts {hosts}): plan one host's share with `umlvnf plan FILE --host NAME`; `umlvnf up` does not deploy a share yet")]
+    HostNeeded {
+        /// The hosts, as `` `a`, `b` ``.
+        hosts: String,
+    },
+    /// The host chosen is not one of the topology's.
+    #[error("the topology has no host `{host}`: choose one of {hosts}")]
+    UnknownHost {
+        /// The host asked for.
+        host: String,
+        /// The hosts there are, as `` `a`, `b` `` (or a sentence when there are none).
+        hosts: String,
+    },
+    /// A link crossing hosts needs more UDP ports than there are.
+    #[error("link {link} crosses hosts but no UDP port is left for its tunnel (ports {first} and up are used, two for each link): use fewer links")]
+    NoTunnelPort {
+        /// The link's position.
+        link: usize,
+        /// The first port of cross-host tunnels.
+        first: u16,
+    },
 }
 
 /// The longest UML command line: `COMMAND_LINE_SIZE` (4096) less its terminating NUL.
@@ -94,7 +116,10 @@ impl PlanError {
             PlanError::TooManyOptions {
                 node, interface, ..
             } => Some(format!("nodes.{node}.interfaces.{interface}")),
-            PlanError::WireEnds { link } => Some(format!("links[{link}]")),
+            PlanError::WireEnds { link } | PlanError::NoTunnelPort { link, .. } => {
+                Some(format!("links[{link}]"))
+            }
+            PlanError::HostNeeded { .. } => Some("hosts".to_string()),
             _ => None,
         }
     }

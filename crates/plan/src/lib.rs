@@ -9,7 +9,8 @@
 //! host. What the plan needs to know about the machine (images, kernels, seccomp, `lpj=`) comes
 //! in a [`PlanContext`] the caller resolves.
 //!
-//! [`plan_file`] is the one route from a topology file to its plan.
+//! [`plan_file`] is the one route from a topology file to its plan ([`plan_file_share`] for
+//! one host's share of a lab spread over several, see [`share`]).
 //!
 //! Modules: [`model`] (the plan's parts), [`wire`] (datapath wires and BPF files),
 //! [`naming`] (names of host objects), [`uml`] (what a UML command line accepts), the planner
@@ -22,6 +23,7 @@ pub mod naming;
 mod planner;
 mod render;
 mod route;
+pub mod share;
 pub mod uml;
 pub mod wire;
 
@@ -29,7 +31,7 @@ pub use context::{GuestKernel, PlanContext};
 pub use error::{PlanError, MAX_COMMAND_LINE, MAX_GUEST_INTERFACES};
 pub use model::{GuestInterface, GuestPlan, GuestSetup, HostNodePlan, HostStep, LinkPlan, Plan};
 pub use render::render_text;
-pub use route::{plan_file, PlanFileError, Planned, ResolveContext};
+pub use route::{plan_file, plan_file_share, PlanFileError, Planned, ResolveContext};
 pub use uml::{is_option_value_safe, is_uml_safe, uml_u32};
 pub use wire::{BpfFilePlan, WireEncap, WireEnd, WirePlan, WireSocket};
 

@@ -66,12 +66,25 @@ impl PlanError {
     }
 }
 
-/// Loads topology file `path`, resolves its context with `resolver` and plans it.
+/// Loads topology file `path`, resolves its context with `resolver` and plans it. A topology
+/// spread over several hosts (`hosts:`) is refused with [`PlanError::HostNeeded`]: plan one
+/// host's share with [`plan_file_share`].
 pub fn plan_file<R: ResolveContext>(
     path: &Path,
     resolver: &mut R,
 ) -> Result<Planned, PlanFileError<R::Error>> {
-    let topology = umlvnf_topology::load(path).map_err(PlanFileError::Load)?;
+    plan_file_share(path, resolver, None)
+}
+
+/// Like [`plan_file`], but plans the share of host `host` (a name under `hosts:`) when one is
+/// given; [`Planned::topology`] is then that share.
+pub fn plan_file_share<R: ResolveContext>(
+    path: &Path,
+    resolver: &mut R,
+    host: Option<&str>,
+) -> Result<Planned, PlanFileError<R::Error>> {
+    let whole = umlvnf_topology::load(path).map_err(PlanFileError::Load)?;
+    let topology = crate::share::share(&whole, host).map_err(PlanFileError::Plan)?;
     let ctx = resolver
         .context(&topology)
         .map_err(PlanFileError::Context)?;

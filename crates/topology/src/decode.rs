@@ -27,6 +27,7 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
         links: Vec::new(),
         metrics: None,
         host_access: HostAccess::default(),
+        hosts: BTreeMap::new(),
     };
     let Some(root) = root else {
         d.sink.error(
@@ -49,6 +50,15 @@ pub(crate) fn decode(root: Option<&YNode>, sink: &mut Sink, spans: &mut Spans) -
             "defaults" => topo.defaults = d.defaults(value, path),
             "metrics" => topo.metrics = d.metrics(value, path),
             "host_access" => topo.host_access = d.host_access(value, path),
+            "hosts" => {
+                if let Some(entries) = d.entries(value, path, "hosts by name") {
+                    for (name, host, hpath) in entries {
+                        if let Some(h) = d.host_spec(host, &hpath) {
+                            topo.hosts.insert(name.to_string(), h);
+                        }
+                    }
+                }
+            }
             "nodes" => {
                 if let Some(entries) = d.entries(value, path, "nodes by name") {
                     for (name, node, npath) in entries {
@@ -423,6 +433,27 @@ impl Decoder<'_> {
         out
     }
 
+    fn host_spec(&mut self, node: &YNode, path: &str) -> Option<HostSpec> {
+        let fields = self.fields_of::<HostSpec>(node, path, "a host")?;
+        let mut address = None;
+        let mut capacity = None;
+        for (key, value, fpath) in &fields {
+            match *key {
+                "address" => address = self.ip(value, fpath),
+                "capacity" => capacity = self.u32(value, fpath, "a number of nodes such as 4"),
+                _ => {}
+            }
+        }
+        self.require(
+            node,
+            path,
+            &fields,
+            "address",
+            "the host's underlay address, such as `address: 192.0.2.1`",
+        );
+        address.map(|address| HostSpec { address, capacity })
+    }
+
     fn host_access(&mut self, node: &YNode, path: &str) -> HostAccess {
         let mut out = HostAccess::default();
         if Self::is_null(node) {
@@ -553,6 +584,7 @@ impl Decoder<'_> {
                 "vcpus" => out.vcpus = self.vcpus(value, fpath),
                 "userspace" => out.userspace = self.userspace(value, fpath),
                 "clock" => out.clock = self.clock(value, fpath),
+                "host" => out.host = self.opt_string(value, fpath),
                 _ => {}
             }
         }

@@ -14,6 +14,7 @@ mod impair_schema;
 pub mod kernel_config;
 pub mod model;
 pub mod names;
+pub mod placement;
 mod retransport;
 mod spans;
 mod tree;

@@ -35,6 +35,23 @@ pub struct Topology {
     /// What the lab may reach outside itself on the host. Everything is off unless set.
     #[serde(default)]
     pub host_access: HostAccess,
+    /// The machines the lab is spread over, by name (like node names). Each plans its own
+    /// share (`umlvnf plan --host NAME`); links between nodes on different hosts become
+    /// L2TPv3-over-UDP tunnels between the hosts' addresses. Without it the whole lab runs on
+    /// one machine.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hosts: BTreeMap<String, HostSpec>,
+}
+
+/// One machine of a lab spread over several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// The host's underlay address: where the other hosts send its tunnels.
+    #[schemars(with = "String")]
+    pub address: IpAddr,
+    /// How many nodes it may hold (default: no limit).
+    pub capacity: Option<u32>,
 }
 
 /// Host-facing choices a topology must make explicitly: each reaches outside the lab.
@@ -166,6 +183,10 @@ pub struct Node {
     /// The guest's clock (uml only): `real` (default) or `virtual`, which jumps over idle
     /// time (time-travel) so that protocol timers can be tested in seconds.
     pub clock: Option<Clock>,
+    /// The host (a name under `hosts:`) the node runs on; nodes without it are placed by
+    /// umlvnf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// How a UML kernel runs guest processes.

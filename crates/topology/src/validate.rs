@@ -16,6 +16,7 @@ use crate::model::*;
 use crate::names::{is_valid_ifname, is_valid_name};
 use crate::spans::{index, join, Spans};
 
+mod host_rules;
 mod tunnel_rules;
 
 /// Highest CPU number accepted in `cpus` (exclusive).
@@ -59,6 +60,7 @@ pub(crate) fn validate(topo: &mut Topology, spans: &Spans, sink: &mut Sink, base
     }
     v.nftables_support(topo);
     v.cpus_and_clock(topo);
+    v.host_rules(topo);
     if let Some(addr) = topo.metrics.as_ref().and_then(|m| m.listen) {
         if !addr.ip().is_loopback() && !topo.host_access.public_metrics {
             v.at_value(
