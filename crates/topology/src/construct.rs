@@ -22,6 +22,7 @@ impl Topology {
             links: Vec::new(),
             metrics: None,
             host_access: HostAccess::default(),
+            hosts: BTreeMap::new(),
         }
     }
 
