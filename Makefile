@@ -1,7 +1,6 @@
 # umlvnf: the two commands are `make run` and `make test`.
 CARGO ?= cargo
 TOPOLOGY ?= topologies/quickstart.yaml
-ROOT := $(shell id -u)
 
 .PHONY: run test deps build build-debug lint fmt clean
 
@@ -9,16 +8,9 @@ ROOT := $(shell id -u)
 run: build
 	./target/release/umlvnf up --check $(TOPOLOGY)
 
-## test: install what is missing, build (the appliance kernel once, then cached), run the whole suite (root tests need root)
+## test: install what is missing, build (the appliance kernel once, then cached), run the whole suite (root tests need root); see tests/suite.sh
 test: deps
-	$(CARGO) build --workspace --bins
-ifeq ($(ROOT),0)
-	./target/debug/umlvnf kernel build
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
-else
-	@echo "SKIPPED: tests named root_* boot UML guests and need root; run 'make test' as root."
-	$(CARGO) test --workspace --no-fail-fast -- --skip root_
-endif
+	CARGO="$(CARGO)" bash tests/suite.sh
 
 deps:
 	bash deploy/install-deps.sh
