@@ -1,7 +1,8 @@
 //! Labs spread over several machines, with machines simulated as network namespaces: each has
 //! its own underlay address on a bridge the test creates and runs its own umlvnf runtime
 //! (`umlvnf up -d FILE --host NAME` inside the namespace). Cross-host links are L2TPv3-over-UDP
-//! tunnels between the machines' addresses, guest to guest.
+//! tunnels between the machines' addresses, guest to guest; `inspect` on each machine shows
+//! whether each cross-host link's peer is heard from.
 
 mod common;
 
@@ -162,6 +163,44 @@ impl Shares<'_> {
         self.machines.umlvnf(host, &args)
     }
 
+    /// The peer state `inspect` shows for the remote end `endpoint` of host `host`'s share.
+    fn peer(&self, host: char, endpoint: &str) -> String {
+        let h = host.to_string();
+        let out = self.machines.umlvnf(
+            host,
+            &[
+                "inspect",
+                "-t",
+                path(&self.file),
+                "--host",
+                &h,
+                "--format",
+                "json",
+            ],
+        );
+        assert!(out.status.success(), "inspect --host {h}: {}", text(&out));
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let ends = status["remote_ends"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let end = ends
+            .iter()
+            .find(|e| e["endpoint"] == endpoint)
+            .unwrap_or_else(|| panic!("no remote end {endpoint} in {status}"));
+        end["peer"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Waits until the peer of `endpoint` on `host` is in `state`.
+    fn peer_becomes(&self, host: char, endpoint: &str, state: &str) {
+        let mut last = String::new();
+        let reached = eventually(Duration::from_secs(20), || {
+            last = self.peer(host, endpoint);
+            last == state
+        });
+        assert!(reached, "{endpoint} on {host}: peer {last}, not {state}");
+    }
+
     /// `umlvnf down` on machine `host`, asserted to leave nothing of its share.
     fn down(&self, host: char) {
         let h = host.to_string();
@@ -235,6 +274,9 @@ fn root_lab_over_three_machines_survives_one_machine_redeployed() {
     );
     let ttl = String::from_utf8_lossy(&out.stdout).contains("ttl=63");
     assert!(ttl, "one router on the way: {}", text(&out));
+    // The keepalives keep every cross-host link up in `inspect`, idle or not.
+    shares.peer_becomes('a', "r1:eth1", "up");
+    shares.peer_becomes('c', "r3:eth0", "up");
 
     // Machine b's runtime dies; `down` there removes what it left.
     let b = umlvnf::state::LabState::load(&umlvnf::state::labs_dir().join(shares.share('b')))
@@ -252,12 +294,15 @@ fn root_lab_over_three_machines_survives_one_machine_redeployed() {
         let out = shares.exec(h, node, &["ping", "-c", "1", "-W", "2", peer]);
         assert!(pings(&out), "{node} on {h} still runs: {}", text(&out));
     }
+    shares.peer_becomes('a', "r1:eth1", "down");
+    shares.peer_becomes('c', "r3:eth0", "down");
 
     machines.up('b', &shares.file);
     assert!(
         eventually(Duration::from_secs(20), || pings(&end_to_end())),
         "r1 reaches r3 again once b is deployed again"
     );
+    shares.peer_becomes('a', "r1:eth1", "up");
     for h in ['a', 'b', 'c'] {
         shares.down(h);
     }
