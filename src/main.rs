@@ -68,6 +68,10 @@ enum Command {
         /// Do not serve metrics.
         #[arg(long, conflicts_with = "metrics")]
         no_metrics: bool,
+        /// Deploy only this host's share of a lab spread over several machines (a name under
+        /// `hosts:`); it runs as lab `LAB.HOST`.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
     },
     /// Tear a lab down, leaving nothing behind.
     Down {
@@ -263,7 +267,17 @@ fn run(cli: Cli) -> cli::Result<ExitCode> {
             check,
             metrics,
             no_metrics,
-        } => cli::up::up(file, detach, check, metrics, no_metrics),
+            host,
+        } => cli::up::up(
+            file,
+            &cli::up::Flags {
+                detach,
+                check,
+                metrics,
+                no_metrics,
+                host,
+            },
+        ),
         Command::Down { lab } => cli::down::down(&lab),
         Command::Inspect { lab, format } => cli::inspect::inspect(&lab, format),
         Command::Exec {

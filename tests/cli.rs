@@ -325,7 +325,7 @@ fn plan_host_prints_that_hosts_share_and_the_errors_name_the_hosts() {
     assert!(!out.contains("guest r2"), "{out}");
     assert!(
         out.contains(
-            "src=192.0.2.1,dst=192.0.2.2,srcport=17100,dstport=17101,rx_session=1,tx_session=2"
+            "src=127.0.0.1,dst=127.0.0.2,srcport=17100,dstport=17101,rx_session=1,tx_session=2"
         ),
         "{out}"
     );
@@ -367,12 +367,19 @@ fn plan_host_prints_that_hosts_share_and_the_errors_name_the_hosts() {
 }
 
 #[test]
-fn up_refuses_a_lab_spread_over_hosts_and_names_plan_host() {
+fn up_without_host_refuses_a_spread_lab_and_names_up_host() {
     let out = run(&["up", &topology("hosts/two-hosts")]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--host NAME") && err.contains("does not deploy a share"),
+        err.contains("umlvnf up FILE --host NAME") && err.contains("`a`, `b`"),
+        "{err}"
+    );
+    let out = run(&["up", &topology("hosts/two-hosts"), "--host", "zz"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no host `zz`") && err.contains("`a`, `b`"),
         "{err}"
     );
 }

@@ -89,6 +89,26 @@ pub fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
                         .unwrap_or_default()
                 );
             }
+            if !status.remote_ends.is_empty() {
+                println!(
+                    "\n{:<22} {:<30} {:<7} {:>10}  LAST FRAME",
+                    "REMOTE END", "PEER", "STATE", "RX FRAMES"
+                );
+            }
+            for r in &status.remote_ends {
+                println!(
+                    "{:<22} {:<30} {:<7} {:>10}  {}",
+                    r.endpoint,
+                    r.remote,
+                    r.peer,
+                    r.frames_received
+                        .map(|f| f.to_string())
+                        .unwrap_or("-".into()),
+                    r.last_frame_seconds
+                        .map(|s| format!("{s:.1} s ago"))
+                        .unwrap_or("none seen".into())
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use umlvnf::plan::share::share_lab;
 use umlvnf::state::{self, LabState};
 use umlvnf_lab::{Client, LabDir};
 
@@ -16,6 +17,10 @@ pub struct LabArgs {
     /// The lab name.
     #[arg(long)]
     lab: Option<String>,
+    /// The host whose share of a lab spread over several machines this is about (a name under
+    /// the topology's `hosts:`; the share runs as lab `LAB.HOST`).
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
 }
 
 /// A lab that is up: its name, directory and recorded state.
@@ -53,15 +58,35 @@ pub fn client(args: &LabArgs) -> Result<Client> {
     Ok(Chosen::from(args)?.client())
 }
 
-/// Finds the lab a command is about.
+/// Finds the lab a command is about: the one named, the one of the topology file, or the only
+/// one up; with `--host`, that host's share of it.
 fn select_lab(args: &LabArgs) -> Result<String> {
+    let host = args.host.as_deref();
     if let Some(l) = &args.lab {
-        return Ok(l.clone());
+        return Ok(host.map_or_else(|| l.clone(), |h| share_lab(l, h)));
     }
     if let Some(t) = &args.topology {
-        return Ok(umlvnf_topology::load(t)?.name);
+        let topo = umlvnf_topology::load(t)?;
+        return match host {
+            Some(h) if !topo.hosts.contains_key(h) => Err(format!(
+                "{} has no host `{h}` under `hosts:`{}",
+                t.display(),
+                one_of(topo.hosts.keys())
+            )
+            .into()),
+            Some(h) => Ok(share_lab(&topo.name, h)),
+            None if topo.hosts.is_empty() => Ok(topo.name),
+            None => only_share_up(&topo.name, t),
+        };
     }
     let labs = state::list_labs();
+    let labs: Vec<String> = match host {
+        Some(h) => labs
+            .into_iter()
+            .filter(|l| l.rsplit_once('.').is_some_and(|(_, lh)| lh == h))
+            .collect(),
+        None => labs,
+    };
     match labs.len() {
         0 => match std::fs::read_dir(state::labs_dir()) {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
@@ -69,7 +94,11 @@ fn select_lab(args: &LabArgs) -> Result<String> {
                 state::labs_dir().display()
             )
             .into()),
-            _ => Err("no lab is up (start one with `umlvnf up FILE`)".into()),
+            _ => Err(match host {
+                Some(h) => format!("no share of host `{h}` is up on this machine (start one with `umlvnf up FILE --host {h}`)"),
+                None => "no lab is up (start one with `umlvnf up FILE`)".to_string(),
+            }
+            .into()),
         },
         1 => Ok(labs[0].clone()),
         _ => Err(format!(
@@ -78,5 +107,39 @@ fn select_lab(args: &LabArgs) -> Result<String> {
             labs.join(", ")
         )
         .into()),
+    }
+}
+
+/// The share of spread lab `lab` (topology file `file`) that is up on this machine, when it
+/// is the only one.
+fn only_share_up(lab: &str, file: &std::path::Path) -> Result<String> {
+    let prefix = format!("{lab}.");
+    let up: Vec<String> = state::list_labs()
+        .into_iter()
+        .filter(|l| l.starts_with(&prefix))
+        .collect();
+    match up.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "lab `{lab}` ({}) is spread over several machines and no share of it is up on this machine: start one with `umlvnf up {} --host NAME`",
+            file.display(),
+            file.display()
+        )
+        .into()),
+        _ => Err(format!(
+            "several shares of lab `{lab}` are up on this machine ({}): choose one with --host NAME",
+            up.join(", ")
+        )
+        .into()),
+    }
+}
+
+/// `: choose one of `a`, `b`` for an error, or nothing when there are no names.
+fn one_of<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+    if names.is_empty() {
+        " (it has no `hosts:`)".to_string()
+    } else {
+        format!(": choose one of {}", names.join(", "))
     }
 }

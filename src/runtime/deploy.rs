@@ -347,19 +347,25 @@ fn run(
         reachability(&plan, &mut progress);
     }
     let me = std::env::args().next().unwrap_or_else(|| "umlvnf".into());
+    // With other labs up (or other hosts' shares simulated here) every command needs --lab.
+    let sel = if state::list_labs().len() > 1 {
+        format!(" --lab {}", plan.lab)
+    } else {
+        String::new()
+    };
     if let Some(g) = plan.guests.first() {
         progress.line(&format!(
-            "  {me} exec {} -- ip route      # a command in a guest",
+            "  {me} exec{sel} {} -- ip route      # a command in a guest",
             g.node
         ));
     }
     if let [a, b, ..] = plan.host_nodes.as_slice() {
         if let Some(addr) = first_ipv4(b) {
-            progress.line(&format!("  {me} exec {} -- ping -c 3 {addr}", a.node));
+            progress.line(&format!("  {me} exec{sel} {} -- ping -c 3 {addr}", a.node));
         }
     }
     progress.line(&format!(
-        "  {me} inspect · {me} console NODE · {me} down --lab {}",
+        "  {me} inspect{sel} · {me} console{sel} NODE · {me} down --lab {}",
         plan.lab
     ));
     match ready_pipe.take() {

@@ -776,6 +776,7 @@ fn guest_config(lab: &str, g: &GuestPlan) -> Result<GuestConfig, RuntimeError> {
                 mtu: i.mtu,
                 ipv4: i.ipv4.clone(),
                 ipv6: i.ipv6.clone(),
+                keepalive: i.keepalive,
             })
             .collect(),
         routes: g

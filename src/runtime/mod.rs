@@ -5,6 +5,7 @@ mod guests;
 pub mod host_objects;
 mod link_request;
 mod metrics;
+mod peer_watch;
 mod progress;
 mod supervisor;
 mod teardown;

@@ -18,6 +18,7 @@ use umlvnf_lab::{NodeKind, NodeState};
 use super::guests::{Guest, GuestError, Notifier};
 use super::host_objects;
 use super::link_request::{check_wire, LinkRequestError};
+use super::peer_watch::PeerWatch;
 use super::progress::{Progress, INTERRUPTED};
 use super::wires::Wires;
 use super::RuntimeError;
@@ -31,6 +32,7 @@ pub struct Lab {
     down_waiters: Mutex<Vec<UnixStream>>,
     wires: Wires,
     metrics: Mutex<Option<umlvnf_metrics::MetricsServer>>,
+    peers: PeerWatch,
     _notifier: Notifier,
 }
 
@@ -50,6 +52,7 @@ impl Lab {
                 Arc::new(Guest::new(&plan, g.clone(), notices, stopping.clone())?),
             );
         }
+        let peers = PeerWatch::of(&plan);
         let lab = Arc::new(Lab {
             plan,
             state: Mutex::new(state),
@@ -58,6 +61,7 @@ impl Lab {
             down_waiters: Mutex::new(Vec::new()),
             wires,
             metrics: Mutex::new(None),
+            peers,
             _notifier: notifier,
         });
         let listener = UnixListener::bind(lab.plan.lab_dir.join("control.sock"))
@@ -72,6 +76,21 @@ impl Lab {
                 }
             })
             .map_err(RuntimeError::io("starting the control thread"))?;
+        if !lab.peers.is_empty() {
+            let weak = Arc::downgrade(&lab);
+            std::thread::Builder::new()
+                .name("peers".into())
+                .spawn(move || loop {
+                    std::thread::sleep(umlvnf_agent::agent::keepalive::EVERY);
+                    let Some(lab) = weak.upgrade() else { break };
+                    if lab.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    lab.peers
+                        .poll(&|node| lab.guest_net_stats(node, Duration::from_secs(1)).ok());
+                })
+                .map_err(RuntimeError::io("starting the peer watch"))?;
+        }
         Ok(lab)
     }
 
@@ -442,13 +461,15 @@ impl Lab {
 
     fn status(&self) -> LabStatus {
         let st = self.state_snapshot();
-        status_of(
+        let mut status = status_of(
             &st,
             self.guests
                 .values()
                 .map(|g| (g.node().to_string(), g.record()))
                 .collect(),
-        )
+        );
+        status.remote_ends = self.peers.status();
+        status
     }
 }
 
@@ -498,5 +519,6 @@ pub fn status_of(st: &LabState, live: BTreeMap<String, GuestRecord>) -> LabStatu
         metrics: st.metrics,
         nodes,
         links: st.links.clone(),
+        remote_ends: Vec::new(),
     }
 }

@@ -72,6 +72,10 @@ pub struct InterfaceConfig {
     /// IPv6 addresses with prefix length, e.g. `2001:db8::1/64` (added without DAD).
     #[serde(default)]
     pub ipv6: Vec<String>,
+    /// Send an LLDP frame on the interface every [`crate::agent::keepalive::EVERY`], so that
+    /// the far end of a link to a remote end sees frames even when the link is idle.
+    #[serde(default)]
+    pub keepalive: bool,
 }
 
 /// One route, in iproute2 syntax after `ip route add`.

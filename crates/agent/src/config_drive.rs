@@ -156,6 +156,7 @@ mod tests {
                 mtu: Some(1400),
                 ipv4: vec!["10.1.0.254/24".into()],
                 ipv6: vec!["2001:db8::1/64".into()],
+                keepalive: true,
             }],
             routes: vec![RouteConfig {
                 route: "default via 10.1.0.1".into(),

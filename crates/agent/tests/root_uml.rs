@@ -381,6 +381,7 @@ fn root_agent_boots() {
             mtu: Some(1400),
             ipv4: vec!["10.1.0.254/24".into()],
             ipv6: vec!["2001:db8:1::254/64".into()],
+            keepalive: false,
         }],
         routes: vec![
             RouteConfig {

@@ -13,4 +13,7 @@ pub mod status;
 pub use control::{Client, ControlError, Reply, Request};
 pub use layout::LabDir;
 pub use state::{GuestRecord, LabState, LinkRecord, NodeState, Owned, Phase, ProcRef};
-pub use status::{ExecResult, LabStatus, NodeKind, NodeStatus, WireDirection, WireStatus};
+pub use status::{
+    ExecResult, LabStatus, NodeKind, NodeStatus, PeerState, RemoteEndStatus, WireDirection,
+    WireStatus,
+};

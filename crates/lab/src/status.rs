@@ -23,6 +23,48 @@ pub struct LabStatus {
     pub nodes: Vec<NodeStatus>,
     /// Every link.
     pub links: Vec<LinkRecord>,
+    /// Every link from a guest straight to a remote end (`remote:`, or a link to a node on
+    /// another host), with whether its peer is heard from; empty when no runtime answers.
+    #[serde(default)]
+    pub remote_ends: Vec<RemoteEndStatus>,
+}
+
+/// Whether the far end of a link to a remote end is heard from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerState {
+    /// A frame came from the peer within the last few seconds (its keepalives arrive).
+    Up,
+    /// No frame from the peer for longer than that.
+    Down,
+    /// Not known yet: the runtime has not watched long enough, or cannot read the guest.
+    Unknown,
+}
+
+impl std::fmt::Display for PeerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            PeerState::Up => "up",
+            PeerState::Down => "down",
+            PeerState::Unknown => "unknown",
+        })
+    }
+}
+
+/// One link from a guest to a remote end, as `inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteEndStatus {
+    /// The guest's endpoint (`r1:eth1`).
+    pub endpoint: String,
+    /// The far end as the plan writes it (`remote 10.0.0.2:17101`).
+    pub remote: String,
+    /// Whether the peer is heard from.
+    pub peer: PeerState,
+    /// Frames the guest interface has received, at the last reading.
+    pub frames_received: Option<u64>,
+    /// Seconds since the last frame from the peer was seen (`None`: none since the runtime
+    /// started watching).
+    pub last_frame_seconds: Option<f64>,
 }
 
 /// What a node is.

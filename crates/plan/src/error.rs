@@ -75,7 +75,7 @@ pub enum PlanError {
         kernel: String,
     },
     /// The lab is spread over several hosts and no host was chosen.
-    #[error("the lab is spread over several machines (hosts {hosts}): plan one host's share with `umlvnf plan FILE --host NAME`; `umlvnf up` does not deploy a share yet")]
+    #[error("the lab is spread over several machines (hosts {hosts}): deploy each host's share on that host with `umlvnf up FILE --host NAME` (`umlvnf plan FILE --host NAME` shows it)")]
     HostNeeded {
         /// The hosts, as `` `a`, `b` ``.
         hosts: String,

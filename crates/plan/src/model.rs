@@ -211,6 +211,9 @@ pub struct GuestInterface {
     pub ipv4: Vec<String>,
     /// IPv6 addresses with prefix.
     pub ipv6: Vec<String>,
+    /// The interface's link goes straight to a remote end (`remote:`, or a link to another
+    /// host): the guest sends a keepalive on it, and the runtime watches for the peer's.
+    pub keepalive: bool,
 }
 
 /// A link as deployed.

@@ -25,8 +25,16 @@ pub const FIRST_PORT: u16 = 17100;
 /// of another lab unlikely to match).
 pub const COOKIE_BASE: u32 = 0x756d_0000;
 
-/// The share of `topo` that host `host` runs, or the whole topology when `host` is `None` and
-/// the topology has no `hosts:`.
+/// The name of host `host`'s share of lab `lab`: `LAB.HOST`. Lab and host names hold no `.`,
+/// so the name is unambiguous, and it differs from every lab name, so a share's state
+/// directory, lock, namespaces and interfaces never collide with another share's or lab's, even
+/// when several hosts are simulated on one machine.
+pub fn share_lab(lab: &str, host: &str) -> String {
+    format!("{lab}.{host}")
+}
+
+/// The share of `topo` that host `host` runs (named [`share_lab`]), or the whole topology when
+/// `host` is `None` and the topology has no `hosts:`.
 pub fn share(topo: &Topology, host: Option<&str>) -> Result<Topology, PlanError> {
     let names = || {
         if topo.hosts.is_empty() {
@@ -53,6 +61,7 @@ pub fn share(topo: &Topology, host: Option<&str>) -> Result<Topology, PlanError>
     };
     let here = |node: &str| placement.get(node).map(String::as_str) == Some(host);
     let mut out = topo.clone();
+    out.name = share_lab(&topo.name, host);
     out.nodes.retain(|name, _| here(name));
     out.links = Vec::new();
     for (i, link) in topo.links.iter().enumerate() {
@@ -153,6 +162,8 @@ links:
         let b = share(&t, Some("b")).unwrap();
         assert_eq!(a.nodes.keys().collect::<Vec<_>>(), ["r1", "r3"]);
         assert_eq!(b.nodes.keys().collect::<Vec<_>>(), ["r2", "r4"]);
+        // Each share is a lab of its own, named so that it collides with no other.
+        assert_eq!((a.name.as_str(), b.name.as_str()), ("mh.a", "mh.b"));
         assert_eq!(a.links.len(), 2);
         assert_eq!(b.links.len(), 3);
         // The link inside b is unchanged; a has no part of it.

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod exec;
 pub mod files;
 pub mod init;
+pub mod keepalive;
 pub mod netstats;
 pub mod serve;
 pub mod step;
@@ -147,7 +148,9 @@ fn configure(sup: &mut Supervisor) -> Result<(), step::StepFailure> {
             )
         })?;
     }
-    apply::apply(sup, &cfg)
+    apply::apply(sup, &cfg)?;
+    keepalive::start(&cfg);
+    Ok(())
 }
 
 /// Reaps and handles signals for `d` without serving.

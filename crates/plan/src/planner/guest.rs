@@ -207,6 +207,9 @@ impl Planner<'_> {
                 mtu: spec.mtu,
                 ipv4: spec.ipv4.iter().map(|a| a.to_string()).collect(),
                 ipv6: spec.ipv6.iter().map(|a| a.to_string()).collect(),
+                keepalive: self
+                    .remote_ends
+                    .contains(&(name.to_string(), iface.to_string())),
             });
         }
         Ok(interfaces)

@@ -41,6 +41,8 @@ pub(crate) struct Planner<'a> {
     vec_opts: BTreeMap<(String, String), Vec<(String, String)>>,
     /// Host capabilities each guest keeps.
     caps: BTreeMap<String, Vec<String>>,
+    /// Guest interfaces, as (node, interface), whose link goes straight to a remote end.
+    remote_ends: std::collections::BTreeSet<(String, String)>,
     /// Receive steering for the far ends of pinned guests' links, applied once every link
     /// interface exists and sits in its namespace.
     steer: Vec<HostStep>,
@@ -74,6 +76,7 @@ impl<'a> Planner<'a> {
             alloc: Allocator::new(topo),
             vec_opts: BTreeMap::new(),
             caps: BTreeMap::new(),
+            remote_ends: Default::default(),
             steer: Vec::new(),
         }
     }

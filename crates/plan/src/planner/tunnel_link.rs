@@ -168,6 +168,8 @@ impl Planner<'_> {
         let sc = side_char(side);
         let (mut opts, cap, wire_end) = if let Some(r) = &t.link.remote {
             // Straight from the guest to the remote end.
+            self.remote_ends
+                .insert((node.to_string(), iface.to_string()));
             let local = self.local_address(r, &t.key(&sc.to_string()));
             let pv = t.view(side);
             (
