@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Writes grafana/dashboards/*.json. Edit here, run `python3 grafana/generate_dashboards.py`,
-commit both. Every panel uses the `datasource` variable; `lab` selects the lab."""
+commit both. Every panel uses the `datasource` variable; `lab` selects the lab and `host` the
+machines of a lab spread over several (all of them by default)."""
 
 import json
 import os
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RI = "$__rate_interval"
-L = 'lab="$lab"'
-LN = 'lab="$lab",node=~"$node"'
-LNL = 'lab="$lab",node=~"$node",link=~"$link"'
+L = 'lab="$lab",host=~"$host"'
+LN = L + ',node=~"$node"'
+LNL = LN + ',link=~"$link"'
 
 
 def var_datasource():
@@ -33,13 +34,17 @@ def var_lab():
     return var_query("lab", "Lab", "label_values(umlvnf_build_info, lab)")
 
 
+def var_host():
+    return var_query("host", "Host", 'label_values(umlvnf_build_info{lab="$lab"}, host)', True)
+
+
 def var_node():
-    return var_query("node", "Node", 'label_values(umlvnf_guest_up{lab="$lab"}, node)', True)
+    return var_query("node", "Node", "label_values(umlvnf_guest_up{%s}, node)" % L, True)
 
 
 def var_link():
     return var_query("link", "Link",
-                     'label_values(umlvnf_datapath_packets_total{lab="$lab"}, link)', True)
+                     "label_values(umlvnf_datapath_packets_total{%s}, link)" % L, True)
 
 
 def target(expr, legend="", ref="A", fmt=None):
@@ -122,7 +127,7 @@ def rate(series, sel):
 overview = dashboard(
     "umlvnf-overview", "umlvnf / Lab overview",
     "Health and traffic of one umlvnf lab at a glance.",
-    [var_datasource(), var_lab()],
+    [var_datasource(), var_lab(), var_host()],
     [
         panel("stat", "Guests up", [f"sum(umlvnf_guest_up{{{L}}})"], w=4, h=4),
         panel("stat", "Guests down", [f"count(umlvnf_guest_up{{{L}}} == 0) or vector(0)"],
@@ -161,7 +166,7 @@ overview = dashboard(
 links = dashboard(
     "umlvnf-links", "umlvnf / Links",
     "Packets and bits per second of every node interface; transmit below the axis.",
-    [var_datasource(), var_lab(), var_node()],
+    [var_datasource(), var_lab(), var_host(), var_node()],
     [
         row("Seen by the guest kernels (/proc/net/dev)"),
         panel("timeseries", "Guest interface packets/s",
@@ -208,7 +213,7 @@ qsel_bucket = rate("umlvnf_datapath_batch_size_bucket", LNL)
 queues = dashboard(
     "umlvnf-queues", "umlvnf / Queues",
     "Per-queue detail: umlvnf's datapath queues and the UML vector driver's queues.",
-    [var_datasource(), var_lab(), var_node(), var_link()],
+    [var_datasource(), var_lab(), var_host(), var_node(), var_link()],
     [
         row("umlvnf datapath queues"),
         panel("timeseries", "Packets/s per queue",
@@ -274,7 +279,7 @@ queues = dashboard(
 drops = dashboard(
     "umlvnf-drops", "umlvnf / Drops",
     "Where packets are lost: umlvnf's datapath by reason, guest kernels, vector driver, host.",
-    [var_datasource(), var_lab(), var_node()],
+    [var_datasource(), var_lab(), var_host(), var_node()],
     [
         panel("timeseries", "Datapath drops/s by reason",
               [(by("reason", rate("umlvnf_datapath_drops_total", LN)), "{{reason}}")],
@@ -302,7 +307,7 @@ drops = dashboard(
 guests = dashboard(
     "umlvnf-guests", "umlvnf / Guest resources",
     "CPU, memory, restarts and boot time of every UML guest (its host process group).",
-    [var_datasource(), var_lab(), var_node()],
+    [var_datasource(), var_lab(), var_host(), var_node()],
     [
         panel("timeseries", "CPU (cores)",
               [(by("node", rate("umlvnf_guest_cpu_seconds_total", LN)), "{{node}}")],

@@ -163,6 +163,40 @@ impl Shares<'_> {
         self.machines.umlvnf(host, &args)
     }
 
+    /// What the metrics endpoint of host `host`'s share serves (on the loopback of that
+    /// machine, so read from inside its namespace).
+    fn metrics(&self, host: char) -> String {
+        let h = host.to_string();
+        let out = self.machines.umlvnf(
+            host,
+            &[
+                "inspect",
+                "-t",
+                path(&self.file),
+                "--host",
+                &h,
+                "--format",
+                "json",
+            ],
+        );
+        assert!(out.status.success(), "inspect --host {h}: {}", text(&out));
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let addr: std::net::SocketAddr = status["metrics"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no metrics address in {status}"));
+        umlvnf_host::run_in_netns(&self.machines.netns(host), move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).expect("connect to metrics");
+            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: m\r\n\r\n")
+                .expect("request");
+            let mut body = String::new();
+            s.read_to_string(&mut body).expect("response");
+            body
+        })
+        .expect("enter the machine's namespace")
+    }
+
     /// The peer state `inspect` shows for the remote end `endpoint` of host `host`'s share.
     fn peer(&self, host: char, endpoint: &str) -> String {
         let h = host.to_string();
@@ -243,6 +277,15 @@ fn root_lab_over_two_machines_forwards_across_them() {
     assert!(pings(&out), "r1 (a) to r2 (b): {}", text(&out));
     let out = shares.exec('b', "r2", &["ping", "-c", "1", "-W", "2", "10.214.1.1"]);
     assert!(pings(&out), "r2 (b) to r1 (a): {}", text(&out));
+    // Each machine's metrics name the whole lab and the machine.
+    for (h, node) in [('a', "r1"), ('b', "r2")] {
+        let body = shares.metrics(h);
+        let series = format!(
+            "umlvnf_guest_up{{lab=\"{}\",host=\"{h}\",node=\"{node}\"}} 1",
+            shares.lab
+        );
+        assert!(body.contains(&series), "no {series} in:\n{body}");
+    }
     shares.down('a');
     shares.down('b');
 }

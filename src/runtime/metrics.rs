@@ -64,7 +64,17 @@ impl LabSource for LabMetrics {
     fn lab(&self) -> String {
         self.0
             .upgrade()
-            .map(|l| l.name().to_string())
+            .map(|l| match &l.plan().share_of {
+                Some(s) => s.lab.clone(),
+                None => l.name().to_string(),
+            })
+            .unwrap_or_default()
+    }
+
+    fn host(&self) -> String {
+        self.0
+            .upgrade()
+            .and_then(|l| l.plan().share_of.as_ref().map(|s| s.host.clone()))
             .unwrap_or_default()
     }
 

@@ -83,21 +83,31 @@ impl MetricDesc {
     }
 }
 
-const GUEST: &[&str] = &["lab", "node"];
-const GUEST_IF: &[&str] = &["lab", "node", "interface", "direction"];
-const GUEST_IF_NODIR: &[&str] = &["lab", "node", "interface"];
+const GUEST: &[&str] = &["lab", "host", "node"];
+const GUEST_IF: &[&str] = &["lab", "host", "node", "interface", "direction"];
+const GUEST_IF_NODIR: &[&str] = &["lab", "host", "node", "interface"];
 const HOST_IF: &[&str] = &[
     "lab",
+    "host",
     "node",
     "interface",
     "transport",
     "ifname",
     "direction",
 ];
-const HOST_IF_NODIR: &[&str] = &["lab", "node", "interface", "transport", "ifname"];
-const QUEUE: &[&str] = &["lab", "link", "node", "interface", "queue", "transport"];
+const HOST_IF_NODIR: &[&str] = &["lab", "host", "node", "interface", "transport", "ifname"];
+const QUEUE: &[&str] = &[
+    "lab",
+    "host",
+    "link",
+    "node",
+    "interface",
+    "queue",
+    "transport",
+];
 const QUEUE_REASON: &[&str] = &[
     "lab",
+    "host",
     "link",
     "node",
     "interface",
@@ -121,12 +131,12 @@ macro_rules! m {
 /// Every family, in exposition order.
 pub const METRICS: &[MetricDesc] = &[
     // Meta.
-    m!("umlvnf_build", None, Info, &["lab", "version"], "umlvnf version serving this lab"),
-    m!("umlvnf_scrape_duration", Some("seconds"), Gauge, &["lab"],
+    m!("umlvnf_build", None, Info, &["lab", "host", "version"], "umlvnf version serving this lab"),
+    m!("umlvnf_scrape_duration", Some("seconds"), Gauge, &["lab", "host"],
        "Time the previous scrape of /metrics took to collect and encode"),
-    m!("umlvnf_guest_stats_max_age", Some("seconds"), Gauge, &["lab"],
+    m!("umlvnf_guest_stats_max_age", Some("seconds"), Gauge, &["lab", "host"],
        "Stated maximum age of cached guest statistics; older ones are not exported"),
-    m!("umlvnf_collector_errors", None, Counter, &["lab", "collector"],
+    m!("umlvnf_collector_errors", None, Counter, &["lab", "host", "collector"],
        "Failed collections by collector (guest_read, guest_parse, netlink)"),
     // Guests.
     m!("umlvnf_guest_up", None, Gauge, GUEST, "1 when the guest is booted and answering, else 0"),
@@ -176,7 +186,7 @@ pub const METRICS: &[MetricDesc] = &[
        "Frames sent scatter-gather without copying (sg_ok)"),
     m!("umlvnf_guest_vector_sg_linearized", None, Counter, GUEST_IF_NODIR,
        "Frames that had to be linearized (copied) before sending (sg_linearized)"),
-    m!("umlvnf_guest_ethtool_other", None, Gauge, &["lab", "node", "interface", "stat"],
+    m!("umlvnf_guest_ethtool_other", None, Gauge, &["lab", "host", "node", "interface", "stat"],
        "Any other ethtool -S statistic of a guest interface, raw"),
     // Host-side interfaces, from netlink.
     m!("umlvnf_host_interface_packets", None, Counter, HOST_IF,
@@ -218,8 +228,8 @@ mod tests {
             assert!(d.base.starts_with("umlvnf_"));
             assert!(!d.base.ends_with("_total"));
             assert!(
-                d.labels.first() == Some(&"lab"),
-                "{} lacks lab first",
+                d.labels.starts_with(&["lab", "host"]),
+                "{} lacks lab and host first",
                 d.base
             );
             assert!(d

@@ -341,7 +341,7 @@ fn push_guests(state: &State, e: &mut Exposition, lab: &str) {
 /// Collects every family for one scrape.
 pub(crate) fn collect(state: &State) -> Exposition {
     let lab = state.source.lab();
-    let mut e = Exposition::default();
+    let mut e = Exposition::for_host(state.source.host());
     e.push(
         "umlvnf_build",
         labels(&[("lab", &lab), ("version", env!("CARGO_PKG_VERSION"))]),

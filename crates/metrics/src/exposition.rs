@@ -47,15 +47,29 @@ pub(crate) enum Value {
 pub(crate) type Labels = Vec<(&'static str, String)>;
 
 /// Samples grouped by family base name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Exposition {
     samples: HashMap<&'static str, Vec<(Labels, Value)>>,
+    /// The `host` label every sample carries right after `lab`.
+    host: String,
 }
 
 impl Exposition {
-    /// Adds a sample to family `base` (a name from [`METRICS`]).
-    pub(crate) fn push(&mut self, base: &'static str, labels: Labels, value: Value) {
+    /// An empty exposition whose samples all carry label `host` (empty for a lab on one
+    /// machine, which Prometheus stores as no label).
+    pub(crate) fn for_host(host: String) -> Exposition {
+        Exposition {
+            samples: HashMap::new(),
+            host,
+        }
+    }
+
+    /// Adds a sample to family `base` (a name from [`METRICS`]); `labels` start with `lab`,
+    /// and `host` is put after it.
+    pub(crate) fn push(&mut self, base: &'static str, mut labels: Labels, value: Value) {
         debug_assert!(desc(base).is_some(), "unknown family {base}");
+        debug_assert_eq!(labels.first().map(|l| l.0), Some("lab"), "{base}");
+        labels.insert(1.min(labels.len()), ("host", self.host.clone()));
         self.samples.entry(base).or_default().push((labels, value));
     }
 
@@ -155,7 +169,7 @@ mod tests {
 
     #[test]
     fn encodes_both_formats() {
-        let mut e = Exposition::default();
+        let mut e = Exposition::for_host("a".into());
         e.push(
             "umlvnf_datapath",
             vec![("lab", "l".into())],
@@ -173,15 +187,15 @@ mod tests {
         );
         assert!(om.contains("# UNIT umlvnf_datapath_bytes bytes\n"), "{om}");
         assert!(
-            om.contains("umlvnf_datapath_bytes_total{lab=\"l\"} 5\n"),
+            om.contains("umlvnf_datapath_bytes_total{lab=\"l\",host=\"a\"} 5\n"),
             "{om}"
         );
         assert!(
-            om.contains("umlvnf_build_info{lab=\"l\",version=\"1\"} 1\n"),
+            om.contains("umlvnf_build_info{lab=\"l\",host=\"a\",version=\"1\"} 1\n"),
             "{om}"
         );
         assert!(om.ends_with("# EOF\n"));
-        let mut e = Exposition::default();
+        let mut e = Exposition::for_host("a".into());
         e.push(
             "umlvnf_datapath",
             vec![("lab", "l".into())],

@@ -83,8 +83,14 @@ pub type GuestReadError = Box<dyn std::error::Error + Send + Sync>;
 /// threads and must return quickly (no I/O that can block for long), except
 /// [`LabSource::guest_stats`], which only the background refresher calls.
 pub trait LabSource: Send + Sync + 'static {
-    /// Lab name (the `lab` label of every series).
+    /// Lab name (the `lab` label of every series): for a lab spread over several machines,
+    /// the whole lab's name, the same on every host.
     fn lab(&self) -> String;
+    /// The host whose share of a lab spread over several machines this is (the `host` label
+    /// of every series); empty for a lab on one machine.
+    fn host(&self) -> String {
+        String::new()
+    }
     /// Every UML guest of the lab, running or not.
     fn guests(&self) -> Vec<GuestInfo>;
     /// Guest `node`'s interface statistics report: `/proc/net/dev`, then for every interface

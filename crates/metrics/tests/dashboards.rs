@@ -95,6 +95,14 @@ fn dashboards_are_well_formed() {
         assert!(vars
             .iter()
             .any(|v| v["name"] == "lab" && v["type"] == "query"));
+        // The machines of a spread lab: all of them unless narrowed.
+        assert!(
+            vars.iter().any(|v| v["name"] == "host"
+                && v["type"] == "query"
+                && v["includeAll"] == true
+                && v["allValue"] == ".*"),
+            "{file}: no host selector"
+        );
         for v in vars.iter().filter(|v| v["type"] == "query") {
             assert_eq!(
                 v["datasource"]["uid"], "${datasource}",
@@ -113,7 +121,10 @@ fn dashboards_are_well_formed() {
             for t in targets {
                 assert_eq!(t["datasource"]["uid"], "${datasource}", "{file}: {title}");
                 let expr = t["expr"].as_str().unwrap();
-                assert!(expr.contains("lab=\"$lab\""), "{file}: {title}: {expr}");
+                assert!(
+                    expr.contains("lab=\"$lab\",host=~\"$host\""),
+                    "{file}: {title}: {expr}"
+                );
                 // Every metric name used exists.
                 for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
                     if word.starts_with("umlvnf_") {
@@ -229,6 +240,7 @@ fn prometheus_scrapes_and_every_panel_has_data() {
     for (file, title, expr) in &all {
         let q = expr
             .replace("$lab", &lab.name)
+            .replace("$host", ".*")
             .replace("$node", ".*")
             .replace("$link", ".*")
             .replace("$__rate_interval", "5s")
@@ -252,7 +264,7 @@ fn prometheus_scrapes_and_every_panel_has_data() {
                 .expect("label_values query");
             let (metric, label) = inner.rsplit_once(',').unwrap();
             let r = prom
-                .query(&metric.replace("$lab", &lab.name))
+                .query(&metric.replace("$lab", &lab.name).replace("$host", ".*"))
                 .unwrap_or_default();
             if !r.iter().any(|s| s["metric"][label.trim()].is_string()) {
                 failures.push(format!(
@@ -276,4 +288,25 @@ fn prometheus_scrapes_and_every_panel_has_data() {
     );
     drop(prom);
     server.shutdown();
+}
+
+/// The Prometheus configurations in `deploy/` are ones Prometheus accepts (`promtool check
+/// config`, from the Debian package `make test` installs).
+#[test]
+fn deploy_prometheus_configs_are_valid() {
+    for file in ["prometheus.yml", "prometheus-hosts.yml"] {
+        let path = repo().join("deploy").join(file);
+        let out = std::process::Command::new("promtool")
+            .args(["check", "config", "--syntax-only"])
+            .arg(&path)
+            .output()
+            .expect("promtool runs (Debian package prometheus; make test installs it)");
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

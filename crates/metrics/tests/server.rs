@@ -76,11 +76,11 @@ fn exposition_has_every_family_with_its_type_and_labels() {
     }
     // Spot checks of values.
     assert!(body.contains(&format!(
-        "umlvnf_guest_up{{lab=\"{}\",node=\"r1\"}} 1",
+        "umlvnf_guest_up{{lab=\"{}\",host=\"a\",node=\"r1\"}} 1",
         lab.name
     )));
     assert!(body.contains(&format!(
-        "umlvnf_guest_up{{lab=\"{}\",node=\"r2\"}} 0",
+        "umlvnf_guest_up{{lab=\"{}\",host=\"a\",node=\"r2\"}} 0",
         lab.name
     )));
     assert!(body.contains("umlvnf_guest_restarts_total{") && body.contains("node=\"r1\"} 1\n"));
@@ -91,7 +91,7 @@ fn exposition_has_every_family_with_its_type_and_labels() {
     assert!(body.contains("umlvnf_host_interface_up{") && body.contains("ifname=\"lo\"} 1"));
     assert!(
         body.contains(&format!(
-            "umlvnf_datapath_queued{{lab=\"{}\",link=\"l1\",node=\"r1\",interface=\"eth0\",\
+            "umlvnf_datapath_queued{{lab=\"{}\",host=\"a\",link=\"l1\",node=\"r1\",interface=\"eth0\",\
              queue=\"tx\",transport=\"raw\"}} {}\n",
             lab.name,
             common::QUEUED_FRAMES

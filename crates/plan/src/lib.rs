@@ -29,7 +29,9 @@ pub mod wire;
 
 pub use context::{GuestKernel, PlanContext};
 pub use error::{PlanError, MAX_COMMAND_LINE, MAX_GUEST_INTERFACES};
-pub use model::{GuestInterface, GuestPlan, GuestSetup, HostNodePlan, HostStep, LinkPlan, Plan};
+pub use model::{
+    GuestInterface, GuestPlan, GuestSetup, HostNodePlan, HostStep, LinkPlan, Plan, ShareOf,
+};
 pub use render::render_text;
 pub use route::{plan_file, plan_file_share, PlanFileError, Planned, ResolveContext};
 pub use uml::{is_option_value_safe, is_uml_safe, uml_u32};

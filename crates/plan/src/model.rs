@@ -31,6 +31,18 @@ pub struct Plan {
     pub wires: Vec<WirePlan>,
     /// Filters to compile into classic BPF files before the guests boot (`bpffile=`).
     pub bpf_files: Vec<BpfFilePlan>,
+    /// Which lab and host this is the share of, for a lab spread over several machines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_of: Option<ShareOf>,
+}
+
+/// The lab a share belongs to and the host that runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShareOf {
+    /// The whole lab's name (the topology's `name`); the share itself runs as `LAB.HOST`.
+    pub lab: String,
+    /// The host, a name under the topology's `hosts:`.
+    pub host: String,
 }
 
 /// One host-side action.

@@ -11,6 +11,13 @@ use crate::{HostStep, Plan, WireEncap, WireSocket};
 pub fn render_text(p: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "lab {} (state in {})", p.lab, p.lab_dir.display());
+    if let Some(s) = &p.share_of {
+        let _ = writeln!(
+            out,
+            "share of lab {} that host {} runs (metrics: lab=\"{}\", host=\"{}\")",
+            s.lab, s.host, s.lab, s.host
+        );
+    }
     let _ = writeln!(out, "owner mark: {}", p.owner);
     let _ = writeln!(
         out,

@@ -88,6 +88,10 @@ pub fn plan_file_share<R: ResolveContext>(
     let ctx = resolver
         .context(&topology)
         .map_err(PlanFileError::Context)?;
-    let plan = plan(&topology, &ctx).map_err(PlanFileError::Plan)?;
+    let mut plan = plan(&topology, &ctx).map_err(PlanFileError::Plan)?;
+    plan.share_of = host.map(|h| crate::ShareOf {
+        lab: whole.name.clone(),
+        host: h.to_string(),
+    });
     Ok(Planned { topology, plan })
 }

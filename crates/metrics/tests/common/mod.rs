@@ -106,6 +106,10 @@ impl LabSource for FakeLab {
         self.name.clone()
     }
 
+    fn host(&self) -> String {
+        "a".into()
+    }
+
     fn guests(&self) -> Vec<GuestInfo> {
         vec![
             GuestInfo {

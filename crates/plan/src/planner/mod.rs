@@ -72,6 +72,7 @@ impl<'a> Planner<'a> {
                 links: Vec::new(),
                 wires: Vec::new(),
                 bpf_files: Vec::new(),
+                share_of: None,
             },
             alloc: Allocator::new(topo),
             vec_opts: BTreeMap::new(),
