@@ -149,6 +149,7 @@ fn root_prometheus_scrapes_a_running_lab() {
         let q = expr
             .replace("$lab", &lab.lab)
             .replace("${lab}", &lab.lab)
+            .replace("$host", ".*")
             .replace("$node", ".*")
             .replace("$link", ".*")
             .replace("$__rate_interval", "10s")
