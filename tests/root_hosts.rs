@@ -350,3 +350,71 @@ fn root_lab_over_three_machines_survives_one_machine_redeployed() {
         shares.down(h);
     }
 }
+
+/// The FRR OSPF example spread over three machines, one router on each (h1 with r1, h2 with
+/// r3): every transfer link crosses machines, OSPF converges over the tunnels and h1 reaches
+/// h2 with no static route.
+#[test]
+fn root_ospf_converges_across_three_machines() {
+    require_root();
+    let machines = Machines::new('o', &['a', 'b', 'c']);
+    let lab = lab_name("mo");
+    let ex = example("ospf", &lab, |t| {
+        let mut hosts = String::from("hosts:\n");
+        for (i, m) in ['a', 'b', 'c'].iter().enumerate() {
+            hosts += &format!("  {m}: {{address: {}}}\n", Machines::address(i));
+        }
+        let mut t = t.replacen("\nnodes:\n", &format!("\n{hosts}\nnodes:\n"), 1);
+        for (node, host) in [
+            ("h1", 'a'),
+            ("r1", 'a'),
+            ("r2", 'b'),
+            ("r3", 'c'),
+            ("h2", 'c'),
+        ] {
+            let kind = if node.starts_with('h') {
+                "kind: host"
+            } else {
+                "interfaces:"
+            };
+            let from = format!("\n  {node}:\n    {kind}");
+            assert!(t.contains(&from), "the ospf example has {node}");
+            t = t.replacen(
+                &from,
+                &format!("\n  {node}:\n    host: {host}\n    {kind}"),
+                1,
+            );
+        }
+        t
+    });
+    let shares = Shares {
+        machines: &machines,
+        file: ex.file.clone(),
+        lab,
+    };
+    for h in ['a', 'b', 'c'] {
+        machines.up(h, &shares.file);
+    }
+    let full = |o: &Output| String::from_utf8_lossy(&o.stdout).matches("Full").count();
+    let converged = eventually(Duration::from_secs(90), || {
+        full(&shares.exec('a', "r1", &["vtysh", "-c", "show ip ospf neighbor"])) == 2
+    });
+    let neighbors = shares.exec('a', "r1", &["vtysh", "-c", "show ip ospf neighbor"]);
+    assert!(
+        converged,
+        "r1 (machine a) has no two Full neighbours on b and c: {}",
+        text(&neighbors)
+    );
+    let reached = eventually(Duration::from_secs(60), || {
+        pings(&shares.exec('a', "h1", &["ping", "-c", "1", "-W", "1", "10.2.0.1"]))
+    });
+    let routes = shares.exec('c', "r3", &["ip", "route"]);
+    assert!(
+        reached,
+        "h1 (machine a) cannot reach h2 (machine c) over OSPF routes; r3: {}",
+        text(&routes)
+    );
+    for h in ['a', 'b', 'c'] {
+        shares.down(h);
+    }
+}
