@@ -85,6 +85,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
         format: InspectFormat,
+        /// Exit with status 1 unless the runtime answers and every node is ready (a readiness
+        /// check).
+        #[arg(long)]
+        ready: bool,
     },
     /// Run a command on a node; its exit status becomes umlvnf's.
     Exec {
@@ -279,7 +283,7 @@ fn run(cli: Cli) -> cli::Result<ExitCode> {
             },
         ),
         Command::Down { lab } => cli::down::down(&lab),
-        Command::Inspect { lab, format } => cli::inspect::inspect(&lab, format),
+        Command::Inspect { lab, format, ready } => cli::inspect::inspect(&lab, format, ready),
         Command::Exec {
             lab,
             node,
