@@ -122,6 +122,20 @@ fn privileged_shares_pass_the_kubernetes_schema_one_file_each() {
     ] {
         assert!(b.contains(field), "{field} in:\n{b}");
     }
+    // A file of an earlier run that this one did not write is pointed out.
+    std::fs::write(out_dir.join("04-deployment-priv-c.yaml"), "").expect("write");
+    let again = kube(&[
+        topo.to_str().expect("utf-8"),
+        "-o",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("also holds 04-deployment-priv-c.yaml, which this run did not write"),
+        "{}",
+        text(&again)
+    );
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let (ok, report) = validate(&refs);
     assert!(ok, "{report}");

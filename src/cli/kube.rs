@@ -70,13 +70,41 @@ pub fn kube(file: &Path, flags: &Flags) -> Result<ExitCode> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let mut written = std::collections::BTreeSet::new();
             for (name, body) in kube::files(&manifests) {
-                let path = dir.join(name);
+                let path = dir.join(&name);
                 std::fs::write(&path, body)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 println!("{}", path.display());
+                written.insert(std::ffi::OsString::from(name));
             }
+            warn_of_other_manifests(dir, &written);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says which other YAML files `dir` holds: `kubectl apply -f DIR` would apply them too (such
+/// as the Deployment of a host that an earlier version of the topology had).
+fn warn_of_other_manifests(dir: &Path, written: &std::collections::BTreeSet<std::ffi::OsString>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut others: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| !written.contains(n))
+        .filter(|n| n.to_string_lossy().ends_with(".yaml"))
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    others.sort();
+    if !others.is_empty() {
+        eprintln!(
+            "note: {} also holds {}, which this run did not write: `kubectl apply -f {}` would apply {} too",
+            dir.display(),
+            others.join(", "),
+            dir.display(),
+            if others.len() == 1 { "it" } else { "them" }
+        );
+    }
 }
