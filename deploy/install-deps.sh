@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs what umlvnf needs on a Debian 12 host, and nothing that is already there.
 # Idempotent: a second run changes nothing and takes about a second.
+#
+# --runtime-only: only what running umlvnf needs, for a container image that gets prebuilt
+# binaries (deploy/kubernetes/Containerfile): no Rust toolchain check, no test tools.
 set -euo pipefail
+
+runtime_only=false
+case "${1:-}" in
+  "") ;;
+  --runtime-only) runtime_only=true ;;
+  *)
+    echo "install-deps: unknown option '$1' (the only one is --runtime-only)" >&2
+    exit 2
+    ;;
+esac
 
 # Debian packages, each with a file that proves it is installed.
 declare -A packages=(
@@ -34,6 +47,9 @@ declare -A packages=(
   [xz-utils]=/usr/bin/xz
   [binutils]=/usr/bin/strip
   [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
+  # The venv of the test tools below. The package holds nothing but this link to python3's
+  # documentation (`dpkg -L python3-venv`); what makes venvs work comes with its dependencies.
+  [python3-venv]=/usr/share/doc/python3-venv
 )
 
 missing=()
@@ -56,6 +72,28 @@ if [ ${#missing[@]} -gt 0 ]; then
     systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
   pkill -x prometheus-node-exporter 2>/dev/null || true
+fi
+
+if $runtime_only; then
+  echo "install-deps: all runtime dependencies present"
+  exit 0
+fi
+
+# kubernetes-validate (PyPI) checks the manifests of `umlvnf kube` against the Kubernetes API
+# schemas it bundles, offline (tests/kube.rs); it lives in a venv of its own, made only when
+# missing. UMLVNF_TOOLS_VENV moves it (tests/kube.rs reads the same variable).
+tools_venv=${UMLVNF_TOOLS_VENV:-/var/lib/umlvnf/tools/venv}
+kubernetes_validate=kubernetes-validate==1.37.0
+if [ ! -x "$tools_venv/bin/kubernetes-validate" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing $tools_venv/bin/kubernetes-validate" >&2
+    echo "install-deps: run as root (or: python3 -m venv $tools_venv && $tools_venv/bin/pip install $kubernetes_validate)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing $kubernetes_validate into $tools_venv"
+  mkdir -p "$(dirname "$tools_venv")"
+  [ -x "$tools_venv/bin/python3" ] || /usr/bin/python3 -m venv "$tools_venv"
+  "$tools_venv/bin/pip" install --quiet --disable-pip-version-check "$kubernetes_validate"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

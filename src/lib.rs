@@ -8,6 +8,7 @@
 pub mod control;
 pub mod graph;
 pub mod images;
+pub mod kube;
 pub use umlvnf_plan as plan;
 pub mod runtime;
 pub mod state;

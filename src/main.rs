@@ -73,6 +73,21 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         host: Option<String>,
     },
+    /// Write Kubernetes manifests that deploy a lab spread over several machines: one pod per
+    /// host, pinned to a Kubernetes node (see deploy/kubernetes/).
+    Kube {
+        /// Topology file (with `hosts:`).
+        file: PathBuf,
+        /// Pin a host to a Kubernetes node (default: the node named like the host); repeatable.
+        #[arg(long = "node", value_name = "HOST=K8SNODE")]
+        nodes: Vec<String>,
+        /// The container image the pods run (default: umlvnf:latest).
+        #[arg(long)]
+        image: Option<String>,
+        /// Write one file per object into this directory instead of one stream to stdout.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Tear a lab down, leaving nothing behind.
     Down {
         #[command(flatten)]
@@ -85,6 +100,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
         format: InspectFormat,
+        /// Exit with status 1 unless the runtime answers and every node is ready (a readiness
+        /// check).
+        #[arg(long)]
+        ready: bool,
     },
     /// Run a command on a node; its exit status becomes umlvnf's.
     Exec {
@@ -278,8 +297,21 @@ fn run(cli: Cli) -> cli::Result<ExitCode> {
                 host,
             },
         ),
+        Command::Kube {
+            file,
+            nodes,
+            image,
+            out_dir,
+        } => cli::kube::kube(
+            &file,
+            &cli::kube::Flags {
+                nodes,
+                image,
+                out_dir,
+            },
+        ),
         Command::Down { lab } => cli::down::down(&lab),
-        Command::Inspect { lab, format } => cli::inspect::inspect(&lab, format),
+        Command::Inspect { lab, format, ready } => cli::inspect::inspect(&lab, format, ready),
         Command::Exec {
             lab,
             node,

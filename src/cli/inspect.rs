@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use umlvnf::runtime;
-use umlvnf_lab::Phase;
+use umlvnf_lab::{NodeState, Phase};
 
 use super::lab::{Chosen, LabArgs};
 use super::Result;
@@ -20,7 +20,8 @@ pub enum InspectFormat {
 }
 
 /// Shows the lab; a lab whose runtime does not answer is shown from its state as `stale`.
-pub fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
+/// With `ready`, exits with status 1 (saying why on stderr) unless the lab is ready.
+pub fn inspect(args: &LabArgs, format: InspectFormat, ready: bool) -> Result<ExitCode> {
     let chosen = Chosen::from(args)?;
     let status = match chosen.client().status(Duration::from_secs(10)) {
         Ok(status) => status,
@@ -111,5 +112,43 @@ pub fn inspect(args: &LabArgs, format: InspectFormat) -> Result<ExitCode> {
             }
         }
     }
+    if ready {
+        if let Some(why) = not_ready(&status) {
+            eprintln!("lab {} is not ready: {why}", status.lab);
+            return Ok(ExitCode::from(1));
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a lab is not ready, or `None` when it is: its runtime answers, it is running (deployed
+/// and not being torn down), and every guest is ready and every host node up.
+fn not_ready(status: &umlvnf_lab::LabStatus) -> Option<String> {
+    if status.phase != Phase::Running {
+        return Some(format!("it is {}", status.phase));
+    }
+    let waiting: Vec<String> = status
+        .nodes
+        .iter()
+        .filter(|n| !matches!(n.state, NodeState::Ready | NodeState::Up))
+        .map(|n| format!("{} is {}", n.name, n.state))
+        .collect();
+    (!waiting.is_empty()).then(|| waiting.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_running_with_every_node_ready() {
+        let mut status: umlvnf_lab::LabStatus = serde_json::from_value(serde_json::json!({
+            "lab": "l.a", "phase": "running", "started_at": 0, "supervisor_pid": 1,
+            "nodes": [], "links": []
+        }))
+        .expect("status");
+        assert_eq!(not_ready(&status), None);
+        status.phase = Phase::Stale;
+        assert_eq!(not_ready(&status).as_deref(), Some("it is stale"));
+    }
 }

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod kernel;
+pub mod kube;
 pub mod lab;
 pub mod link;
 pub mod topology;
