@@ -418,3 +418,59 @@ fn root_ospf_converges_across_three_machines() {
         shares.down(h);
     }
 }
+
+/// Host nodes on one machine routed through a guest on another: each cross-host link joins a
+/// host node (its tunnel spoken by umlvnf's datapath) and a guest (speaking it itself). Both
+/// sides see their peer's keepalives.
+#[test]
+fn root_host_nodes_reach_each_other_through_a_guest_on_another_machine() {
+    require_root();
+    let machines = Machines::new('h', &['a', 'b']);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = lab_name("mn");
+    let file = dir.path().join(format!("{lab}.yaml"));
+    let mut t = format!("name: {lab}\nhosts:\n");
+    for (i, m) in ['a', 'b'].iter().enumerate() {
+        t += &format!("  {m}: {{address: {}}}\n", Machines::address(i));
+    }
+    t += "nodes:\n";
+    for (h, side) in [("h1", 1), ("h2", 2)] {
+        t += &format!(
+            "  {h}:\n    kind: host\n    host: a\n    interfaces: {{eth0: {{ipv4: [10.215.{side}.1/24]}}}}\n    routes: [default via 10.215.{side}.254]\n"
+        );
+    }
+    t += "  r1:\n    host: b\n    memory: 64M\n    interfaces: {eth0: {ipv4: [10.215.1.254/24]}, eth1: {ipv4: [10.215.2.254/24]}}\n    sysctls: {net.ipv4.ip_forward: 1}\n";
+    t += "links:\n  - endpoints: [h1:eth0, r1:eth0]\n  - endpoints: [r1:eth1, h2:eth0]\n";
+    std::fs::write(&file, t).expect("topology");
+    let shares = Shares {
+        machines: &machines,
+        file,
+        lab,
+    };
+    machines.up('a', &shares.file);
+    machines.up('b', &shares.file);
+    let out = shares.exec('a', "h1", &["ping", "-c", "3", "-W", "2", "10.215.2.1"]);
+    assert!(pings(&out), "h1 to h2 through r1 on b: {}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ttl=63"),
+        "one router on the way: {}",
+        text(&out)
+    );
+    for (h, end) in [
+        ('a', "h1:eth0"),
+        ('a', "h2:eth0"),
+        ('b', "r1:eth0"),
+        ('b', "r1:eth1"),
+    ] {
+        shares.peer_becomes(h, end, "up");
+    }
+    // Idle for longer than a peer may be silent: only keepalives keep the links up, the
+    // runtime's for the host nodes and the agent's for the guest.
+    std::thread::sleep(Duration::from_secs(9));
+    for (h, end) in [('a', "h1:eth0"), ('b', "r1:eth0")] {
+        assert_eq!(shares.peer(h, end), "up", "{end} on {h} after 9 s idle");
+    }
+    shares.down('b');
+    shares.peer_becomes('a', "h1:eth0", "down");
+    shares.down('a');
+}

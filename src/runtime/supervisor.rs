@@ -86,6 +86,7 @@ impl Lab {
                     if lab.stopping.load(Ordering::SeqCst) {
                         break;
                     }
+                    lab.peers.send_keepalives();
                     lab.peers
                         .poll(&|node| lab.guest_net_stats(node, Duration::from_secs(1)).ok());
                 })

@@ -148,6 +148,11 @@ pub struct HostNodePlan {
     pub sysctls: Vec<(String, String)>,
     /// Commands run with `sh -c` in the namespace once every node is ready.
     pub exec: Vec<String>,
+    /// Interfaces whose link goes to a remote end through umlvnf's datapath (`remote:`, or a
+    /// link to a node on another host): the runtime sends keepalives on them from inside the
+    /// namespace and watches for the peer's, as the agent does in a guest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keepalive: Vec<String>,
 }
 
 /// One UML guest.

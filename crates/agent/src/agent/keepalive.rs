@@ -60,10 +60,9 @@ fn run(node: &str, names: &[String]) -> ! {
     }
 }
 
-/// Sends one LLDP frame from `node` on interface `name`.
-fn send(node: &str, name: &str) -> std::io::Result<()> {
-    let mac = interface_mac(name)?;
-    let frame = lldp_frame(mac, node, name);
+/// Sends one LLDP frame from `node` on interface `name` of the calling thread's network
+/// namespace (the runtime calls it from inside a host node's namespace too).
+pub fn send(node: &str, name: &str) -> std::io::Result<()> {
     let cname = std::ffi::CString::new(name)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in a name"))?;
     // SAFETY: `cname` is a valid NUL-terminated string.
@@ -84,6 +83,8 @@ fn send(node: &str, name: &str) -> std::io::Result<()> {
     }
     // SAFETY: `fd` was just returned by socket(2) and is owned by nothing else.
     let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&sock);
+    let frame = lldp_frame(interface_mac(raw, name)?, node, name);
     // SAFETY: sockaddr_ll is plain data; zero is a valid value of every field.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
@@ -94,7 +95,7 @@ fn send(node: &str, name: &str) -> std::io::Result<()> {
     // SAFETY: `frame` is valid for its length and `addr` is a sockaddr_ll of the size passed.
     let sent = unsafe {
         libc::sendto(
-            std::os::fd::AsRawFd::as_raw_fd(&sock),
+            raw,
             frame.as_ptr().cast(),
             frame.len(),
             0,
@@ -108,24 +109,32 @@ fn send(node: &str, name: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The MAC address of interface `name`, from sysfs.
-fn interface_mac(name: &str) -> std::io::Result<[u8; 6]> {
-    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
-    parse_mac(text.trim()).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("`{}` is not a MAC address", text.trim()),
-        )
-    })
-}
-
-fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split(':');
-    for b in &mut mac {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+/// The MAC address of interface `name`, asked of the kernel through socket `fd` (so it is the
+/// interface of the socket's network namespace, whatever `/sys` shows).
+fn interface_mac(fd: i32, name: &str) -> std::io::Result<[u8; 6]> {
+    // SAFETY: ifreq is plain data; zero is a valid value of every field.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    if name.len() >= req.ifr_name.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
     }
-    parts.next().is_none().then_some(mac)
+    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads a NUL-terminated name from `req` and writes its address
+    // into it; `req` lives across the call.
+    if unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut req) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: after SIOCGIFHWADDR the union holds the hardware address.
+    let hw = unsafe { req.ifr_ifru.ifru_hwaddr };
+    let mut mac = [0u8; 6];
+    for (m, b) in mac.iter_mut().zip(hw.sa_data.iter()) {
+        *m = *b as u8;
+    }
+    Ok(mac)
 }
 
 /// An LLDP frame from `mac`: chassis ID `node` and port ID `port` (both locally assigned
@@ -177,16 +186,5 @@ mod tests {
         assert_eq!(&f[30..34], b"\x0a\x02r1");
         assert_eq!(&f[34..36], &[0, 0]);
         assert_eq!(f.len(), 60);
-    }
-
-    #[test]
-    fn macs_parse() {
-        assert_eq!(
-            parse_mac("02:b3:85:af:d0:5a"),
-            Some([2, 0xb3, 0x85, 0xaf, 0xd0, 0x5a])
-        );
-        assert_eq!(parse_mac("02:b3:85:af:d0"), None);
-        assert_eq!(parse_mac("02:b3:85:af:d0:5a:00"), None);
-        assert_eq!(parse_mac("zz:b3:85:af:d0:5a"), None);
     }
 }

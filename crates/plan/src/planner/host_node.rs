@@ -24,6 +24,12 @@ impl Planner<'_> {
             routes: node.routes.clone(),
             sysctls: sysctls(node),
             exec: node.exec.clone(),
+            keepalive: self
+                .remote_ends
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, i)| i.clone())
+                .collect(),
         }
     }
 }

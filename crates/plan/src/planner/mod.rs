@@ -41,7 +41,8 @@ pub(crate) struct Planner<'a> {
     vec_opts: BTreeMap<(String, String), Vec<(String, String)>>,
     /// Host capabilities each guest keeps.
     caps: BTreeMap<String, Vec<String>>,
-    /// Guest interfaces, as (node, interface), whose link goes straight to a remote end.
+    /// Guest and host-node interfaces, as (node, interface), whose link goes to a remote end
+    /// (straight from a guest, or through the datapath from a host node).
     remote_ends: std::collections::BTreeSet<(String, String)>,
     /// Receive steering for the far ends of pinned guests' links, applied once every link
     /// interface exists and sits in its namespace.

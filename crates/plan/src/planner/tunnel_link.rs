@@ -130,6 +130,10 @@ impl Planner<'_> {
         }
         // A host end with a remote: the datapath speaks the tunnel for it.
         if let (Some(r), true) = (&link.remote, t.uses_datapath) {
+            if let Some(LinkEnd::HostNode { node, iface }) = ends.first() {
+                self.remote_ends
+                    .insert((node.to_string(), iface.to_string()));
+            }
             let local = self.local_address(r, &t.key("dp-b"));
             t.wire_ends.push(WireEnd {
                 endpoint: remote_text.unwrap_or_default(),

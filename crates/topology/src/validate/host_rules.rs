@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::Validator;
-use crate::model::{NodeKind, Topology, Transport};
+use crate::model::{Topology, Transport};
 use crate::names::is_valid_name;
 use crate::placement::{place, PlacementError};
 
@@ -83,7 +83,8 @@ impl Validator<'_> {
     }
 
     /// A link between nodes on different hosts must be one umlvnf can carry as an L2TPv3 tunnel
-    /// between the hosts: guest to guest, without options of its own.
+    /// between the hosts: between two nodes (a guest speaks the tunnel itself, umlvnf's
+    /// datapath speaks it for a host node), without options of its own.
     fn cross_host_links(&mut self, topo: &Topology, placement: &BTreeMap<String, String>) {
         for (i, link) in topo.links.iter().enumerate() {
             let hosts: Vec<Option<&String>> = link
@@ -95,14 +96,10 @@ impl Validator<'_> {
                 continue;
             }
             let lpath = format!("links[{i}]");
-            let all_guests = link
-                .endpoints
-                .iter()
-                .all(|e| !e.is_root() && topo.node_kind(&e.node) == NodeKind::Uml);
-            if !all_guests {
+            if link.endpoints.iter().any(|e| e.is_root()) {
                 self.at_value(
                     &format!("{lpath}.endpoints"),
-                    "this link joins nodes on different hosts, and only links between two uml nodes can cross hosts yet: put both ends on the same host with `host:`",
+                    "a `host:IFNAME` end is not supported in a lab spread over several machines yet: join the interface through a host node, or remove `hosts:`",
                 );
                 continue;
             }
