@@ -284,6 +284,23 @@ fn push_datapath_queued(state: &State, e: &mut Exposition, lab: &str) {
     }
 }
 
+/// Devices a guest kernel creates on its own: the first device of the bonding and dummy
+/// drivers and the fallback devices of the IP tunnel drivers. Nine of a guest's dozen
+/// interfaces are these, so they are exported only once they have carried a packet (a user who
+/// configures one sees it from its first frame on).
+const KERNEL_DEVICES: &[&str] = &[
+    "bond0", "dummy0", "gre0", "gretap0", "erspan0", "ip6gre0", "ip6tnl0", "sit0", "tunl0",
+    "ip_vti0", "ip6_vti0",
+];
+
+/// Whether `ifname` is one of [`KERNEL_DEVICES`] that has neither received nor sent anything.
+fn idle_kernel_device(ifname: &str, stats: &GuestInterfaceStats) -> bool {
+    KERNEL_DEVICES.contains(&ifname)
+        && stats
+            .netdev
+            .is_none_or(|c| c.rx_packets == 0 && c.tx_packets == 0)
+}
+
 fn push_guests(state: &State, e: &mut Exposition, lab: &str) {
     let guests = state.source.guests();
     let pids: Vec<i32> = guests.iter().filter_map(|g| g.pid).collect();
@@ -332,7 +349,9 @@ fn push_guests(state: &State, e: &mut Exposition, lab: &str) {
             continue;
         }
         for (ifname, stats) in &entry.stats {
-            push_guest_interface(e, lab, &g.node, ifname, stats);
+            if !idle_kernel_device(ifname, stats) {
+                push_guest_interface(e, lab, &g.node, ifname, stats);
+            }
         }
     }
     floor.retain(|node, _| guests.iter().any(|g| &g.node == node));
@@ -372,4 +391,29 @@ pub(crate) fn collect(state: &State) -> Exposition {
         );
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest_stats::NetDevCounters;
+
+    #[test]
+    fn idle_kernel_devices_are_left_out_until_they_carry_a_packet() {
+        let counters = |rx, tx| GuestInterfaceStats {
+            netdev: Some(NetDevCounters {
+                rx_packets: rx,
+                tx_packets: tx,
+                ..NetDevCounters::default()
+            }),
+            ethtool: Vec::new(),
+        };
+        assert!(idle_kernel_device("gre0", &counters(0, 0)));
+        assert!(idle_kernel_device("bond0", &GuestInterfaceStats::default()));
+        assert!(!idle_kernel_device("gre0", &counters(0, 1)));
+        assert!(!idle_kernel_device("sit0", &counters(3, 0)));
+        // The topology's interfaces and lo are always exported.
+        assert!(!idle_kernel_device("eth0", &counters(0, 0)));
+        assert!(!idle_kernel_device("lo", &counters(0, 0)));
+    }
 }
