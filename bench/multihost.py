@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+import deploy_overhead  # bench/, next to this script
+
 MACHINES = ["a", "b", "c"]
 TAG = f"bm{os.getpid() % 10000}"
 # A UDP payload of 18 bytes makes a 64-byte Ethernet frame with its FCS.
@@ -87,21 +89,10 @@ def hosts_block(machines):
 
 
 def chain_topology(name, n):
-    lines = [f"name: {name}", hosts_block(MACHINES).rstrip(), "defaults: {memory: 64M}",
-             "nodes:"]
-    for i in range(1, n + 1):
-        ifs = []
-        if i > 1:
-            ifs.append(f"eth0: {{ipv4: [10.{(i - 1) // 250}.{(i - 1) % 250}.2/30]}}")
-        if i < n:
-            ifs.append(f"eth1: {{ipv4: [10.{i // 250}.{i % 250}.1/30]}}")
-        lines.append(f"  r{i}:")
-        if ifs:
-            lines.append("    interfaces: {" + ", ".join(ifs) + "}")
-    lines.append("links:")
-    for i in range(1, n):
-        lines.append(f"  - endpoints: [r{i}:eth1, r{i + 1}:eth0]")
-    return "\n".join(lines) + "\n"
+    """deploy_overhead.py's chain of n routers, spread over MACHINES with `hosts:`."""
+    text = deploy_overhead.chain_topology(name, n, "64M")
+    first, rest = text.split("\n", 1)
+    return f"{first}\n{hosts_block(MACHINES)}{rest}"
 
 
 def pair_topology(name, spread):

@@ -150,7 +150,20 @@ struct Shares<'a> {
     lab: String,
 }
 
-impl Shares<'_> {
+impl<'a> Shares<'a> {
+    /// Deploys `file` (lab `lab`) on every one of `machines`, each running its own share.
+    fn deploy(machines: &'a Machines, file: PathBuf, lab: String) -> Shares<'a> {
+        let shares = Shares {
+            machines,
+            file,
+            lab,
+        };
+        for &h in &machines.names {
+            machines.up(h, &shares.file);
+        }
+        shares
+    }
+
     fn share(&self, host: char) -> String {
         umlvnf::plan::share::share_lab(&self.lab, &host.to_string())
     }
@@ -163,24 +176,27 @@ impl Shares<'_> {
         self.machines.umlvnf(host, &args)
     }
 
+    /// `inspect --format json` of host `host`'s share, run on that machine.
+    fn inspect(&self, host: char) -> serde_json::Value {
+        let h = host.to_string();
+        let args = [
+            "inspect",
+            "-t",
+            path(&self.file),
+            "--host",
+            &h,
+            "--format",
+            "json",
+        ];
+        let out = self.machines.umlvnf(host, &args);
+        assert!(out.status.success(), "inspect --host {h}: {}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("inspect prints JSON")
+    }
+
     /// What the metrics endpoint of host `host`'s share serves (on the loopback of that
     /// machine, so read from inside its namespace).
     fn metrics(&self, host: char) -> String {
-        let h = host.to_string();
-        let out = self.machines.umlvnf(
-            host,
-            &[
-                "inspect",
-                "-t",
-                path(&self.file),
-                "--host",
-                &h,
-                "--format",
-                "json",
-            ],
-        );
-        assert!(out.status.success(), "inspect --host {h}: {}", text(&out));
-        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let status = self.inspect(host);
         let addr: std::net::SocketAddr = status["metrics"]
             .as_str()
             .and_then(|a| a.parse().ok())
@@ -199,21 +215,7 @@ impl Shares<'_> {
 
     /// The peer state `inspect` shows for the remote end `endpoint` of host `host`'s share.
     fn peer(&self, host: char, endpoint: &str) -> String {
-        let h = host.to_string();
-        let out = self.machines.umlvnf(
-            host,
-            &[
-                "inspect",
-                "-t",
-                path(&self.file),
-                "--host",
-                &h,
-                "--format",
-                "json",
-            ],
-        );
-        assert!(out.status.success(), "inspect --host {h}: {}", text(&out));
-        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let status = self.inspect(host);
         let ends = status["remote_ends"]
             .as_array()
             .cloned()
@@ -266,13 +268,7 @@ fn root_lab_over_two_machines_forwards_across_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = lab_name("mt");
     let file = chain(dir.path(), &lab, &['a', 'b'], &['a', 'b']);
-    let shares = Shares {
-        machines: &machines,
-        file,
-        lab,
-    };
-    machines.up('a', &shares.file);
-    machines.up('b', &shares.file);
+    let shares = Shares::deploy(&machines, file, lab);
     let out = shares.exec('a', "r1", &["ping", "-c", "3", "-W", "2", "10.214.1.2"]);
     assert!(pings(&out), "r1 (a) to r2 (b): {}", text(&out));
     let out = shares.exec('b', "r2", &["ping", "-c", "1", "-W", "2", "10.214.1.1"]);
@@ -300,14 +296,7 @@ fn root_lab_over_three_machines_survives_one_machine_redeployed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lab = lab_name("mr");
     let file = chain(dir.path(), &lab, &['a', 'b', 'c'], &['a', 'b', 'c']);
-    let shares = Shares {
-        machines: &machines,
-        file,
-        lab,
-    };
-    for h in ['a', 'b', 'c'] {
-        machines.up(h, &shares.file);
-    }
+    let shares = Shares::deploy(&machines, file, lab);
     let end_to_end = || shares.exec('a', "r1", &["ping", "-c", "2", "-W", "2", "10.214.2.2"]);
     let out = end_to_end();
     assert!(
@@ -387,14 +376,7 @@ fn root_ospf_converges_across_three_machines() {
         }
         t
     });
-    let shares = Shares {
-        machines: &machines,
-        file: ex.file.clone(),
-        lab,
-    };
-    for h in ['a', 'b', 'c'] {
-        machines.up(h, &shares.file);
-    }
+    let shares = Shares::deploy(&machines, ex.file.clone(), lab);
     let full = |o: &Output| String::from_utf8_lossy(&o.stdout).matches("Full").count();
     let converged = eventually(Duration::from_secs(90), || {
         full(&shares.exec('a', "r1", &["vtysh", "-c", "show ip ospf neighbor"])) == 2
@@ -442,13 +424,7 @@ fn root_host_nodes_reach_each_other_through_a_guest_on_another_machine() {
     t += "  r1:\n    host: b\n    memory: 64M\n    interfaces: {eth0: {ipv4: [10.215.1.254/24]}, eth1: {ipv4: [10.215.2.254/24]}}\n    sysctls: {net.ipv4.ip_forward: 1}\n";
     t += "links:\n  - endpoints: [h1:eth0, r1:eth0]\n  - endpoints: [r1:eth1, h2:eth0]\n";
     std::fs::write(&file, t).expect("topology");
-    let shares = Shares {
-        machines: &machines,
-        file,
-        lab,
-    };
-    machines.up('a', &shares.file);
-    machines.up('b', &shares.file);
+    let shares = Shares::deploy(&machines, file, lab);
     let out = shares.exec('a', "h1", &["ping", "-c", "3", "-W", "2", "10.215.2.1"]);
     assert!(pings(&out), "h1 to h2 through r1 on b: {}", text(&out));
     assert!(
