@@ -385,6 +385,26 @@ fn up_without_host_refuses_a_spread_lab_and_names_up_host() {
 }
 
 #[test]
+fn lab_commands_name_the_hosts_of_a_spread_lab() {
+    let file = topology("hosts/two-hosts");
+    let out = run(&["inspect", "-t", &file, "--host", "zz"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has no host `zz`") && err.contains("choose one of `a`, `b`"),
+        "{err}"
+    );
+    let single = topology("quickstart");
+    let out = run(&["down", "-t", &single, "--host", "a"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has no host `a`") && err.contains("no `hosts:`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn schema_has_hosts_and_the_node_host() {
     let out = run(&["schema"]);
     assert!(out.status.success());

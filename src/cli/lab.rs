@@ -134,7 +134,7 @@ fn only_share_up(lab: &str, file: &std::path::Path) -> Result<String> {
     }
 }
 
-/// `: choose one of `a`, `b`` for an error, or nothing when there are no names.
+/// The end of an unknown-host error: `: choose one of `a`, `b``, or that there are no hosts.
 fn one_of<'a>(names: impl Iterator<Item = &'a String>) -> String {
     let names: Vec<String> = names.map(|n| format!("`{n}`")).collect();
     if names.is_empty() {
