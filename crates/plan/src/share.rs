@@ -84,9 +84,9 @@ fn crossing(
     link: &Link,
     side: usize,
 ) -> Result<Link, PlanError> {
+    let host_of = |s: usize| placement.get(&link.endpoints[s].node);
     let addr = |s: usize| {
-        placement
-            .get(&link.endpoints[s].node)
+        host_of(s)
             .and_then(|h| topo.hosts.get(h))
             .map(|h| h.address)
     };
@@ -126,6 +126,7 @@ fn crossing(
         port: Some(port(1 - side)?),
         local: Some(local),
         local_port: Some(port(side)?),
+        peer: host_of(1 - side).map(|h| format!("{} on {h}", link.endpoints[1 - side])),
     });
     Ok(out)
 }

@@ -891,6 +891,7 @@ impl Decoder<'_> {
             port: None,
             local: None,
             local_port: None,
+            peer: None,
         };
         for (key, value, fpath) in &fields {
             let (value, fpath) = (*value, fpath.as_str());

@@ -81,6 +81,11 @@ pub struct RemoteEnd {
     pub local: Option<IpAddr>,
     /// The local UDP port (L2TPv3 over UDP only; default: allocated).
     pub local_port: Option<u16>,
+    /// What is at the far end, when umlvnf knows it: for a link to a node on another host,
+    /// that node's endpoint and host (`r2:eth0 on b`). Shown with the address by `plan` and
+    /// `inspect`; never read from a topology file.
+    #[serde(skip)]
+    pub peer: Option<String>,
 }
 
 /// How a guest end of a `transport: wire` link attaches to umlvnf's datapath.

@@ -48,15 +48,19 @@ impl TunnelLink<'_> {
     }
 
     /// How the link's remote end is written (`remote ADDRESS`, with the port for L2TPv3 over
-    /// UDP), if it has one.
+    /// UDP; `PEER (ADDRESS)` when the far end is a known node, as on a link across hosts), if
+    /// it has one.
     fn remote_text(&self) -> Option<String> {
-        self.link
-            .remote
-            .as_ref()
-            .map(|r| match (self.transport, self.params.udp()) {
-                (Transport::L2tpv3, true) => format!("remote {}", remote_address(r)),
-                _ => format!("remote {}", r.address),
-            })
+        self.link.remote.as_ref().map(|r| {
+            let at = match (self.transport, self.params.udp()) {
+                (Transport::L2tpv3, true) => remote_address(r).to_string(),
+                _ => r.address.to_string(),
+            };
+            match &r.peer {
+                Some(peer) => format!("{peer} ({at})"),
+                None => format!("remote {at}"),
+            }
+        })
     }
 }
 
