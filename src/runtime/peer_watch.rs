@@ -2,10 +2,10 @@
 //!
 //! A guest speaks such a link's tunnel itself, so the runtime reads the guest interface's
 //! receive counter through the agent every [`umlvnf_agent::agent::keepalive::EVERY`]; for a
-//! host node (whose tunnel umlvnf's datapath speaks) it reads the interface's counter in the
-//! node's namespace and sends the node's keepalives itself. Both ends send a keepalive that
-//! often, so a counter that has not moved for [`SILENT_AFTER`] means the peer is gone (its
-//! host down, its node stopped, or the underlay broken).
+//! host node, umlvnf's datapath speaks the tunnel, so the frames its wire received from the
+//! remote end are counted already, and the runtime sends the node's keepalives itself. Both
+//! ends send a keepalive that often, so a counter that has not moved for [`SILENT_AFTER`]
+//! means the peer is gone (its host down, its node stopped, or the underlay broken).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -23,6 +23,8 @@ pub const SILENT_AFTER: Duration = Duration::from_secs(6);
 struct End {
     node: String,
     iface: String,
+    /// `node:iface`.
+    endpoint: String,
     remote: String,
     /// The namespace of a host node; `None` for a guest.
     netns: Option<String>,
@@ -33,6 +35,16 @@ struct End {
 struct Seen {
     frames: Option<u64>,
     changed: Option<Instant>,
+}
+
+/// Where the frame counters of the watched ends are read.
+pub trait PeerCounters {
+    /// Guest `node`'s interface report (see [`umlvnf_metrics::parse_guest_report`]), `None`
+    /// when it cannot be read.
+    fn guest_report(&self, node: &str) -> Option<String>;
+    /// Frames the datapath received from the remote end of the wire whose first end is
+    /// `endpoint` (a host node's interface).
+    fn wire_received(&self, endpoint: &str) -> Option<u64>;
 }
 
 /// The ends watched and what was seen of them.
@@ -46,35 +58,33 @@ impl PeerWatch {
     /// The ends of `plan` to watch: every guest and host-node interface marked for
     /// keepalives.
     pub fn of(plan: &Plan) -> PeerWatch {
-        let remote_of = |node: &str, iface: &str| {
+        let end = |node: &str, iface: &str, netns: Option<&String>| {
             let endpoint = format!("{node}:{iface}");
-            plan.links
-                .iter()
-                .find(|l| l.endpoints[0] == endpoint)
-                .map(|l| l.endpoints[1].clone())
-                .unwrap_or_else(|| "remote".to_string())
+            End {
+                node: node.to_string(),
+                iface: iface.to_string(),
+                remote: plan
+                    .links
+                    .iter()
+                    .find(|l| l.endpoints[0] == endpoint)
+                    .map(|l| l.endpoints[1].clone())
+                    .unwrap_or_else(|| "remote".to_string()),
+                endpoint,
+                netns: netns.cloned(),
+            }
         };
-        let mut ends = Vec::new();
-        for g in &plan.guests {
-            for i in g.setup.interfaces.iter().filter(|i| i.keepalive) {
-                ends.push(End {
-                    node: g.node.clone(),
-                    iface: i.name.clone(),
-                    remote: remote_of(&g.node, &i.name),
-                    netns: None,
-                });
-            }
-        }
-        for h in &plan.host_nodes {
-            for iface in &h.keepalive {
-                ends.push(End {
-                    node: h.node.clone(),
-                    iface: iface.clone(),
-                    remote: remote_of(&h.node, iface),
-                    netns: Some(h.netns.clone()),
-                });
-            }
-        }
+        let guests = plan.guests.iter().flat_map(|g| {
+            g.setup
+                .interfaces
+                .iter()
+                .filter(|i| i.keepalive)
+                .map(|i| end(&g.node, &i.name, None))
+        });
+        let host_nodes = plan
+            .host_nodes
+            .iter()
+            .flat_map(|h| h.keepalive.iter().map(|i| end(&h.node, i, Some(&h.netns))));
+        let ends: Vec<End> = guests.chain(host_nodes).collect();
         let seen = Mutex::new(vec![Seen::default(); ends.len()]);
         PeerWatch {
             ends,
@@ -100,40 +110,30 @@ impl PeerWatch {
         }
     }
 
-    /// Reads every watched end once (a guest's counters with `read`, node → its interface
-    /// report, `None` when it cannot be read; a host node's in its namespace) and notes which
-    /// counters moved.
-    pub fn poll(&self, read: &dyn Fn(&str) -> Option<String>) {
-        let mut nodes: Vec<&str> = self.ends.iter().map(|e| e.node.as_str()).collect();
-        nodes.dedup();
-        for node in nodes {
-            let netns = self
-                .ends
-                .iter()
-                .find(|e| e.node == node)
-                .and_then(|e| e.netns.as_deref());
-            let frames_of: BTreeMap<String, u64> = match netns {
-                None => read(node)
-                    .and_then(|r| umlvnf_metrics::parse_guest_report(&r).ok())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(i, s)| s.netdev.map(|c| (i, c.rx_packets)))
-                    .collect(),
-                Some(ns) => netns_counters(ns),
-            };
-            let now = Instant::now();
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            for (end, seen) in self.ends.iter().zip(seen.iter_mut()) {
-                if end.node != node {
-                    continue;
-                }
-                let frames = frames_of.get(&end.iface).copied();
-                if frames.is_some() && seen.frames.is_some() && frames != seen.frames {
-                    seen.changed = Some(now);
-                }
-                if frames.is_some() {
-                    seen.frames = frames;
-                }
+    /// Reads every watched end's frame counter once from `counters` (each guest's report
+    /// once) and notes which counters moved.
+    pub fn poll(&self, counters: &dyn PeerCounters) {
+        let mut reports: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+        let frames: Vec<Option<u64>> = self
+            .ends
+            .iter()
+            .map(|end| match end.netns {
+                Some(_) => counters.wire_received(&end.endpoint),
+                None => reports
+                    .entry(&end.node)
+                    .or_insert_with(|| received_by_interface(counters.guest_report(&end.node)))
+                    .get(&end.iface)
+                    .copied(),
+            })
+            .collect();
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (seen, frames) in seen.iter_mut().zip(frames) {
+            if frames.is_some() && seen.frames.is_some() && frames != seen.frames {
+                seen.changed = Some(now);
+            }
+            if frames.is_some() {
+                seen.frames = frames;
             }
         }
     }
@@ -147,7 +147,7 @@ impl PeerWatch {
             .map(|(end, seen)| {
                 let age = seen.changed.map(|t| t.elapsed());
                 RemoteEndStatus {
-                    endpoint: format!("{}:{}", end.node, end.iface),
+                    endpoint: end.endpoint.clone(),
                     remote: end.remote.clone(),
                     peer: peer_state(seen.frames.is_some(), age, self.since.elapsed()),
                     frames_received: seen.frames,
@@ -158,16 +158,14 @@ impl PeerWatch {
     }
 }
 
-/// Frames received by every interface of namespace `ns` (`/proc/net/dev` as a thread inside
-/// it sees it); empty when it cannot be read.
-fn netns_counters(ns: &str) -> BTreeMap<String, u64> {
-    umlvnf_host::run_in_netns(ns, || std::fs::read_to_string("/proc/thread-self/net/dev"))
-        .ok()
-        .and_then(|r| r.ok())
-        .and_then(|text| umlvnf_metrics::parse_proc_net_dev(&text).ok())
+/// Frames received by each interface of a guest's report (none when there is no report or it
+/// does not parse).
+fn received_by_interface(report: Option<String>) -> BTreeMap<String, u64> {
+    report
+        .and_then(|r| umlvnf_metrics::parse_guest_report(&r).ok())
         .unwrap_or_default()
         .into_iter()
-        .map(|(i, c)| (i, c.rx_packets))
+        .filter_map(|(i, s)| s.netdev.map(|c| (i, c.rx_packets)))
         .collect()
 }
 

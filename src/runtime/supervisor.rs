@@ -18,7 +18,7 @@ use umlvnf_lab::{NodeKind, NodeState};
 use super::guests::{Guest, GuestError, Notifier};
 use super::host_objects;
 use super::link_request::{check_wire, LinkRequestError};
-use super::peer_watch::PeerWatch;
+use super::peer_watch::{PeerCounters, PeerWatch};
 use super::progress::{Progress, INTERRUPTED};
 use super::wires::Wires;
 use super::RuntimeError;
@@ -87,8 +87,7 @@ impl Lab {
                         break;
                     }
                     lab.peers.send_keepalives();
-                    lab.peers
-                        .poll(&|node| lab.guest_net_stats(node, Duration::from_secs(1)).ok());
+                    lab.peers.poll(lab.as_ref());
                 })
                 .map_err(RuntimeError::io("starting the peer watch"))?;
         }
@@ -471,6 +470,20 @@ impl Lab {
         );
         status.remote_ends = self.peers.status();
         status
+    }
+}
+
+impl PeerCounters for Lab {
+    fn guest_report(&self, node: &str) -> Option<String> {
+        self.guest_net_stats(node, Duration::from_secs(1)).ok()
+    }
+
+    fn wire_received(&self, endpoint: &str) -> Option<u64> {
+        self.wires
+            .counters()
+            .into_iter()
+            .find(|(_, _, ends, _)| ends[0] == endpoint)
+            .map(|(_, _, _, c)| c.b_to_a.rx.packets)
     }
 }
 
