@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use umlvnf::kube::{self, HostPlan, KubeError, Spread};
+use umlvnf::kube::{self, HostPlan, Spread};
 use umlvnf::plan;
 
 use super::Result;
@@ -26,21 +26,17 @@ pub fn kube(file: &Path, flags: &Flags) -> Result<ExitCode> {
         .map_err(|e| format!("{}: cannot read the topology file: {e}", file.display()))?;
     let text = String::from_utf8(text)
         .map_err(|_| format!("{}: the topology file is not UTF-8 text", file.display()))?;
-    let whole = umlvnf_topology::load(file)?;
-    if whole.hosts.is_empty() {
-        return Err(KubeError::NoHosts(file.to_path_buf()).into());
-    }
+    let whole = umlvnf_topology::load_str(&text, file)?;
     let mut hosts = BTreeMap::new();
     for (name, spec) in &whole.hosts {
-        let planned =
-            match plan::plan_file_share(file, &mut umlvnf::images::PlannedHere, Some(name)) {
-                Ok(p) => p,
-                Err(plan::PlanFileError::Plan(e)) => {
-                    eprintln!("{}", e.diagnostic(file));
-                    return Ok(ExitCode::from(1));
-                }
-                Err(e) => return Err(e.into()),
-            };
+        let planned = match plan::plan_share(&whole, &mut umlvnf::images::PlannedHere, Some(name)) {
+            Ok(p) => p,
+            Err(plan::PlanFileError::Plan(e)) => {
+                eprintln!("{}", e.diagnostic(file));
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if spec.address.is_loopback() {
             eprintln!(
                 "note: host `{name}` has the loopback address {}: its tunnels reach only hosts on the same Kubernetes node (pin them together with --node)",

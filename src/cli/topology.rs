@@ -99,20 +99,15 @@ fn plan_every_share(
     f: &Path,
 ) -> std::result::Result<(usize, usize, String), plan::PlanFileError<umlvnf::images::ImagesError>> {
     let resolver = &mut umlvnf::images::PlannedHere;
-    let counts = |t: &umlvnf_topology::Topology| (t.nodes.len(), t.links.len());
-    match plan::plan_file(f, resolver) {
-        Err(plan::PlanFileError::Plan(plan::PlanError::HostNeeded { .. })) => {}
-        other => {
-            return other.map(|p| {
-                let (n, l) = counts(&p.topology);
-                (n, l, String::new())
-            })
-        }
-    }
     let whole = umlvnf_topology::load(f).map_err(plan::PlanFileError::Load)?;
-    for host in whole.hosts.keys() {
-        plan::plan_file_share(f, resolver, Some(host))?;
-    }
-    let (n, l) = counts(&whole);
-    Ok((n, l, format!(" on {} hosts", whole.hosts.len())))
+    let spread = if whole.hosts.is_empty() {
+        plan::plan_share(&whole, resolver, None)?;
+        String::new()
+    } else {
+        for host in whole.hosts.keys() {
+            plan::plan_share(&whole, resolver, Some(host))?;
+        }
+        format!(" on {} hosts", whole.hosts.len())
+    };
+    Ok((whole.nodes.len(), whole.links.len(), spread))
 }

@@ -33,7 +33,7 @@ pub use model::{
     GuestInterface, GuestPlan, GuestSetup, HostNodePlan, HostStep, LinkPlan, Plan, ShareOf,
 };
 pub use render::render_text;
-pub use route::{plan_file, plan_file_share, PlanFileError, Planned, ResolveContext};
+pub use route::{plan_file, plan_file_share, plan_share, PlanFileError, Planned, ResolveContext};
 pub use uml::{is_option_value_safe, is_uml_safe, uml_u32};
 pub use wire::{BpfFilePlan, WireEncap, WireEnd, WirePlan, WireSocket};
 

@@ -84,7 +84,18 @@ pub fn plan_file_share<R: ResolveContext>(
     host: Option<&str>,
 ) -> Result<Planned, PlanFileError<R::Error>> {
     let whole = umlvnf_topology::load(path).map_err(PlanFileError::Load)?;
-    let topology = crate::share::share(&whole, host).map_err(PlanFileError::Plan)?;
+    plan_share(&whole, resolver, host)
+}
+
+/// Plans the share of host `host` of `whole`, a topology loaded already (the whole topology
+/// when `host` is `None` and it has no `hosts:`): what [`plan_file_share`] does after
+/// loading, for callers that plan several hosts of one file.
+pub fn plan_share<R: ResolveContext>(
+    whole: &Topology,
+    resolver: &mut R,
+    host: Option<&str>,
+) -> Result<Planned, PlanFileError<R::Error>> {
+    let topology = crate::share::share(whole, host).map_err(PlanFileError::Plan)?;
     let ctx = resolver
         .context(&topology)
         .map_err(PlanFileError::Context)?;
