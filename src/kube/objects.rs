@@ -1,9 +1,10 @@
 //! The Kubernetes objects of a spread lab: its Namespace, the ConfigMap with its topology, and
 //! one Deployment per host, each pinned to its node and running that host's share.
 
-use super::needs::Needs;
+use super::needs::{Needs, SHM_MARGIN};
 use super::spec::{Share, Spread, TOPOLOGY_PATH};
 use super::yaml::{map, s, strs, Entry, Yaml};
+use crate::plan::share::share_lab;
 
 /// Where the share's runtime keeps the state of its labs.
 const LABS_DIR: &str = "/var/lib/umlvnf/labs";
@@ -132,7 +133,7 @@ fn config_map(spread: &Spread, ns: &str) -> Yaml {
 /// pod left behind (a share whose runtime was killed stays recorded in the pod's state volume,
 /// and `up` refuses to deploy over it).
 fn command(spread: &Spread, share: &Share) -> Yaml {
-    let lab = format!("{}.{}", spread.lab, share.host);
+    let lab = share_lab(&spread.lab, &share.host);
     let listen = if share.address.is_ipv6() {
         format!("[$POD_IP]:{}", share.metrics_port)
     } else {
@@ -172,7 +173,7 @@ fn security_context(needs: &Needs) -> Yaml {
 }
 
 fn container(spread: &Spread, share: &Share) -> Yaml {
-    let lab = format!("{}.{}", spread.lab, share.host);
+    let lab = share_lab(&spread.lab, &share.host);
     map([
         ("name", s("umlvnf")),
         ("image", s(&spread.image)),
@@ -247,39 +248,29 @@ fn volumes(share: &Share) -> Yaml {
             ("name", s("topology")),
             ("configMap", map([("name", s("topology"))])),
         ]),
-        Yaml::Map(vec![
-            Entry {
-                key: "name".into(),
-                value: s("guest-memory"),
-                comment: None,
-            },
-            Entry {
-                key: "emptyDir".into(),
-                value: map([
+        map([
+            ("name", s("guest-memory")),
+            (
+                "emptyDir",
+                map([
                     ("medium", s("Memory")),
                     ("sizeLimit", s(format!("{}Mi", share.needs.shm_mib()))),
                 ]),
-                comment: Some(format!(
-                    "UML maps guest memory from files in /dev/shm: the share's {} MiB of guests \
-                     and 64 MiB more. It counts against the pod's memory.",
-                    share.needs.guest_memory.div_ceil(1 << 20)
-                )),
-            },
-        ]),
-        Yaml::Map(vec![
-            Entry {
-                key: "name".into(),
-                value: s("labs"),
-                comment: None,
-            },
-            Entry {
-                key: "emptyDir".into(),
-                value: map::<&str>([]),
-                comment: Some(format!(
-                    "{LABS_DIR}: the state of the share (sockets, overlays, logs)."
-                )),
-            },
-        ]),
+            ),
+        ])
+        .with_comment(
+            "emptyDir",
+            format!(
+                "UML maps guest memory from files in /dev/shm: the share's {} MiB of guests and \
+                 {} MiB more. It counts against the pod's memory.",
+                share.needs.guest_memory.div_ceil(1 << 20),
+                SHM_MARGIN >> 20
+            ),
+        ),
+        map([("name", s("labs")), ("emptyDir", map::<&str>([]))]).with_comment(
+            "emptyDir",
+            format!("{LABS_DIR}: the state of the share (sockets, overlays, logs)."),
+        ),
     ])
 }
 
@@ -350,13 +341,12 @@ fn deployment(spread: &Spread, share: &Share, ns: &str) -> Yaml {
     .with_comment(
         "apiVersion",
         format!(
-            "Host `{}`: {} node{} of lab `{}`, deployed as lab `{}.{}`.",
+            "Host `{}`: {} node{} of lab `{}`, deployed as lab `{}`.",
             share.host,
             share.nodes,
             if share.nodes == 1 { "" } else { "s" },
             spread.lab,
-            spread.lab,
-            share.host
+            share_lab(&spread.lab, &share.host)
         ),
     )
 }
