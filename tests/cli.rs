@@ -17,6 +17,13 @@ fn run(args: &[&str]) -> std::process::Output {
         .expect("umlvnf runs")
 }
 
+/// Runs umlvnf, asserts that it failed and returns what it said on stderr.
+fn fails(args: &[&str]) -> String {
+    let out = run(args);
+    assert_ne!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn topology(name: &str) -> String {
     format!("{}/topologies/{name}.yaml", env!("CARGO_MANIFEST_DIR"))
 }
@@ -368,16 +375,12 @@ fn plan_host_prints_that_hosts_share_and_the_errors_name_the_hosts() {
 
 #[test]
 fn up_without_host_refuses_a_spread_lab_and_names_up_host() {
-    let out = run(&["up", &topology("hosts/two-hosts")]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(&["up", &topology("hosts/two-hosts")]);
     assert!(
         err.contains("umlvnf up FILE --host NAME") && err.contains("`a`, `b`"),
         "{err}"
     );
-    let out = run(&["up", &topology("hosts/two-hosts"), "--host", "zz"]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(&["up", &topology("hosts/two-hosts"), "--host", "zz"]);
     assert!(
         err.contains("no host `zz`") && err.contains("`a`, `b`"),
         "{err}"
@@ -387,17 +390,13 @@ fn up_without_host_refuses_a_spread_lab_and_names_up_host() {
 #[test]
 fn lab_commands_name_the_hosts_of_a_spread_lab() {
     let file = topology("hosts/two-hosts");
-    let out = run(&["inspect", "-t", &file, "--host", "zz"]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(&["inspect", "-t", &file, "--host", "zz"]);
     assert!(
         err.contains("has no host `zz`") && err.contains("choose one of `a`, `b`"),
         "{err}"
     );
     let single = topology("quickstart");
-    let out = run(&["down", "-t", &single, "--host", "a"]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(&["down", "-t", &single, "--host", "a"]);
     assert!(
         err.contains("has no host `a`") && err.contains("no `hosts:`"),
         "{err}"

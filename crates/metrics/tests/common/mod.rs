@@ -85,7 +85,9 @@ impl FakeLab {
             "Inter-|   Receive                                                |  Transmit\n \
              face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
              lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n  \
-             eth0: {} {rx} 0 3 0 0 0 0 {} {tx} 0 0 0 0 0 0\n\
+             eth0: {} {rx} 0 3 0 0 0 0 {} {tx} 0 0 0 0 0 0\n  \
+             gre0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n  \
+             tunl0:      84       1    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n\
              == eth0\n{ETHTOOL}== lo\n",
             rx * 98,
             tx * 98
