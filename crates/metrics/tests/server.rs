@@ -86,8 +86,14 @@ fn exposition_has_every_family_with_its_type_and_labels() {
     assert!(body.contains("umlvnf_guest_restarts_total{") && body.contains("node=\"r1\"} 1\n"));
     assert!(body.contains("stat=\"rx_queue_0_extra\"} 3"), "{body}");
     // The guest kernel's own devices appear once they carry a packet; lo always does.
-    assert!(!body.contains("interface=\"gre0\""), "an idle gre0 is exported: {body}");
-    assert!(body.contains("interface=\"tunl0\""), "a used tunl0 is left out: {body}");
+    assert!(
+        !body.contains("interface=\"gre0\""),
+        "an idle gre0 is exported: {body}"
+    );
+    assert!(
+        body.contains("interface=\"tunl0\""),
+        "a used tunl0 is left out: {body}"
+    );
     assert!(body.contains("interface=\"lo\""), "{body}");
     assert!(
         body.contains("umlvnf_datapath_batch_size_bucket{") && body.contains("{le=\"+Inf\",lab=")
