@@ -118,3 +118,74 @@ fn root_virtual_clock_jumps_over_idle_time() {
     );
     lab.down();
 }
+
+/// The packet sockets of process `pid`'s guest, from `/proc/PID/net/packet` (its network
+/// namespace's list) filtered to the sockets among its file descriptors: `(protocol, rmem)`.
+fn guest_packet_sockets(pid: u64) -> Vec<(String, u64)> {
+    let mut mine = std::collections::HashSet::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("guest fds") {
+        let link = std::fs::read_link(fd.expect("fd").path()).unwrap_or_default();
+        let link = link.to_string_lossy();
+        if let Some(inode) = link
+            .strip_prefix("socket:[")
+            .and_then(|s| s.strip_suffix(']'))
+        {
+            mine.insert(inode.to_string());
+        }
+    }
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/packet")).expect("packet list");
+    // sk RefCnt Type Proto Iface R Rmem User Inode
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 9 && mine.contains(f[8]))
+                .then(|| (f[3].to_string(), f[6].parse().unwrap_or(u64::MAX)))
+        })
+        .collect()
+}
+
+/// A raw link's guest end has a receiving packet socket (all protocols) and a transmitting
+/// one that receives nothing (kernel patch 0005): after traffic through the router, the
+/// transmitting sockets are bound to protocol 0 and hold no queued frames.
+#[test]
+fn root_raw_link_transmit_sockets_receive_nothing() {
+    require_root();
+    let ex = example("quickstart", &lab_name("txs"), |t| t);
+    let lab = Deployed::up(&ex);
+    let ping = lab.exec(
+        "h1",
+        &["ping", "-c", "50", "-i", "0.01", "-W", "2", "10.2.0.1"],
+    );
+    assert!(ping.status.success(), "ping through r1: {}", text(&ping));
+    let info = lab.inspect();
+    let pid = info["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["name"] == "r1")
+        .and_then(|n| n["pid"].as_u64())
+        .expect("r1 runs");
+    let sockets = guest_packet_sockets(pid);
+    let receiving: Vec<_> = sockets.iter().filter(|(p, _)| p == "0003").collect();
+    let transmitting: Vec<_> = sockets.iter().filter(|(p, _)| p != "0003").collect();
+    assert_eq!(
+        receiving.len(),
+        2,
+        "one receiving socket per raw link: {sockets:?}"
+    );
+    assert_eq!(
+        transmitting.len(),
+        2,
+        "one transmitting socket per raw link: {sockets:?}"
+    );
+    for (proto, rmem) in &transmitting {
+        assert_eq!(
+            (proto.as_str(), *rmem),
+            ("0000", 0),
+            "a transmit socket must be bound to no protocol and hold nothing: {sockets:?}"
+        );
+    }
+    lab.down();
+}

@@ -144,6 +144,21 @@ impl Lab {
         LabDir::of(&self.name).mconsole(node)
     }
 
+    /// The pids of the lab's running UML guests' kernel processes.
+    pub fn guest_pids(&self) -> Result<Vec<i32>> {
+        let info = self.inspect()?;
+        info.nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Uml)
+            .map(|n| {
+                n.pid.ok_or_else(|| BenchError::Lab {
+                    action: "inspect".into(),
+                    detail: format!("guest {} has no running process", n.name),
+                })
+            })
+            .collect()
+    }
+
     /// The kernel binaries the lab's running UML guests boot (the first word of each guest
     /// process's command line), sorted, without repeats.
     pub fn guest_kernels(&self) -> Result<Vec<String>> {

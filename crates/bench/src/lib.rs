@@ -18,6 +18,7 @@ pub mod backend;
 mod error;
 pub mod frame;
 pub mod generator;
+pub mod guest_cpu;
 pub mod howto_guest;
 pub mod interrupt;
 pub mod lab;
@@ -46,6 +47,7 @@ pub use search::{zero_loss_search, Probe, ZeroLoss};
 pub use stats::{Latency, Spread};
 pub use trial::Trial;
 
+use guest_cpu::GuestCpu;
 use lab::{HostSysctl, Lab};
 use topologies::GuestSetup;
 use trial::Path;
@@ -378,6 +380,16 @@ impl Held {
             Held::Pair(p) => p.lab().guest_kernels(),
         }
     }
+
+    /// Its guests, to measure their CPU time.
+    fn guest_cpu(&self) -> Result<GuestCpu> {
+        Ok(GuestCpu::of(match self {
+            Held::Net(_) => Vec::new(),
+            Held::Lab(lab) => lab.guest_pids()?,
+            Held::Howto(g) => g.pid().map(|p| p as i32).into_iter().collect(),
+            Held::Pair(p) => p.lab().guest_pids()?,
+        }))
+    }
 }
 
 /// Why `sc` cannot run on this host (it is then skipped, not set up), or `None`.
@@ -580,15 +592,31 @@ fn run_scenario(
         if !kernels.is_empty() {
             ours.kernel = Some(kernels.join(", "));
         }
+        let cpu = held.guest_cpu()?;
         interrupt::check()?;
         if opts.progress {
             eprintln!("{}: set up, measuring", ours.name);
         }
         for &size in sizes {
-            let p = measure_point(opts, &ours.name, &path, size, trial::measure_with, true)?;
+            let p = measure_point(
+                opts,
+                &ours.name,
+                (&path, &cpu),
+                size,
+                trial::measure_with,
+                true,
+            )?;
             ours.points.push(p);
             if trafgen {
-                match measure_point(opts, &peer.name, &path, size, trafgen::measure, false) {
+                let none = GuestCpu::default();
+                match measure_point(
+                    opts,
+                    &peer.name,
+                    (&path, &none),
+                    size,
+                    trafgen::measure,
+                    false,
+                ) {
                     Ok(p) => peer.points.push(p),
                     Err(e) => peer.error = Some(e.to_string()),
                 }
@@ -611,21 +639,39 @@ fn run_scenario(
 
 type MeasureFn = fn(&Path, FrameSize, Option<u64>, Duration, Backend) -> Result<Trial>;
 
+/// One trial of `measure` at `rate` (unpaced if `None`), with the CPU time of the guests of
+/// `cpu` over it.
+fn metered(
+    measure: MeasureFn,
+    (path, cpu): (&Path, &GuestCpu),
+    size: FrameSize,
+    rate: Option<u64>,
+    duration: Duration,
+    backend: Backend,
+) -> Result<Trial> {
+    let before = cpu.seconds();
+    let mut t = measure(path, size, rate, duration, backend)?;
+    if let (Some(a), Some(b)) = (before, cpu.seconds()) {
+        t.guest_cpu_seconds = Some((b - a).max(0.0));
+    }
+    Ok(t)
+}
+
 fn measure_point(
     opts: &BenchOptions,
     name: &str,
-    path: &Path,
+    on: (&Path, &GuestCpu),
     size: FrameSize,
     measure: MeasureFn,
     search: bool,
 ) -> Result<Point> {
     if !opts.warmup.is_zero() {
-        measure(path, size, opts.rate, opts.warmup, opts.backend)?;
+        measure(on.0, size, opts.rate, opts.warmup, opts.backend)?;
         interrupt::check()?;
     }
     let mut trials = Vec::new();
     for rep in 0..opts.reps {
-        let t = measure(path, size, opts.rate, opts.duration, opts.backend)?;
+        let t = metered(measure, on, size, opts.rate, opts.duration, opts.backend)?;
         interrupt::check()?;
         if opts.progress {
             eprintln!(
@@ -645,7 +691,7 @@ fn measure_point(
             .unwrap_or(point.offered_pps.max.round() as u64)
             .max(1);
         let z = zero_loss_search(ceiling, bound, ZERO_LOSS_ITERATIONS, |rate| {
-            let t = measure(path, size, Some(rate), opts.duration, opts.backend)?;
+            let t = measure(on.0, size, Some(rate), opts.duration, opts.backend)?;
             interrupt::check()?;
             if opts.progress {
                 eprintln!(
@@ -656,6 +702,13 @@ fn measure_point(
             }
             Ok(t)
         })?;
+        // Latency and CPU at half the zero-loss rate: the path loaded but not at its limit.
+        let half = (z.rate_pps / 2.0).round() as u64;
+        if half > 0 {
+            let t = metered(measure, on, size, Some(half), opts.duration, opts.backend)?;
+            interrupt::check()?;
+            point.at_half_zero_loss = Some(t);
+        }
         point.zero_loss = Some(z);
     }
     Ok(point)

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::error::{BenchError, Result};
 use crate::frame::FrameSize;
+use crate::guest_cpu::seconds_per_million;
 use crate::search::ZeroLoss;
 use crate::stats::{Latency, Spread};
 use crate::trial::Trial;
@@ -117,6 +118,14 @@ pub struct Point {
     pub trials: Vec<Trial>,
     /// The zero-loss search, when asked for.
     pub zero_loss: Option<ZeroLoss>,
+    /// Guest CPU seconds per million delivered frames over the trials (scenarios with
+    /// guests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_cpu_s_per_mframe: Option<Spread>,
+    /// A trial paced at half the zero-loss rate, for latency and CPU with the path loaded
+    /// below its limit (when the search found a rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_half_zero_loss: Option<Trial>,
 }
 
 impl Point {
@@ -139,8 +148,16 @@ impl Point {
             loss_ratio: Spread::of(&col(|t| t.loss_ratio)),
             mbps: Spread::of(&col(|t| t.delivered_bps / 1e6)),
             latency,
+            guest_cpu_s_per_mframe: {
+                let per: Vec<f64> = trials
+                    .iter()
+                    .filter_map(|t| seconds_per_million(t.guest_cpu_seconds?, t.delivered))
+                    .collect();
+                (!per.is_empty()).then(|| Spread::of(&per))
+            },
             trials,
             zero_loss: None,
+            at_half_zero_loss: None,
         }
     }
 }
@@ -389,6 +406,45 @@ impl Report {
         out
     }
 
+    /// The trials at half the zero-loss rate, a line each, under a heading; empty when no
+    /// search found a rate.
+    fn half_zero_loss_table(&self, w: usize) -> String {
+        let mut t = String::new();
+        for s in &self.scenarios {
+            for p in &s.points {
+                let Some(h) = &p.at_half_zero_loss else {
+                    continue;
+                };
+                if t.is_empty() {
+                    let _ = writeln!(
+                        t,
+                        "\nat half the zero-loss rate:\n{:<w$} {:>5} {:>9} {:>7} {:>8} {:>8} {:>9}",
+                        "scenario", "size", "offered", "loss%", "p50 us", "p99 us", "cpu s/Mf"
+                    );
+                }
+                let (p50, p99) = h.latency.map_or(("-".into(), "-".into()), |l| {
+                    (human_us(l.p50_ns), human_us(l.p99_ns))
+                });
+                let cpu = h
+                    .guest_cpu_seconds
+                    .and_then(|c| seconds_per_million(c, h.delivered))
+                    .map_or("-".to_string(), |c| format!("{c:.2}"));
+                let _ = writeln!(
+                    t,
+                    "{:<w$} {:>5} {:>9} {:>7.2} {:>8} {:>8} {:>9}",
+                    s.name,
+                    p.frame_size.to_string(),
+                    human_pps(h.offered_pps),
+                    h.loss_ratio * 100.0,
+                    p50,
+                    p99,
+                    cpu
+                );
+            }
+        }
+        t
+    }
+
     /// The report as a table for people: one line per scenario and frame size (median
     /// delivered pps with min and max, offered pps, loss, latency, zero-loss rate), then the
     /// tuning comparison, the comparison with an older report and any errors.
@@ -420,7 +476,7 @@ impl Report {
             .max(14);
         let _ = writeln!(
             t,
-            "{:<w$} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
+            "{:<w$} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9}",
             "scenario",
             "size",
             "pps",
@@ -431,7 +487,8 @@ impl Report {
             "Mbit/s",
             "p50 us",
             "p99 us",
-            "zero-loss"
+            "zero-loss",
+            "cpu s/Mf"
         );
         for s in &self.scenarios {
             for p in &s.points {
@@ -442,9 +499,12 @@ impl Report {
                     .zero_loss
                     .as_ref()
                     .map_or("-".to_string(), |z| human_pps(z.rate_pps));
+                let cpu = p
+                    .guest_cpu_s_per_mframe
+                    .map_or("-".to_string(), |c| format!("{:.2}", c.median));
                 let _ = writeln!(
                     t,
-                    "{:<w$} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7.2} {:>8.1} {:>8} {:>8} {:>10}",
+                    "{:<w$} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7.2} {:>8.1} {:>8} {:>8} {:>10} {:>9}",
                     s.name,
                     p.frame_size.to_string(),
                     human_pps(p.pps.median),
@@ -455,7 +515,8 @@ impl Report {
                     p.mbps.median,
                     p50,
                     p99,
-                    zl
+                    zl,
+                    cpu
                 );
             }
             if let Some(e) = &s.error {
@@ -465,6 +526,7 @@ impl Report {
                 let _ = writeln!(t, "{:<w$} SKIPPED: {why}", s.name);
             }
         }
+        t.push_str(&self.half_zero_loss_table(w));
         // Which kernel the guests of each scenario ran, one line per kernel.
         let mut kernels: Vec<(&str, Vec<&str>)> = Vec::new();
         for s in &self.scenarios {

@@ -73,6 +73,10 @@ pub struct Trial {
     pub sink_drops: u64,
     /// Failed send calls.
     pub send_errors: u64,
+    /// CPU seconds the scenario's guests used during the trial (their kernels and what runs
+    /// below them), when it has guests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_cpu_seconds: Option<f64>,
 }
 
 impl Trial {
@@ -99,6 +103,7 @@ impl Trial {
             latency: s.latency,
             sink_drops: s.sink_drops,
             send_errors: g.send_errors,
+            guest_cpu_seconds: None,
         }
     }
 }

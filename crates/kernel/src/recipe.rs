@@ -28,6 +28,18 @@ pub const PATCHES: &[(&str, &str)] = &[
         "0002-one-cpu-no-ipi-masking.patch",
         include_str!("../../../kernel/patches/0002-one-cpu-no-ipi-masking.patch"),
     ),
+    (
+        "0003-vector-send-forwarded-frames-per-poll.patch",
+        include_str!("../../../kernel/patches/0003-vector-send-forwarded-frames-per-poll.patch"),
+    ),
+    (
+        "0004-vector-no-sigio-while-polling.patch",
+        include_str!("../../../kernel/patches/0004-vector-no-sigio-while-polling.patch"),
+    ),
+    (
+        "0005-vector-raw-tx-socket-receives-nothing.patch",
+        include_str!("../../../kernel/patches/0005-vector-raw-tx-socket-receives-nothing.patch"),
+    ),
 ];
 
 /// A build of the appliance kernel.
