@@ -22,8 +22,8 @@ use ipnet::Ipv4Net;
 use umlvnf_topology::{Interface, L2tpv3Options, Link, Route, Topology, Transport, TunnelId};
 
 use crate::error::{BenchError, Result};
-use crate::lab::{self, Lab};
-use crate::scenario::PairLink;
+use crate::lab::{self, HostSysctl, Lab};
+use crate::scenario::{self, PairLink};
 use crate::topologies::{self, H1, H2};
 use crate::trial::Path;
 
@@ -33,7 +33,8 @@ pub const L2TPV3_SESSION: u32 = 7;
 
 /// CPU placement of the pair scenarios, in words. The routers own the two cores; the
 /// generator and the sink are left to the scheduler.
-pub const PLACEMENT: &str = "r1 on CPU 0, r2 on CPU 1, generator and sink not pinned";
+pub const PLACEMENT: &str = "r1 on CPU 0, r2 on CPU 1, generator and sink not pinned; \
+     host net.core.rmem_default 4194304 while the guests open their sockets";
 
 /// The guest interface of the vde_switch link (`config vec5:transport=vde,...` over
 /// mconsole).
@@ -149,12 +150,20 @@ impl PairLab {
     /// both guests. On any error everything made so far is removed again.
     pub fn up(umlvnf: &FsPath, link: PairLink) -> Result<PairLab> {
         let name = lab::unique_lab_name();
+        // As for guest-tuned: the guests' sockets get deep receive buffers (UML sets none of
+        // its own), which absorb the time a router waits for its core. Every link gets the
+        // same, so the pairs stay comparable.
+        let raised = HostSysctl::set(
+            "net.core.rmem_default",
+            &scenario::TUNED_RMEM_DEFAULT.to_string(),
+        )?;
         let lab = Lab::up_generated(umlvnf, &pair_topology(&name, link))?;
         let bridge = (link == PairLink::Bridge).then(|| bridge_name(&name));
         let switch = match link {
             PairLink::Vde => Some(attach_vde(&lab)?),
             PairLink::Wire | PairLink::L2tpv3 | PairLink::Bridge => None,
         };
+        drop(raised);
         Ok(PairLab {
             lab,
             bridge,

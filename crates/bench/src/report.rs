@@ -191,6 +191,10 @@ pub const PAIRS_L2TPV3_TARGET: f64 = 0.9;
 /// than this.
 pub const PAIRS_SWITCH_TARGET: f64 = 1.0;
 
+/// Target of two routers in a chain against one router alone (`guest-tuned`), for the best
+/// link between them.
+pub const PAIRS_CHAIN_TARGET: f64 = 0.5;
+
 /// Links between two guests (h1 → r1 ══ X ══ r2 → h2) at 64 bytes: median delivered pps of
 /// umlvnf's wire, a direct L2TPv3/UDP link, the reference switch (a Linux bridge with the
 /// routers' taps as ports) and vde_switch, and the wire's ratios to the others.
@@ -222,6 +226,10 @@ pub struct GuestPairs {
     /// Whether the L2TPv3 and bridge ratios are there and every ratio there meets its
     /// target; `null` when one of those two is missing.
     pub targets_met: Option<bool>,
+    /// Median delivered pps of one router alone (`guest-tuned`), when it ran in the same
+    /// report: what two routers in a chain are compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_router_pps: Option<f64>,
 }
 
 impl GuestPairs {
@@ -237,6 +245,7 @@ impl GuestPairs {
                 .find(|p| p.frame_size == PAIRS_FRAME_SIZE)
                 .map(|p| p.pps.median)
         };
+        let one_router = median("guest-tuned");
         let wire = median("pair-wire")?;
         let (l2tpv3, bridge, vde) = (
             median("pair-l2tpv3"),
@@ -270,6 +279,7 @@ impl GuestPairs {
                 ),
                 _ => None,
             },
+            one_router_pps: one_router,
         })
     }
 
@@ -313,6 +323,30 @@ impl GuestPairs {
             let r = self.wire_over_vde;
             let met = r.is_some_and(|r| r > PAIRS_SWITCH_TARGET);
             line(&mut t, "vde_switch", r, "> 1", met);
+        }
+        if let Some(one) = self.one_router_pps.filter(|&o| o > 0.0) {
+            let links = [
+                ("wire", Some(self.wire_pps)),
+                ("direct L2TPv3", self.l2tpv3_pps),
+                ("Linux bridge", self.bridge_pps),
+                ("vde_switch", self.vde_pps),
+            ];
+            let ratios: Vec<(&str, f64)> = links
+                .iter()
+                .filter_map(|(name, pps)| Some((*name, (*pps)? / one)))
+                .collect();
+            let best = ratios.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+            let listed: Vec<String> = ratios
+                .iter()
+                .map(|(name, r)| format!("{name} {r:.2}"))
+                .collect();
+            let _ = writeln!(
+                t,
+                "  two routers / one router alone (guest-tuned, {}): {}; best {best:.2} (target >= {PAIRS_CHAIN_TARGET}): {}",
+                human_pps(one),
+                listed.join(", "),
+                if best >= PAIRS_CHAIN_TARGET { "met" } else { "NOT met" }
+            );
         }
         t
     }
@@ -703,6 +737,24 @@ mod tests {
             result("pair-bridge", FrameSize::Fixed(512), 1.0),
         ];
         assert_eq!(GuestPairs::of(&at512), None);
+        // With one router alone in the report, the chain is compared with it.
+        assert_eq!(gp.one_router_pps, None);
+        assert!(!gp.text().contains("two routers"), "{}", gp.text());
+        let mut with_one = all.to_vec();
+        with_one.push(result("guest-tuned", s64, 80_000.0));
+        let gp = GuestPairs::of(&with_one).expect("pairs ran");
+        assert_eq!(gp.one_router_pps, Some(80_000.0));
+        assert!(
+            gp.text().contains(
+                "two routers / one router alone (guest-tuned, 80.0k): wire 0.45, direct L2TPv3 0.38, \
+                 Linux bridge 0.23, vde_switch 0.30; best 0.45 (target >= 0.5): NOT met"
+            ),
+            "{}",
+            gp.text()
+        );
+        with_one[4] = result("guest-tuned", s64, 70_000.0);
+        let text = GuestPairs::of(&with_one).expect("pairs ran").text();
+        assert!(text.contains("best 0.51 (target >= 0.5): met"), "{text}");
         // A variant that delivered nothing gives no ratio; a missed target shows.
         let some = [
             result("pair-wire", s64, 20_000.0),
