@@ -162,16 +162,11 @@ impl Lab {
     /// The kernel binaries the lab's running UML guests boot (the first word of each guest
     /// process's command line), sorted, without repeats.
     pub fn guest_kernels(&self) -> Result<Vec<String>> {
-        let info = self.inspect()?;
         let mut out: Vec<String> = Vec::new();
-        for node in info.nodes.iter().filter(|n| n.kind == NodeKind::Uml) {
-            let name = &node.name;
-            let pid = node.pid.ok_or_else(|| BenchError::Lab {
-                action: "inspect".into(),
-                detail: format!("guest {name} has no running process"),
+        for pid in self.guest_pids()? {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| {
+                BenchError::os(format!("read the command line of guest pid {pid}"), e)
             })?;
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
-                .map_err(|e| BenchError::os(format!("read the command line of guest {name}"), e))?;
             let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
             let program = String::from_utf8_lossy(program).into_owned();
             if !out.contains(&program) {

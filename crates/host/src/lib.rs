@@ -16,6 +16,7 @@ mod mounts;
 mod names;
 mod netns;
 mod procs;
+mod procstat;
 mod route;
 mod rps;
 mod rtnl;
@@ -34,6 +35,7 @@ pub use netns::{
     run_in_netns, try_command_in_netns, NETNS_RUN_DIR,
 };
 pub use procs::{processes, Process};
+pub use procstat::{group_usage, GroupUsage};
 pub use route::RouteInfo;
 pub use rps::{cpu_mask_text, parse_cpu_mask, rps_get, rps_set};
 pub use rtnl::Rtnl;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crate::catalog::{desc, MetricKind};
 use crate::exposition::{histogram_buckets, Exposition, Labels, Value};
 use crate::guest_stats::GuestInterfaceStats;
-use crate::procstat::group_usage;
 use crate::source::LabSource;
+use umlvnf_host::group_usage;
 
 /// Collectors whose failures are counted in `umlvnf_collector_errors_total`.
 pub(crate) const COLLECTORS: [&str; 3] = ["guest_read", "guest_parse", "netlink"];

@@ -12,7 +12,6 @@ mod error;
 mod exposition;
 mod guest_stats;
 mod http;
-mod procstat;
 mod refresher;
 mod server;
 mod source;

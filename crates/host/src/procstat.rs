@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 /// Resource use of one process group.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub(crate) struct GroupUsage {
+pub struct GroupUsage {
     /// User plus system CPU seconds.
     pub cpu_seconds: f64,
     /// Resident memory in bytes, each shared address space counted once.
@@ -79,7 +79,7 @@ fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
 
 /// Reads `/proc` once and returns the usage of each group in `pgids` that has at least one
 /// live process.
-pub(crate) fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
+pub fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
     let mut out: HashMap<i32, GroupUsage> = HashMap::new();
     if pgids.is_empty() {
         return out;
@@ -87,7 +87,7 @@ pub(crate) fn group_usage(pgids: &[i32]) -> HashMap<i32, GroupUsage> {
     let tick = sysconf(libc::_SC_CLK_TCK, 100) as f64;
     let page = sysconf(libc::_SC_PAGESIZE, 4096);
     let mut spaces: HashMap<i32, Vec<i32>> = HashMap::new();
-    for p in umlvnf_host::processes() {
+    for p in crate::processes() {
         let pid = p.pid;
         // Processes may exit between listing and reading: skip them.
         let Some(text) = p.stat() else {
